@@ -1,0 +1,117 @@
+// Command tagwatch watches container registries and writes the tags each
+// environment should run back into Git. See README.md and docs/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of DESIGN.md §3.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks errors that exit with status 2 (usage or configuration).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error (exit status 2).
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	logFormat string
+	logLevel  string
+	log       *logrus.Logger
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	g := &globals{}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	log := g.log
+	if log == nil {
+		log = newLogger("text", "info")
+	}
+	log.Error(err.Error())
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tagwatch",
+		Short: "Keep the image tags of GitOps environments up to date from your registries",
+		Long: `tagwatch polls container registries for the tags of watched images, picks the
+best tag for every environment under that environment's policy, rewrites the
+image fields of the environment's files (changing nothing else) and commits
+with a machine-readable audit trail.
+
+Start with "tagwatch demo" to see a full promotion on an embedded registry.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch g.logFormat {
+			case "text", "json":
+			default:
+				return usagef("--log-format: %q is not one of text, json", g.logFormat)
+			}
+			if _, err := logrus.ParseLevel(g.logLevel); err != nil {
+				return usagef("--log-level: %v", err)
+			}
+			g.log = newLogger(g.logFormat, g.logLevel)
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newVersionCmd())
+	for _, add := range commands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// commands are added by the files that define them (init functions), so
+// each command lives in its own file.
+var commands []func(*globals) *cobra.Command
+
+// newLogger builds the one logger of the process; it writes to stderr.
+func newLogger(format, level string) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	if format == "json" {
+		l.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		l.SetFormatter(&logrus.TextFormatter{DisableTimestamp: false, FullTimestamp: true})
+	}
+	lvl, err := logrus.ParseLevel(level)
+	if err != nil {
+		lvl = logrus.InfoLevel
+	}
+	l.SetLevel(lvl)
+	return l
+}
