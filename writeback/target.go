@@ -44,7 +44,7 @@ type Image struct {
 
 // Sentinel errors.
 var (
-	ErrNotFound      = errors.New("target not found")    // no such entry/field/marker
+	ErrNotFound      = errors.New("target not found") // no such entry/field/marker
 	ErrOutsideRepo   = errors.New("path leaves the repository")
 	ErrInvalidValue  = errors.New("invalid image value")
 	ErrPushRejected  = errors.New("push rejected: remote branch moved")
