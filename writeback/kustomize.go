@@ -150,6 +150,11 @@ func editKustomize(root string, t Target, img Image) ([]*yamlFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return kustomizeEdit(f, t, img)
+}
+
+// kustomizeEdit plans the edit of kustomization f.
+func kustomizeEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 	k, err := parseKustomization(f, t.Name)
 	if err != nil {
 		return nil, err
