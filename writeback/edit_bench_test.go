@@ -32,9 +32,9 @@ func benchValues() string {
 	return b.String()
 }
 
-func benchReadWrite(b *testing.B, file, content string, t Target) {
+func benchEditReadWrite(b *testing.B, file, content string, t Target) {
 	root := b.TempDir()
-	writeFile(b, filepath.Join(root, file), content)
+	writeTestFile(b, filepath.Join(root, file), content)
 	tags := []string{"2.0.0", "2.0.1"}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -50,7 +50,7 @@ func benchReadWrite(b *testing.B, file, content string, t Target) {
 }
 
 func BenchmarkReadWriteKustomization(b *testing.B) {
-	benchReadWrite(b, "kustomization.yaml", benchKustomization(), Target{Kind: Kustomize, Path: ".", Name: "team/svc-7"})
+	benchEditReadWrite(b, "kustomization.yaml", benchKustomization(), Target{Kind: Kustomize, Path: ".", Name: "team/svc-7"})
 }
 
 func BenchmarkReadWriteHelmValues2000Lines(b *testing.B) {
@@ -58,5 +58,5 @@ func BenchmarkReadWriteHelmValues2000Lines(b *testing.B) {
 	if n := strings.Count(v, "\n"); n < 1900 {
 		b.Fatalf("values file has %d lines", n)
 	}
-	benchReadWrite(b, "values.yaml", v, Target{Kind: Helm, Path: "values.yaml", RepositoryField: "image.repository", TagField: "image.tag"})
+	benchEditReadWrite(b, "values.yaml", v, Target{Kind: Helm, Path: "values.yaml", RepositoryField: "image.repository", TagField: "image.tag"})
 }
