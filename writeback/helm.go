@@ -119,6 +119,11 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return helmEdit(f, t, img)
+}
+
+// helmEdit plans the edit of values file f.
+func helmEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 	before, err := helmImage(f, t)
 	if err != nil {
 		return nil, err
