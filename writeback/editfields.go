@@ -165,23 +165,7 @@ func (f *yamlFile) removeField(m *yaml.Node, key string, flow bool) error {
 	}
 	hasNext := i+2 < len(m.Content)
 	if flow {
-		switch {
-		case i > 0:
-			pe, err := f.nodeEnd(m.Content[i-1], true)
-			if err != nil {
-				return err
-			}
-			f.replace(pe, ve, "")
-		case hasNext:
-			ns, err := nextKey()
-			if err != nil {
-				return err
-			}
-			f.replace(ks, ns, "")
-		default:
-			f.replace(ks, ve, "")
-		}
-		return nil
+		return f.removeFlowPair(m, i, ks, ve, hasNext, nextKey)
 	}
 	ls := f.lineStart(ks)
 	if len(bytes.TrimLeft(f.src[ls:ks], " \t")) == 0 { // the key starts its line
@@ -222,4 +206,26 @@ func (f *yamlFile) appendLines(text string) {
 	default:
 		f.replace(n, n, f.eol+text)
 	}
+}
+
+// removeFlowPair deletes the pair at m.Content[i] (key at ks, value ending
+// at ve) of a flow mapping with one of the commas around it.
+func (f *yamlFile) removeFlowPair(m *yaml.Node, i, ks, ve int, hasNext bool, nextKey func() (int, error)) error {
+	switch {
+	case i > 0:
+		pe, err := f.nodeEnd(m.Content[i-1], true)
+		if err != nil {
+			return err
+		}
+		f.replace(pe, ve, "")
+	case hasNext:
+		ns, err := nextKey()
+		if err != nil {
+			return err
+		}
+		f.replace(ks, ns, "")
+	default:
+		f.replace(ks, ve, "")
+	}
+	return nil
 }
