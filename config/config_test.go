@@ -14,22 +14,9 @@ import (
 	"github.com/tagwatch/tagwatch/policy"
 )
 
-// requirePolicy skips while the policy package is still a stub (it panics
-// until branch policy is merged); Parse validates every image with policy.New.
-func requirePolicy(t testing.TB) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Skipf("policy.New is not implemented yet (%v)", r)
-		}
-	}()
-	_, _ = policy.New(policy.Spec{})
-}
-
 var ignoreLines = cmpopts.IgnoreUnexported(Config{})
 
 func TestLoadFullExample(t *testing.T) {
-	requirePolicy(t)
 	got, err := Load("../docs/examples/tagwatch.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +63,6 @@ func TestLoadFullExample(t *testing.T) {
 }
 
 func TestLoadExamples(t *testing.T) {
-	requirePolicy(t)
 	files, _ := filepath.Glob("../docs/examples/*.yaml")
 	if len(files) < 3 {
 		t.Fatalf("examples: %v", files)
@@ -100,7 +86,6 @@ environments:
 `
 
 func TestDefaults(t *testing.T) {
-	requirePolicy(t)
 	got, err := Parse("tagwatch.yaml", []byte(minimal))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +105,6 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	requirePolicy(t)
 	const y = `git:
   url: /srv/git/deploy.git
   author: {name: bot}
@@ -194,7 +178,6 @@ environments:
 }
 
 func TestLoadResolvesPaths(t *testing.T) {
-	requirePolicy(t)
 	dir := t.TempDir()
 	y := strings.Replace(minimal, "url: https://git.example.com/deploy.git",
 		"url: ./deploy\n  auth: {passwordFile: secrets/token, sshKeyFile: /abs/key}", 1) +
