@@ -117,7 +117,7 @@ registries:
 interval: 30s
 environments:
   - name: prod-eu-1
-    path: .
+    path: envs/prod
     images:
       - image: r.example.com/team/app
         alias: web
@@ -132,7 +132,7 @@ environments:
         strategy: digest
         constraint: stable
         writeDigest: true
-        helm: {file: charts/values.yaml, repository: a.repo, tag: a.tag, digest: a.digest}
+        helm: {file: ../charts/values.yaml, repository: a.repo, tag: a.tag, digest: a.digest}
 `
 	got, err := Parse("t.yaml", []byte(y))
 	if err != nil {
@@ -150,7 +150,7 @@ environments:
 			{Prefix: "r.example.com/team", RateLimit: 2.5, ImmutableTags: true},
 		},
 		Interval: Duration{30 * time.Second},
-		Environments: []Environment{{Name: "prod-eu-1", Path: ".", Images: []Image{
+		Environments: []Environment{{Name: "prod-eu-1", Path: "envs/prod", Images: []Image{
 			{
 				Image: "r.example.com/team/app", KustomizeName: "r.example.com/team/app", Alias: "web",
 				Strategy: "numerical", AllowTags: `^b(?P<n>\d+)$`, Extract: "$n", Order: "desc",
@@ -159,7 +159,7 @@ environments:
 			{
 				Image: "nginx", KustomizeName: "nginx", Alias: "nginx", Strategy: "digest", Constraint: "stable",
 				Order: "asc", WriteDigest: true,
-				Helm: &Helm{File: "charts/values.yaml", Repository: "a.repo", Tag: "a.tag", Digest: "a.digest"},
+				Helm: &Helm{File: "../charts/values.yaml", Repository: "a.repo", Tag: "a.tag", Digest: "a.digest"},
 			},
 		}}},
 	}
@@ -197,6 +197,16 @@ func TestLoadResolvesPaths(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("resolved paths (-want +got):\n%s", diff)
+	}
+}
+
+func TestRootPath(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(strings.Replace(minimal, "path: envs/staging", "path: .", 1)+"        helm: {file: values.yaml, tag: image.tag}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Environments[0].Path != "." {
+		t.Errorf("path = %q, want .", c.Environments[0].Path)
 	}
 }
 

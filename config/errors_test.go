@@ -182,10 +182,10 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:10: environments[0].images[0].platforms[1]: "amd64": not os/arch or os/arch/variant`,
 		}},
 		{"helm", head + "        helm: {tag: image.tag}\n", []string{
-			"t.yaml:8: environments[0].images[0].helm.file: required: a directory relative to the repository root",
+			"t.yaml:8: environments[0].images[0].helm.file: required: the values file, relative to the environment's path",
 		}},
-		{"helm targets", head + "        helm:\n          file: ../values.yaml\n          image: a..b\n          tag: image.tag\n      - image: r.example.com/x\n        helm: {file: v.yaml}\n", []string{
-			`t.yaml:9: environments[0].images[0].helm.file: "../values.yaml" leaves the repository`,
+		{"helm targets", head + "        helm:\n          file: ../../../values.yaml\n          image: a..b\n          tag: image.tag\n      - image: r.example.com/x\n        helm: {file: v.yaml}\n", []string{
+			`t.yaml:9: environments[0].images[0].helm.file: "../../../values.yaml" leaves the repository`,
 			"t.yaml:10: environments[0].images[0].helm.image: image writes the whole reference; do not also set repository, tag or digest",
 			`t.yaml:10: environments[0].images[0].helm.image: "a..b" is not a dotted path like image.tag`,
 			"t.yaml:13: environments[0].images[1].helm: needs tag (with repository) or image: the values to write",
@@ -236,6 +236,15 @@ func TestAcceptedGitURLs(t *testing.T) {
 	} {
 		if err := checkGitURL(u); err != nil {
 			t.Errorf("checkGitURL(%q) = %v", u, err)
+		}
+	}
+}
+
+func TestAcceptedRegistryPrefixes(t *testing.T) {
+	for _, p := range []string{"registry.example.com", "localhost:5000", "127.0.0.1:5000/team", "ghcr.io/org/", "docker.io"} {
+		y := "registries:\n  - prefix: " + p + "\n" + head
+		if _, err := Parse("t.yaml", []byte(y)); err != nil {
+			t.Errorf("prefix %q: %v", p, err)
 		}
 	}
 }

@@ -216,7 +216,7 @@ func (v *validator) environment(f string, e Environment) {
 	aliases := map[string]int{}
 	for j, im := range e.Images {
 		g := fmt.Sprintf("%s.images[%d]", f, j)
-		repo := v.image(g, im)
+		repo := v.image(g, e.Path, im)
 		if repo != "" {
 			if k, dup := images[repo]; dup {
 				v.add(g+".image", "%s is already watched by images[%d] of this environment", im.Image, k)
@@ -247,7 +247,7 @@ func checkRelPath(p string) error {
 
 // image validates one image entry and returns its normalised repository
 // name ("" when invalid).
-func (v *validator) image(f string, im Image) string {
+func (v *validator) image(f, envPath string, im Image) string {
 	repo := ""
 	switch {
 	case im.Image == "":
@@ -265,7 +265,7 @@ func (v *validator) image(f string, im Image) string {
 		v.add(f+".alias", "%q must not contain ':', quotes or spaces", im.Alias)
 	}
 	if h := im.Helm; h != nil {
-		v.helm(f+".helm", h)
+		v.helm(f+".helm", envPath, h)
 	}
 	if _, err := policy.New(im.PolicySpec()); err != nil {
 		v.policyError(f, err)
@@ -287,9 +287,14 @@ func (v *validator) policyError(f string, err error) {
 	v.add(f, "%v", err)
 }
 
-func (v *validator) helm(f string, h *Helm) {
-	if err := checkRelPath(h.File); err != nil {
-		v.add(f+".file", "%v", err)
+func (v *validator) helm(f, envPath string, h *Helm) {
+	switch {
+	case h.File == "":
+		v.add(f+".file", "required: the values file, relative to the environment's path")
+	case path.IsAbs(h.File) || filepath.IsAbs(h.File):
+		v.add(f+".file", "%q is absolute; write it relative to the environment's path", h.File)
+	case !filepath.IsLocal(filepath.FromSlash(path.Join(envPath, h.File))):
+		v.add(f+".file", "%q leaves the repository", h.File)
 	}
 	if h.Image == "" && h.Tag == "" {
 		v.add(f, "needs tag (with repository) or image: the values to write")
