@@ -128,6 +128,10 @@ environments:
         semverLoose: true
         allowDowngrade: true
         helm: {file: values.yaml, image: app.image}
+      - image: r.example.com/argo
+        semverLoose: true
+        argoCompat: true
+        allowTags: 'regexp:^1\.'
       - image: nginx
         strategy: digest
         constraint: stable
@@ -155,6 +159,10 @@ environments:
 				Image: "r.example.com/team/app", KustomizeName: "r.example.com/team/app", Alias: "web",
 				Strategy: "numerical", AllowTags: `^b(?P<n>\d+)$`, Extract: "$n", Order: "desc",
 				SemverLoose: true, AllowDowngrade: true, Helm: &Helm{File: "values.yaml", Image: "app.image"},
+			},
+			{
+				Image: "r.example.com/argo", KustomizeName: "r.example.com/argo", Alias: "argo", Strategy: "semver",
+				Order: "asc", SemverLoose: true, ArgoCompat: true, AllowTags: `regexp:^1\.`,
 			},
 			{
 				Image: "nginx", KustomizeName: "nginx", Alias: "nginx", Strategy: "digest", Constraint: "stable",
@@ -252,9 +260,9 @@ func TestPassword(t *testing.T) {
 }
 
 func TestPolicySpec(t *testing.T) {
-	im := Image{Strategy: "numerical", Constraint: "c", SemverLoose: true, AllowTags: "a", IgnoreTags: []string{"i"},
+	im := Image{Strategy: "numerical", Constraint: "c", SemverLoose: true, AllowTags: "a", ArgoCompat: true, IgnoreTags: []string{"i"},
 		Extract: "$1", Order: "desc", Platforms: []string{"linux/arm64"}, AllowDowngrade: true}
-	want := policy.Spec{Strategy: policy.Numerical, Constraint: "c", Loose: true, AllowTags: "a", IgnoreTags: []string{"i"},
+	want := policy.Spec{Strategy: policy.Numerical, Constraint: "c", Loose: true, AllowTags: "a", ArgoCompat: true, IgnoreTags: []string{"i"},
 		Extract: "$1", Order: "desc", Platforms: []string{"linux/arm64"}, AllowDowngrade: true}
 	if diff := cmp.Diff(want, im.PolicySpec()); diff != "" {
 		t.Errorf("PolicySpec (-want +got):\n%s", diff)

@@ -35,10 +35,10 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:8: enviroments: unknown field (did you mean "environments"?) (valid: git, registries, interval, environments)`,
 		}},
 		{"unknown image field", head + "        tag: latest\n", []string{
-			"t.yaml:8: environments[0].images[0].tag: unknown field (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm)",
+			"t.yaml:8: environments[0].images[0].tag: unknown field (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)",
 		}},
 		{"misspelt field", head + "        constriant: ^1\n", []string{
-			`t.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm)`,
+			`t.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)`,
 		}},
 		{"duplicate key", head + "        strategy: semver\n        strategy: digest\n", []string{
 			"t.yaml:9: environments[0].images[0].strategy: given twice (first on line 8)",

@@ -21,6 +21,6 @@ environments:
 `))
 	fmt.Println(err)
 	// Output:
-	// tagwatch.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm)
+	// tagwatch.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)
 	// tagwatch.yaml:11: environments[0].images[1].constraint: "^^1": improper constraint: "^^1"
 }
