@@ -98,3 +98,25 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPreComparator: skipping the check of pre-releases when the constraint
+// has no pre-release comparator never changes the outcome.
+func FuzzPreComparator(f *testing.F) {
+	for i, c := range []string{">=1.0.0-0", "^1", "2.x-0", "1.0.0 - 2.0.0", "1.0.0-rc.1 - 2", "*", "~1.2.3-beta", ">=1.0.0 <2.0.0 || ^3.0.0-0", "!=1.2.3-rc.1"} {
+		f.Add(c, seedVersions[i%len(seedVersions)])
+		f.Add(c, "1.5.0-rc.1")
+	}
+	f.Fuzz(func(t *testing.T, constraint, version string) {
+		cs, err := semver.NewConstraint(constraint)
+		if err != nil {
+			return
+		}
+		v, err := semver.NewVersion(version)
+		if err != nil || v.Prerelease() == "" {
+			return
+		}
+		if !hasPreComparator(constraint) && cs.Check(v) {
+			t.Fatalf("%q admits pre-release %q, but hasPreComparator says it cannot", constraint, version)
+		}
+	})
+}
