@@ -88,9 +88,9 @@ type Stats struct {
 // Result is what Select returns. A "nothing to do" outcome is a value, not an error.
 type Result struct {
 	Decision   Decision
-	Tag        string // best candidate ("" when Decision is None)
-	Digest     string // digest of Tag when known
-	Reason     string // one sentence a user can read
+	Tag        string   // best candidate ("" when Decision is None)
+	Digest     string   // digest of Tag when known
+	Reason     string   // one sentence a user can read
 	Candidates []string // tags left after the filters, best first
 	Stats      Stats
 }
