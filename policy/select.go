@@ -2,8 +2,12 @@ package policy
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Select ranks tags under the policy and decides against cur. It never
@@ -17,34 +21,15 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	st := Stats{Seen: len(tags)}
-	drop := func(rule string) {
-		if st.Filtered == nil {
-			st.Filtered = make(map[string]int)
+	cands, counts := p.collectAll(tags)
+	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
+	for r := ruleCosign; r < nRules; r++ {
+		if n := counts.dropped[r]; n > 0 {
+			if st.Filtered == nil {
+				st.Filtered = make(map[string]int)
+			}
+			st.Filtered[ruleNames[r]] = n
 		}
-		st.Filtered[rule]++
-	}
-	cands := make([]cand, 0, 64)
-	for i := range tags {
-		t := &tags[i]
-		rule, key := p.nameRule(t.Name)
-		if rule == "" && len(p.platforms) > 0 && !p.platformsOK(t) {
-			rule = RulePlatforms
-		}
-		if rule != "" {
-			drop(rule)
-			continue
-		}
-		c := cand{tag: t.Name, key: key, digest: t.Digest}
-		if !p.parseKey(&c, t) {
-			st.Unparsable++
-			continue
-		}
-		if p.constraint != nil && !p.constraint.Check(c.ver) {
-			drop(RuleConstraint)
-			continue
-		}
-		cands = append(cands, c)
 	}
 	ranked := p.rank(cands, &st)
 	res := Result{Stats: st}
@@ -63,19 +48,117 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 	return res
 }
 
+// counts are the drops of one collect.
+type counts struct {
+	dropped    [nRules]int
+	unparsable int
+}
+
+// parallelMin is the number of tags from which collectAll splits the work
+// between goroutines: parsing and constraint checks are independent per tag.
+const parallelMin = 16384
+
+// collectAll is collect over all tags, in chunks on several CPUs when there
+// are many. The chunks are joined in input order (ranking sorts anyway).
+func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
+	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
+	if n < 2 {
+		var c counts
+		return p.collect(tags, &c), c
+	}
+	parts := make([][]cand, n)
+	cs := make([]counts, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*len(tags)/n, (i+1)*len(tags)/n
+		wg.Go(func() { parts[i] = p.collect(tags[lo:hi], &cs[i]) })
+	}
+	wg.Wait()
+	var total counts
+	for i := range cs {
+		for r := range total.dropped {
+			total.dropped[r] += cs[i].dropped[r]
+		}
+		total.unparsable += cs[i].unparsable
+	}
+	return slices.Concat(parts...), total
+}
+
+// collect runs tags through the filters and parses their keys.
+func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
+	cands := make([]cand, 0, 64)
+	for i := range tags {
+		t := &tags[i]
+		r, key := p.nameRule(t.Name)
+		if r == keep && len(p.platforms) > 0 && !p.platformsOK(t) {
+			r = rulePlatforms
+		}
+		if r != keep {
+			cnt.dropped[r]++
+			continue
+		}
+		c := cand{tag: t.Name, key: key, digest: t.Digest}
+		if p.spec.Strategy == Semver {
+			var parsed, admitted bool
+			c.ver, parsed, admitted = p.judgeSemver(key)
+			if !parsed {
+				cnt.unparsable++
+				continue
+			}
+			if !admitted {
+				cnt.dropped[ruleConstraint]++
+				continue
+			}
+			c.rank = semverRank(c.ver)
+		} else if !p.parseKey(&c, t) {
+			cnt.unparsable++
+			continue
+		}
+		cands = append(cands, c)
+	}
+	return cands
+}
+
+// judgeSemver parses key as a version and reports whether the constraint
+// admits it (v is nil when it is not parsed because it cannot pass).
+// Pre-releases skip the semver package when the constraint has no
+// pre-release comparator, for they cannot pass: it formats an error for every
+// version a constraint rejects, which dominates selection from large tag
+// lists.
+func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bool) {
+	st, ok := scanSemver(key, p.spec.Loose)
+	if !ok || !st.valid() {
+		return nil, false, false
+	}
+	if st.pre != "" && !p.preComparator {
+		return nil, true, false
+	}
+	if v = st.version(); v == nil {
+		return nil, false, false
+	}
+	return v, true, p.constraint.Check(v)
+}
+
+func (p *Policy) admit(v *semver.Version) bool {
+	if v.Prerelease() != "" && !p.preComparator {
+		return false
+	}
+	return p.constraint.Check(v)
+}
+
 // rank collapses duplicates and returns the candidates best first.
 func (p *Policy) rank(cands []cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
 	ptrs := make([]*cand, 0, len(cands))
 	if byName {
 		// The same tag listed twice with different metadata: keep the
-		// newest build, then the greatest digest.
+		// newest build (or greatest digest), then the greatest digest.
 		seen := make(map[string]*cand, len(cands))
 		for i := range cands {
 			c := &cands[i]
 			if old, ok := seen[c.tag]; ok {
 				st.Duplicates++
-				if c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
+				if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
 					*old = *c
 				}
 				continue
@@ -88,7 +171,25 @@ func (p *Policy) rank(cands []cand, st *Stats) []*cand {
 			ptrs = append(ptrs, &cands[i])
 		}
 	}
-	slices.SortFunc(ptrs, func(a, b *cand) int { return p.compare(b, a) })
+	// Sort small items that carry the rank inline: most comparisons end
+	// at the first bytes of the ranks.
+	type item struct {
+		rank string
+		c    *cand
+	}
+	items := make([]item, len(ptrs))
+	for i, c := range ptrs {
+		items[i] = item{c.rank, c}
+	}
+	slices.SortFunc(items, func(x, y item) int {
+		if !p.desc && x.rank != y.rank {
+			return strings.Compare(y.rank, x.rank)
+		}
+		return p.compare(y.c, x.c)
+	})
+	for i := range items {
+		ptrs[i] = items[i].c
+	}
 	if !byName {
 		// Equal keys are adjacent (compare breaks ties by key, then tag);
 		// the first of a run is the lexically greatest tag.
@@ -146,8 +247,10 @@ func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string)
 			if tags[i].Name != tag {
 				continue
 			}
-			if b := p.buildTime(&tags[i]); !b.IsZero() && (found == nil || b.After(found.built)) {
-				found = &cand{tag: tag, key: tag, built: b}
+			if b := p.buildTime(&tags[i]); !b.IsZero() {
+				if r := timeRank(b); found == nil || r > found.rank {
+					found = &cand{tag: tag, key: tag, rank: r}
+				}
 			}
 		}
 		if found == nil {
