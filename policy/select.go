@@ -21,7 +21,7 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	cands, counts := p.collectAll(tags)
+	parts, counts := p.collectAll(tags)
 	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
 	for r := ruleCosign; r < nRules; r++ {
 		if n := counts.dropped[r]; n > 0 {
@@ -31,7 +31,7 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 			st.Filtered[ruleNames[r]] = n
 		}
 	}
-	ranked := p.rank(cands, &st)
+	ranked := p.rank(parts, &st)
 	res := Result{Stats: st}
 	res.Candidates = make([]string, len(ranked))
 	for i, c := range ranked {
@@ -59,12 +59,12 @@ type counts struct {
 const parallelMin = 16384
 
 // collectAll is collect over all tags, in chunks on several CPUs when there
-// are many. The chunks are joined in input order (ranking sorts anyway).
-func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
+// are many. It returns the candidates of each chunk.
+func (p *Policy) collectAll(tags []Tag) ([][]cand, counts) {
 	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
 	if n < 2 {
 		var c counts
-		return p.collect(tags, &c), c
+		return [][]cand{p.collect(tags, &c)}, c
 	}
 	parts := make([][]cand, n)
 	cs := make([]counts, n)
@@ -81,12 +81,18 @@ func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
 		}
 		total.unparsable += cs[i].unparsable
 	}
-	return slices.Concat(parts...), total
+	return parts, total
 }
 
 // collect runs tags through the filters and parses their keys.
 func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
-	cands := make([]cand, 0, 64)
+	// Semver keeps few of a large list (most tags are not versions, or
+	// outside the constraint); the other strategies keep most.
+	size := 64
+	if p.spec.Strategy != Semver {
+		size = len(tags)
+	}
+	cands := make([]cand, 0, size)
 	for i := range tags {
 		t := &tags[i]
 		r, key := p.nameRule(t.Name)
@@ -147,28 +153,33 @@ func (p *Policy) admit(v *semver.Version) bool {
 }
 
 // rank collapses duplicates and returns the candidates best first.
-func (p *Policy) rank(cands []cand, st *Stats) []*cand {
+func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
-	ptrs := make([]*cand, 0, len(cands))
+	n := 0
+	for _, part := range parts {
+		n += len(part)
+	}
+	ptrs := make([]*cand, 0, n)
+	var seen map[string]*cand
 	if byName {
-		// The same tag listed twice with different metadata: keep the
-		// newest build (or greatest digest), then the greatest digest.
-		seen := make(map[string]*cand, len(cands))
-		for i := range cands {
-			c := &cands[i]
-			if old, ok := seen[c.tag]; ok {
-				st.Duplicates++
-				if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
-					*old = *c
+		seen = make(map[string]*cand, n)
+	}
+	for _, part := range parts {
+		for i := range part {
+			c := &part[i]
+			if byName {
+				// The same tag listed twice with different metadata: keep
+				// the newest build (or greatest digest), then the greatest digest.
+				if old, ok := seen[c.tag]; ok {
+					st.Duplicates++
+					if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
+						*old = *c
+					}
+					continue
 				}
-				continue
+				seen[c.tag] = c
 			}
-			seen[c.tag] = c
 			ptrs = append(ptrs, c)
-		}
-	} else {
-		for i := range cands {
-			ptrs = append(ptrs, &cands[i])
 		}
 	}
 	// Sort small items that carry the rank inline: most comparisons end
