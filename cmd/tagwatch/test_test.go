@@ -190,3 +190,18 @@ func TestTestLiveHook(t *testing.T) {
 		t.Errorf("registry failure: err = %v, want a plain error (exit 1)", err)
 	}
 }
+
+func TestTestTagsFromStdin(t *testing.T) {
+	g := &globals{}
+	root := newRootCmd(g)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetIn(strings.NewReader("1.0.0\nv1.2.0\n2.0.0-rc.1\n"))
+	root.SetArgs([]string{"test", "example.com/app", "--tags-file", "-", "-o", "json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"image":"example.com/app","tag":"v1.2.0","digest":"","candidates":["v1.2.0","1.0.0"]}` + "\n"; out.String() != want {
+		t.Errorf("stdout = %q, want %q", out.String(), want)
+	}
+}
