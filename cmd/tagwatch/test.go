@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -200,7 +201,7 @@ func readTagsFile(name string, stdin io.Reader) ([]policy.Tag, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if strings.ContainsAny(line, " \t") {
+		if strings.ContainsFunc(line, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			return nil, fmt.Errorf("%s:%d: %q is not one tag (one tag a line)", name, n, line)
 		}
 		tags = append(tags, policy.Tag{Name: line})
