@@ -114,7 +114,7 @@ func TestSelect(t *testing.T) {
 		{"strict ignores 1.24", semver(""), names("1.24", "1.24.0"), "1.24",
 			want{Decision: policy.Update, Tag: "1.24.0", Reason: "cannot be ranked", Stats: &policy.Stats{Seen: 2, Unparsable: 1, Candidates: 1}}},
 		{"v1.24.0 in git is not churned to 1.24.0", semver(""), names("1.24.0"), "v1.24.0",
-			want{Decision: policy.Held, Tag: "1.24.0"}},
+			want{Decision: policy.Held, Tag: "1.24.0", Reason: "(same precedence, and the tie goes to the lexically greater tag)"}},
 		{"build metadata tie", semver(""), names("1.0.0+b2", "1.0.0+b10", "1.0.0"), "",
 			want{Decision: policy.Update, Tag: "1.0.0+b2", Candidates: []string{"1.0.0+b2", "1.0.0+b10", "1.0.0"}}},
 

@@ -237,10 +237,42 @@ func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (De
 	if p.compare(best, c) > 0 {
 		return Update, fmt.Sprintf("%q ranks above %q, the tag in Git, under %s.", best.tag, cur.Tag, p.describe())
 	}
-	if p.spec.AllowDowngrade {
-		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe())
+	tie := ""
+	if p.tied(best, c) {
+		tie = fmt.Sprintf(" (same %s, and the tie goes to the lexically greater %s)", p.tieWhat(), p.tieSide(best, c))
 	}
-	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe())
+	if p.spec.AllowDowngrade {
+		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s%s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe(), tie)
+	}
+	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s%s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe(), tie)
+}
+
+// tied reports whether a and b are equal under the strategy itself, before
+// the tie-breaks by key and tag.
+func (p *Policy) tied(a, b *cand) bool {
+	if a.rank != b.rank {
+		return false
+	}
+	return a.ver == nil || b.ver == nil || a.ver.Compare(b.ver) == 0
+}
+
+func (p *Policy) tieWhat() string {
+	switch p.spec.Strategy {
+	case Semver:
+		return "precedence"
+	case Numerical:
+		return "number"
+	case NewestBuild:
+		return "build time"
+	}
+	return "key"
+}
+
+func (p *Policy) tieSide(a, b *cand) string {
+	if p.extract != "" && a.key != b.key {
+		return "extracted key"
+	}
+	return "tag"
 }
 
 // current ranks the tag in Git under the policy's ranking, regardless of the
