@@ -307,15 +307,17 @@ func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string)
 	}
 	c := &cand{tag: tag, key: key}
 	if !p.parseKey(c, nil) {
-		switch p.spec.Strategy {
-		case Semver:
+		what := "a number"
+		if p.spec.Strategy == Semver {
+			what = "a MAJOR.MINOR.PATCH version"
 			if p.spec.Loose {
-				return nil, fmt.Sprintf("is not a version (key %q)", key)
+				what = "a version"
 			}
-			return nil, fmt.Sprintf("is not a MAJOR.MINOR.PATCH version (key %q)", key)
-		default:
-			return nil, fmt.Sprintf("is not a number (key %q)", key)
 		}
+		if p.extract != "" {
+			return nil, fmt.Sprintf("extracts to %q, which is not %s", key, what)
+		}
+		return nil, "is not " + what
 	}
 	return c, ""
 }
