@@ -126,6 +126,7 @@ type Policy struct {
 	// preComparator is false only when no comparator of the constraint has
 	// a pre-release, so no pre-release version can satisfy it.
 	preComparator bool
+	ranges        *rangeSet      // the constraint for many versions at once; nil: Check each
 	allow         allowFunc      // nil: every tag is allowed
 	allowRE       *regexp.Regexp // set when allow is a regexp (needed by extract)
 	extract       string         // template; "" when the key is the tag itself
@@ -185,6 +186,7 @@ func (p *Policy) compileConstraint(spec *Spec) error {
 		}
 		p.constraint = cs
 		p.preComparator = hasPreComparator(c)
+		p.ranges = newRangeSet(cs)
 	case Digest:
 		if spec.Constraint == "" {
 			return invalid("constraint", spec.Constraint, "the digest strategy needs the tag to follow")

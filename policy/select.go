@@ -22,6 +22,9 @@ import (
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
 	parts, counts := p.collectAll(tags)
+	if p.ranges != nil {
+		p.applyRanges(parts, &counts)
+	}
 	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
 	for r := ruleCosign; r < nRules; r++ {
 		if n := counts.dropped[r]; n > 0 {
@@ -142,7 +145,44 @@ func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bo
 	if v = st.version(); v == nil {
 		return nil, false, false
 	}
+	if p.ranges != nil {
+		return v, true, true // applyRanges decides for all versions at once
+	}
 	return v, true, p.constraint.Check(v)
+}
+
+// applyRanges drops the candidates the constraint does not admit, deciding
+// for all versions at once over their sorted order (see rangeSet).
+func (p *Policy) applyRanges(parts [][]cand, cnt *counts) {
+	var all []*cand
+	for _, part := range parts {
+		for i := range part {
+			all = append(all, &part[i])
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b *cand) int { return a.ver.Compare(b.ver) })
+	vs := make([]*semver.Version, len(all))
+	for i, c := range all {
+		vs[i] = c.ver
+	}
+	for i, ok := range p.ranges.admit(vs) {
+		if !ok {
+			all[i].rejected = true
+			cnt.dropped[ruleConstraint]++
+		}
+	}
+	for i, part := range parts {
+		kept := part[:0]
+		for _, c := range part {
+			if !c.rejected {
+				kept = append(kept, c)
+			}
+		}
+		parts[i] = kept
+	}
 }
 
 func (p *Policy) admit(v *semver.Version) bool {
