@@ -129,6 +129,7 @@ type Policy struct {
 	ranges        *rangeSet      // the constraint for many versions at once; nil: Check each
 	allow         allowFunc      // nil: every tag is allowed
 	allowRE       *regexp.Regexp // set when allow is a regexp (needed by extract)
+	ignore        []glob         // compiled ignoreTags
 	extract       string         // template; "" when the key is the tag itself
 	desc          bool
 	platforms     []platform
