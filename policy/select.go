@@ -256,4 +256,3 @@ func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	st.Candidates = len(ptrs)
 	return ptrs
 }
-
