@@ -32,7 +32,9 @@
 //     without a build time is unparsable. digest: a tag without a digest is.
 //  5. semver only: the constraint ("" means "*"). Pre-releases pass only a
 //     constraint with a pre-release comparator (">=1.0.0-0"), per the
-//     semver library.
+//     semver library. It is evaluated over all versions at once, in
+//     precedence order, with a few checks per comparator (constraint.go):
+//     the same answers as checking each version, without the cost.
 //
 // The survivors are ranked. Ties of the strategy (1.2.3, v1.2.3 and 1.2.3+b1
 // have equal precedence; 7 and 007 are equal numbers; two images built in

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -21,7 +20,10 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	cands, counts := p.collectAll(tags)
+	parts, counts := p.collectAll(tags)
+	if p.ranges != nil {
+		p.applyRanges(parts, &counts)
+	}
 	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
 	for r := ruleCosign; r < nRules; r++ {
 		if n := counts.dropped[r]; n > 0 {
@@ -31,7 +33,7 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 			st.Filtered[ruleNames[r]] = n
 		}
 	}
-	ranked := p.rank(cands, &st)
+	ranked := p.rank(parts, &st)
 	res := Result{Stats: st}
 	res.Candidates = make([]string, len(ranked))
 	for i, c := range ranked {
@@ -59,12 +61,12 @@ type counts struct {
 const parallelMin = 16384
 
 // collectAll is collect over all tags, in chunks on several CPUs when there
-// are many. The chunks are joined in input order (ranking sorts anyway).
-func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
+// are many. It returns the candidates of each chunk.
+func (p *Policy) collectAll(tags []Tag) ([][]cand, counts) {
 	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
 	if n < 2 {
 		var c counts
-		return p.collect(tags, &c), c
+		return [][]cand{p.collect(tags, &c)}, c
 	}
 	parts := make([][]cand, n)
 	cs := make([]counts, n)
@@ -81,12 +83,18 @@ func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
 		}
 		total.unparsable += cs[i].unparsable
 	}
-	return slices.Concat(parts...), total
+	return parts, total
 }
 
 // collect runs tags through the filters and parses their keys.
 func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
-	cands := make([]cand, 0, 64)
+	// Semver keeps few of a large list (most tags are not versions, or
+	// outside the constraint); the other strategies keep most.
+	size := 64
+	if p.spec.Strategy != Semver {
+		size = len(tags)
+	}
+	cands := make([]cand, 0, size)
 	for i := range tags {
 		t := &tags[i]
 		r, key := p.nameRule(t.Name)
@@ -136,7 +144,44 @@ func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bo
 	if v = st.version(); v == nil {
 		return nil, false, false
 	}
+	if p.ranges != nil {
+		return v, true, true // applyRanges decides for all versions at once
+	}
 	return v, true, p.constraint.Check(v)
+}
+
+// applyRanges drops the candidates the constraint does not admit, deciding
+// for all versions at once over their sorted order (see rangeSet).
+func (p *Policy) applyRanges(parts [][]cand, cnt *counts) {
+	var all []*cand
+	for _, part := range parts {
+		for i := range part {
+			all = append(all, &part[i])
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b *cand) int { return a.ver.Compare(b.ver) })
+	vs := make([]*semver.Version, len(all))
+	for i, c := range all {
+		vs[i] = c.ver
+	}
+	for i, ok := range p.ranges.admit(vs) {
+		if !ok {
+			all[i].rejected = true
+			cnt.dropped[ruleConstraint]++
+		}
+	}
+	for i, part := range parts {
+		kept := part[:0]
+		for _, c := range part {
+			if !c.rejected {
+				kept = append(kept, c)
+			}
+		}
+		parts[i] = kept
+	}
 }
 
 func (p *Policy) admit(v *semver.Version) bool {
@@ -147,28 +192,33 @@ func (p *Policy) admit(v *semver.Version) bool {
 }
 
 // rank collapses duplicates and returns the candidates best first.
-func (p *Policy) rank(cands []cand, st *Stats) []*cand {
+func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
-	ptrs := make([]*cand, 0, len(cands))
+	n := 0
+	for _, part := range parts {
+		n += len(part)
+	}
+	ptrs := make([]*cand, 0, n)
+	var seen map[string]*cand
 	if byName {
-		// The same tag listed twice with different metadata: keep the
-		// newest build (or greatest digest), then the greatest digest.
-		seen := make(map[string]*cand, len(cands))
-		for i := range cands {
-			c := &cands[i]
-			if old, ok := seen[c.tag]; ok {
-				st.Duplicates++
-				if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
-					*old = *c
+		seen = make(map[string]*cand, n)
+	}
+	for _, part := range parts {
+		for i := range part {
+			c := &part[i]
+			if byName {
+				// The same tag listed twice with different metadata: keep
+				// the newest build (or greatest digest), then the greatest digest.
+				if old, ok := seen[c.tag]; ok {
+					st.Duplicates++
+					if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
+						*old = *c
+					}
+					continue
 				}
-				continue
+				seen[c.tag] = c
 			}
-			seen[c.tag] = c
 			ptrs = append(ptrs, c)
-		}
-	} else {
-		for i := range cands {
-			ptrs = append(ptrs, &cands[i])
 		}
 	}
 	// Sort small items that carry the rank inline: most comparisons end
@@ -205,144 +255,4 @@ func (p *Policy) rank(cands []cand, st *Stats) []*cand {
 	}
 	st.Candidates = len(ptrs)
 	return ptrs
-}
-
-// decide compares the best candidate with the value in Git.
-func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (Decision, string) {
-	n := len(ranked)
-	if p.spec.Strategy == Digest {
-		return p.decideDigest(best, cur)
-	}
-	if cur.Tag == "" {
-		return Update, fmt.Sprintf("%q is the best of %s under %s and Git holds no tag yet.", best.tag, plural(n, "candidate"), p.describe())
-	}
-	if cur.Tag == best.tag {
-		return UpToDate, fmt.Sprintf("Git already holds %q, the best of %s under %s.", best.tag, plural(n, "candidate"), p.describe())
-	}
-	c, why := p.current(cur.Tag, ranked, tags)
-	if c == nil {
-		return Update, fmt.Sprintf("The tag in Git, %q, %s, so it cannot be ranked and %q, the best of %s, replaces it.", cur.Tag, why, best.tag, plural(n, "candidate"))
-	}
-	if p.compare(best, c) > 0 {
-		return Update, fmt.Sprintf("%q ranks above %q, the tag in Git, under %s.", best.tag, cur.Tag, p.describe())
-	}
-	if p.spec.AllowDowngrade {
-		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe())
-	}
-	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe())
-}
-
-// current ranks the tag in Git under the policy's ranking, regardless of the
-// filters, or says why it cannot.
-func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string) {
-	if p.spec.Strategy == NewestBuild {
-		for _, c := range ranked {
-			if c.tag == tag {
-				return c, ""
-			}
-		}
-		// Filtered out, but the caller may still have given its metadata.
-		var found *cand
-		for i := range tags {
-			if tags[i].Name != tag {
-				continue
-			}
-			if b := p.buildTime(&tags[i]); !b.IsZero() {
-				if r := timeRank(b); found == nil || r > found.rank {
-					found = &cand{tag: tag, key: tag, rank: r}
-				}
-			}
-		}
-		if found == nil {
-			return nil, "has no known build time (it is not among the listed tags with metadata)"
-		}
-		return found, ""
-	}
-	key, ok := p.keyOf(tag)
-	if !ok {
-		return nil, "does not match allowTags, which extract needs"
-	}
-	c := &cand{tag: tag, key: key}
-	if !p.parseKey(c, nil) {
-		switch p.spec.Strategy {
-		case Semver:
-			if p.spec.Loose {
-				return nil, fmt.Sprintf("is not a version (key %q)", key)
-			}
-			return nil, fmt.Sprintf("is not a MAJOR.MINOR.PATCH version (key %q)", key)
-		default:
-			return nil, fmt.Sprintf("is not a number (key %q)", key)
-		}
-	}
-	return c, ""
-}
-
-func (p *Policy) decideDigest(best *cand, cur Current) (Decision, string) {
-	switch {
-	case cur.Digest == "":
-		return Update, fmt.Sprintf("Git holds no digest yet; %q is at %s.", best.tag, best.digest)
-	case cur.Digest == best.digest && (cur.Tag == "" || cur.Tag == best.tag):
-		return UpToDate, fmt.Sprintf("Git already holds %q at %s.", best.tag, best.digest)
-	case cur.Digest == best.digest:
-		return Update, fmt.Sprintf("Git holds tag %q at the same digest; the policy follows %q.", cur.Tag, best.tag)
-	default:
-		return Update, fmt.Sprintf("The digest behind %q changed from %s to %s.", best.tag, cur.Digest, best.digest)
-	}
-}
-
-// describe names the ranking in words: `semver ">=1.0.0"`.
-func (p *Policy) describe() string {
-	s := p.spec
-	switch s.Strategy {
-	case Semver:
-		c := s.Constraint
-		if strings.TrimSpace(c) == "" {
-			c = "*"
-		}
-		d := fmt.Sprintf("semver %q", c)
-		if s.Loose {
-			d += " (loose)"
-		}
-		return d
-	case Alphabetical, Numerical:
-		if p.desc {
-			return string(s.Strategy) + " order (smallest first)"
-		}
-		return string(s.Strategy) + " order"
-	}
-	return string(s.Strategy)
-}
-
-// String sums up the stats in words: "7 tags seen: 2 removed by cosign, 1
-// unparsable, 4 candidates".
-func (s Stats) String() string {
-	parts := []string{}
-	for _, r := range []string{RuleCosign, RuleIgnoreTags, RuleAllowTags, RuleDigestTag, RulePlatforms, RuleConstraint} {
-		if n := s.Filtered[r]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d removed by %s", n, r))
-		}
-	}
-	if s.Unparsable > 0 {
-		parts = append(parts, fmt.Sprintf("%d unparsable", s.Unparsable))
-	}
-	if s.Duplicates > 0 {
-		parts = append(parts, plural(s.Duplicates, "duplicate"))
-	}
-	parts = append(parts, plural(s.Candidates, "candidate"))
-	return plural(s.Seen, "tag") + " seen: " + strings.Join(parts, ", ")
-}
-
-// lost says where the tags went when none is left.
-func (s Stats) lost() string {
-	if s.Seen == 0 {
-		return "the repository has no tags"
-	}
-	return s.String()
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
