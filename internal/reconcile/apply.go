@@ -172,18 +172,26 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 	return files, nil
 }
 
-// record notes a change when files changed.
+// record notes a change per file changed (the audit message groups them
+// into one trailer per image).
 func (e *envRun) record(w *watch, from, to, digest string, files []string) {
-	if len(files) == 0 {
-		return
-	}
 	env := e.r.cfg.Environments[e.idx]
-	e.changes = append(e.changes, audit.Change{
-		Env: env.Name, Image: w.img.Image, File: files[0], From: from, To: to, Digest: digest,
-		Strategy: string(w.policy.Spec().Strategy), Constraint: w.img.Constraint,
-	})
+	for _, f := range files {
+		e.changes = append(e.changes, audit.Change{
+			Env: env.Name, Image: w.img.Image, File: f, From: from, To: to, Digest: digest,
+			Strategy: string(w.policy.Spec().Strategy), Constraint: w.img.Constraint,
+		})
+	}
 }
 
-func reportChange(c audit.Change) Change {
-	return Change{Env: c.Env, Image: c.Image, File: c.File, From: c.From, To: c.To, Digest: c.Digest}
+// reportChanges is one Change per image: the first file it changed.
+func reportChanges(cs []audit.Change) []Change {
+	var out []Change
+	for i, c := range cs {
+		if i > 0 && cs[i-1].Image == c.Image {
+			continue
+		}
+		out = append(out, Change{Env: c.Env, Image: c.Image, File: c.File, From: c.From, To: c.To, Digest: c.Digest})
+	}
+	return out
 }

@@ -3,8 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -62,9 +60,7 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 		rep.Held = append(rep.Held, run.held...)
 		rep.Errors = append(rep.Errors, run.errs...)
 		if run.published || co.dryRun && pubErr == nil {
-			for _, c := range run.changes {
-				rep.Changes = append(rep.Changes, reportChange(c))
-			}
+			rep.Changes = append(rep.Changes, reportChanges(run.changes)...)
 		}
 	}
 	if pubErr != nil {
@@ -85,7 +81,7 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 	if err != nil {
 		err = fmt.Errorf("publishing to %s: %w", r.cfg.Git.URL, err)
 		for _, run := range runs {
-			for _, c := range run.changes {
+			for _, c := range reportChanges(run.changes) {
 				rep.Errors = append(rep.Errors, Error{Env: c.Env, Image: c.Image, Error: fmt.Sprintf("%s -> %s not written: %v", orNone(c.From), c.To, err)})
 			}
 		}
@@ -105,7 +101,7 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 		case er.Commit != "":
 			run.published = true
 			rep.Commits = append(rep.Commits, er.Commit)
-			for _, c := range run.changes {
+			for _, c := range reportChanges(run.changes) {
 				r.o.log.WithFields(logrus.Fields{"env": env, "image": c.Image, "from": c.From, "to": c.To, "commit": er.Commit}).Info("updated")
 			}
 		}
@@ -118,19 +114,11 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 func (r *Reconciler) openRepo(ctx context.Context) (Repo, error) {
 	g := r.cfg.Git
 	auth := writeback.Auth{Username: g.Auth.Username, SSHKeyFile: g.Auth.SSHKeyFile, KnownHostsFile: g.Auth.KnownHostsFile}
-	switch {
-	case g.Auth.PasswordEnv != "":
-		auth.Password = r.o.getenv(g.Auth.PasswordEnv)
-		if auth.Password == "" {
-			return nil, fmt.Errorf("git.auth.passwordEnv: environment variable %s is empty or unset", g.Auth.PasswordEnv)
-		}
-	case g.Auth.PasswordFile != "":
-		b, err := r.o.readFile(g.Auth.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("git.auth.passwordFile: %w", err)
-		}
-		auth.Password = strings.TrimRight(string(b), "\r\n")
+	pw, err := g.Auth.Password()
+	if err != nil {
+		return nil, err
 	}
+	auth.Password = pw
 	opts := []writeback.Option{writeback.WithAuth(auth)}
 	if r.o.cacheDir != "" {
 		opts = append(opts, writeback.WithCacheDir(r.o.cacheDir))
@@ -267,8 +255,3 @@ func (d *digestMemo) get(ctx context.Context, src Source, repo, tag string) (str
 	d.mu.Unlock()
 	return v, nil
 }
-
-var (
-	osGetenv   = os.Getenv
-	osReadFile = os.ReadFile
-)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -53,8 +52,6 @@ type options struct {
 	open        Opener
 	cacheDir    string
 	concurrency int
-	getenv      func(string) string
-	readFile    func(string) ([]byte, error)
 }
 
 // WithLogger sets the logger; default: discard.
@@ -95,11 +92,6 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithGetenv replaces os.Getenv for reading secrets named by the config (tests).
-func WithGetenv(getenv func(string) string) Option {
-	return func(o *options) error { o.getenv = getenv; return nil }
-}
-
 // watch is one image entry of one environment, compiled.
 type watch struct {
 	env    int // index in cfg.Environments
@@ -128,8 +120,6 @@ func New(cfg *config.Config, src Source, opts ...Option) (*Reconciler, error) {
 		log:         discardLogger(),
 		open:        OpenGit,
 		concurrency: 8,
-		getenv:      osGetenv,
-		readFile:    osReadFile,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -139,33 +129,18 @@ func New(cfg *config.Config, src Source, opts ...Option) (*Reconciler, error) {
 	r := &Reconciler{cfg: cfg, src: src, o: o, watches: make([][]watch, len(cfg.Environments))}
 	for i, env := range cfg.Environments {
 		for j, img := range env.Images {
-			p, err := policy.New(Spec(img))
+			p, err := policy.New(img.PolicySpec())
 			if err != nil {
 				return nil, fmt.Errorf("%w: environments[%d] (%s) images[%d] (%s): %w", ErrConfig, i, env.Name, j, img.Image, err)
 			}
 			alias := img.Alias
 			if alias == "" {
-				alias = path.Base(img.Image)
+				alias = config.DefaultAlias(img.Image)
 			}
 			r.watches[i] = append(r.watches[i], watch{env: i, idx: j, img: img, policy: p, alias: alias})
 		}
 	}
 	return r, nil
-}
-
-// Spec is the policy of a configured image.
-func Spec(img config.Image) policy.Spec {
-	return policy.Spec{
-		Strategy:       policy.Strategy(img.Strategy),
-		Constraint:     img.Constraint,
-		Loose:          img.SemverLoose,
-		AllowTags:      img.AllowTags,
-		IgnoreTags:     img.IgnoreTags,
-		Extract:        img.Extract,
-		Order:          img.Order,
-		Platforms:      img.Platforms,
-		AllowDowngrade: img.AllowDowngrade,
-	}
 }
 
 // Hosts turns the config's registries into the registry client's settings.
