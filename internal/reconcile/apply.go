@@ -26,10 +26,10 @@ type envRun struct {
 	digests *digestMemo
 
 	// Outcome of the latest apply.
-	changes   []audit.Change
-	held      []Change
-	errs      []Error
-	published bool
+	changes []audit.Change
+	held    []Change
+	errs    []Error
+	commit  string // set by publish
 }
 
 // kustomizationNames are the file names kustomize accepts, in its order.

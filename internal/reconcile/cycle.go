@@ -59,8 +59,11 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 	for _, run := range runs {
 		rep.Held = append(rep.Held, run.held...)
 		rep.Errors = append(rep.Errors, run.errs...)
-		if run.published || co.dryRun && pubErr == nil {
-			rep.Changes = append(rep.Changes, reportChanges(run.changes)...)
+		if run.commit != "" || co.dryRun && pubErr == nil {
+			for _, c := range reportChanges(run.changes) {
+				c.Commit = run.commit
+				rep.Changes = append(rep.Changes, c)
+			}
 		}
 	}
 	if pubErr != nil {
@@ -99,7 +102,7 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 		case er.Err != nil:
 			rep.Errors = append(rep.Errors, Error{Env: env, Error: er.Err.Error()})
 		case er.Commit != "":
-			run.published = true
+			run.commit = er.Commit
 			rep.Commits = append(rep.Commits, er.Commit)
 			for _, c := range reportChanges(run.changes) {
 				r.o.log.WithFields(logrus.Fields{"env": env, "image": c.Image, "from": c.From, "to": c.To, "commit": er.Commit}).Info("updated")

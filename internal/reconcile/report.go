@@ -23,6 +23,9 @@ type Change struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Digest string `json:"digest"`
+	// Commit is the commit that made the change ("" in Held and in a dry
+	// run). Not part of the JSON report, whose commits list them all.
+	Commit string `json:"-"`
 }
 
 // Error is one failure; Env and Image are empty when it concerns the whole
