@@ -1,6 +1,11 @@
 package writeback
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Kind is the kind of file an image is written into.
 type Kind string
@@ -39,18 +44,125 @@ type Image struct {
 
 // Sentinel errors.
 var (
-	ErrNotFound      = errors.New("target not found")    // no such entry/field/marker
+	ErrNotFound      = errors.New("target not found") // no such entry/field/marker
 	ErrOutsideRepo   = errors.New("path leaves the repository")
 	ErrInvalidValue  = errors.New("invalid image value")
 	ErrPushRejected  = errors.New("push rejected: remote branch moved")
 	ErrMalformedYAML = errors.New("malformed YAML")
+	ErrInvalidTarget = errors.New("invalid target") // a Target that names nothing writable
 )
+
+// FileError is a problem at a place in a file of the working tree. It
+// unwraps to one of the sentinels (or to the underlying I/O error).
+type FileError struct {
+	Path string // slash-separated, relative to the repository root
+	Line int    // 1-based; 0 when the problem is not at one line
+	Msg  string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	where := e.Path
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
+	return where + ": " + e.Msg + ": " + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+func fileErr(path string, line int, msg string, err error) error {
+	return &FileError{Path: path, Line: line, Msg: msg, Err: err}
+}
+
+// Validate checks that t names something: a kind, a name for Kustomize and
+// Marker (aliases never contain ':'), and for Helm either ImageField alone
+// or a TagField, every field a valid dotted path.
+func (t Target) Validate() error {
+	switch t.Kind {
+	case Kustomize:
+		if t.Name == "" {
+			return fmt.Errorf("%w: kustomize target without an image name", ErrInvalidTarget)
+		}
+	case Marker:
+		if t.Name == "" || strings.ContainsAny(t.Name, ": \t\n\"") {
+			return fmt.Errorf("%w: invalid marker alias %q", ErrInvalidTarget, t.Name)
+		}
+	case Helm:
+		if t.ImageField != "" && (t.TagField != "" || t.RepositoryField != "" || t.DigestField != "") {
+			return fmt.Errorf("%w: helm target with imageField and tag/repository/digest fields", ErrInvalidTarget)
+		}
+		if t.ImageField == "" && t.TagField == "" {
+			return fmt.Errorf("%w: helm target without imageField or tagField", ErrInvalidTarget)
+		}
+		for _, p := range []string{t.ImageField, t.RepositoryField, t.TagField, t.DigestField} {
+			if p == "" {
+				continue
+			}
+			if _, err := parseFieldPath(p); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalidTarget, t.Kind)
+	}
+	return nil
+}
 
 // Read returns the value at t in the working tree rooted at root.
 // A kustomization without an entry for t.Name returns ErrNotFound.
-func Read(root string, t Target) (Image, error) { panic("not implemented") }
+//
+// Kustomize: Name is the entry's newName, else its name; Tag its newTag.
+// Helm: the fields, a "tag@digest" tag field split. Marker: the first whole
+// marker, else the :name, :tag and :digest markers combined.
+func Read(root string, t Target) (Image, error) {
+	if err := t.Validate(); err != nil {
+		return Image{}, err
+	}
+	switch t.Kind {
+	case Kustomize:
+		return readKustomize(root, t)
+	case Helm:
+		return readHelm(root, t)
+	default:
+		return readMarkers(root, t)
+	}
+}
 
 // Write sets img at t under root, changing only the scalars it must and
 // nothing else byte for byte. It returns the files it changed (relative to
 // root, slash-separated); none when the value was already there.
-func Write(root string, t Target, img Image) ([]string, error) { panic("not implemented") }
+//
+// An empty img.Name leaves the name alone; an empty img.Digest removes a
+// stale digest, and for Kustomize an empty img.Tag (a digest only) removes
+// a stale newTag, as kustomize edit set image does. Files are written
+// atomically and only after the edit has been read back and checked.
+func Write(root string, t Target, img Image) ([]string, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if err := img.Validate(); err != nil {
+		return nil, err
+	}
+	var files []*yamlFile
+	var err error
+	switch t.Kind {
+	case Kustomize:
+		files, err = editKustomize(root, t, img)
+	case Helm:
+		files, err = editHelm(root, t, img)
+	default:
+		files, err = editMarkers(root, t, img)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, f := range files {
+		if err := f.save(f.out); err != nil {
+			return changed, err
+		}
+		changed = append(changed, f.rel)
+	}
+	return changed, nil
+}

@@ -1,0 +1,565 @@
+package writeback
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// kustomizationFileNames are the names kustomize recognises, in its order.
+var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// kustomizeImageKeys are the fields of an images entry tagwatch writes, in
+// the order kustomize itself writes them.
+var kustomizeImageKeys = []string{"name", "newName", "newTag", "digest"}
+
+// kustomization is a parsed kustomization file and the images entry of one name.
+type kustomization struct {
+	f         *yamlFile
+	root      *yaml.Node // root mapping; nil for an empty file
+	imagesKey *yaml.Node // nil when there is no images field
+	images    *yaml.Node // its value: a sequence or a null
+	entry     *yaml.Node // the entry whose name matches; nil when missing
+}
+
+// openKustomization finds and reads the kustomization file in dir.
+func openKustomization(root, dir string) (*yamlFile, error) {
+	d, err := resolveRepoPath(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, n := range kustomizationFileNames {
+		if _, err := os.Lstat(filepath.Join(d.abs, n)); err == nil {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%s: no %s: %w", d.rel, strings.Join(kustomizationFileNames, ", "), ErrNotFound)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%s: several kustomization files (%s): %w", d.rel, strings.Join(found, ", "), ErrInvalidTarget)
+	}
+	p, err := resolveRepoPath(root, path.Join(d.rel, found[0]))
+	if err != nil {
+		return nil, err
+	}
+	return loadYAMLFile(p.abs, p.rel)
+}
+
+// mapField returns the key and value nodes of field key of mapping m, found with kyaml.
+func mapField(m *yaml.Node, key string) (k, v *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	fld := yaml.NewRNode(m).Field(key)
+	if fld == nil {
+		return nil, nil
+	}
+	return fld.Key.YNode(), fld.Value.YNode()
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == yaml.NodeTagNull }
+
+// parseKustomization locates the images entry called name in f.
+func parseKustomization(f *yamlFile, name string) (*kustomization, error) {
+	k := &kustomization{f: f}
+	roots := f.roots()
+	if len(roots) > 1 {
+		return nil, f.errAt(roots[1], "a kustomization has one document, this file has more", ErrMalformedYAML)
+	}
+	if len(roots) == 0 || isNull(roots[0]) {
+		return k, nil
+	}
+	if roots[0].Kind != yaml.MappingNode {
+		return nil, f.errAt(roots[0], "kustomization is not a mapping", ErrMalformedYAML)
+	}
+	k.root = roots[0]
+	k.imagesKey, k.images = mapField(k.root, "images")
+	if k.images == nil || isNull(k.images) {
+		return k, nil
+	}
+	if k.images.Kind != yaml.SequenceNode {
+		return nil, f.errAt(k.images, "images is not a list", ErrMalformedYAML)
+	}
+	elems, err := yaml.NewRNode(k.images).Elements()
+	if err != nil {
+		return nil, f.errAt(k.images, err.Error(), ErrMalformedYAML)
+	}
+	for _, e := range elems {
+		if e.YNode().Kind != yaml.MappingNode {
+			return nil, f.errAt(e.YNode(), "images entry is not a mapping", ErrMalformedYAML)
+		}
+		_, v := mapField(e.YNode(), "name")
+		if v == nil || v.Kind != yaml.ScalarNode {
+			return nil, f.errAt(e.YNode(), "images entry without a name", ErrMalformedYAML)
+		}
+		if v.Value != name {
+			continue
+		}
+		if k.entry != nil {
+			return nil, f.errAt(e.YNode(), fmt.Sprintf("duplicate images entry %q (also at line %d)", name, k.entry.Line), ErrMalformedYAML)
+		}
+		k.entry = e.YNode()
+	}
+	return k, nil
+}
+
+// image is the value of the entry: newName (else name), newTag and digest.
+func (k *kustomization) image() Image {
+	get := func(key string) string {
+		if _, v := mapField(k.entry, key); v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+		return ""
+	}
+	img := Image{Name: get("newName"), Tag: get("newTag"), Digest: get("digest")}
+	if img.Name == "" {
+		img.Name = get("name")
+	}
+	return img
+}
+
+func readKustomize(root string, t Target) (Image, error) {
+	f, err := openKustomization(root, t.Path)
+	if err != nil {
+		return Image{}, err
+	}
+	k, err := parseKustomization(f, t.Name)
+	if err != nil {
+		return Image{}, err
+	}
+	if k.entry == nil {
+		return Image{}, fileErr(f.rel, 0, fmt.Sprintf("no images entry %q", t.Name), ErrNotFound)
+	}
+	return k.image(), nil
+}
+
+// field is one key and value to write.
+type field struct{ key, value string }
+
+// editKustomize plans the edit of t to img; it returns the file when it changes.
+func editKustomize(root string, t Target, img Image) ([]*yamlFile, error) {
+	f, err := openKustomization(root, t.Path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parseKustomization(f, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	want := img
+	if k.entry != nil {
+		if want.Name == "" {
+			want.Name = k.image().Name
+		}
+		err = k.updateEntry(img)
+	} else {
+		if want.Name == "" {
+			want.Name = t.Name
+		}
+		err = k.addEntry(t.Name, img)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return finishEdit(f, func(nf *yamlFile) error {
+		nk, err := parseKustomization(nf, t.Name)
+		if err != nil {
+			return err
+		}
+		if nk.entry == nil {
+			return fmt.Errorf("entry %q missing", t.Name)
+		}
+		if got := nk.image(); got != want {
+			return fmt.Errorf("read back %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// finishEdit applies f's splices and checks the result with verify. It
+// returns f (with out set) when its bytes change, nothing otherwise.
+func finishEdit(f *yamlFile, verify func(*yamlFile) error) ([]*yamlFile, error) {
+	out, err := f.result()
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(out, f.original()) {
+		return nil, nil
+	}
+	nf, err := parseYAMLFile(f.rel, out)
+	if err == nil {
+		err = verify(nf)
+	}
+	if err != nil {
+		return nil, fileErr(f.rel, 0, "edit could not be verified, nothing written", fmt.Errorf("%w: %w", ErrMalformedYAML, err))
+	}
+	f.out = out
+	return []*yamlFile{f}, nil
+}
+
+// updateEntry sets newName, newTag and digest of the existing entry.
+func (k *kustomization) updateEntry(img Image) error {
+	var set []field
+	var remove []string
+	if cur := k.image(); img.Name != "" && img.Name != cur.Name {
+		set = append(set, field{"newName", img.Name})
+	}
+	if img.Tag != "" {
+		set = append(set, field{"newTag", img.Tag})
+	} else {
+		remove = append(remove, "newTag")
+	}
+	if img.Digest != "" {
+		set = append(set, field{"digest", img.Digest})
+	} else {
+		remove = append(remove, "digest")
+	}
+	return k.f.setFields(k.entry, k.flow(), set, remove)
+}
+
+func (k *kustomization) flow() bool {
+	return k.images.Style&yaml.FlowStyle != 0 || k.entry.Style&yaml.FlowStyle != 0 || k.root.Style&yaml.FlowStyle != 0
+}
+
+// setFields sets fields of mapping m (in canonical order, new ones placed
+// after the nearest earlier field) and removes the fields in remove.
+func (f *yamlFile) setFields(m *yaml.Node, flow bool, set []field, remove []string) error {
+	removed := map[string]bool{}
+	for _, key := range remove {
+		if _, v := mapField(m, key); v != nil {
+			removed[key] = true
+			if err := f.removeField(m, key, flow); err != nil {
+				return err
+			}
+		}
+	}
+	var anchors []*yaml.Node
+	pending := map[*yaml.Node][]field{}
+	for _, fl := range set {
+		_, v := mapField(m, fl.key)
+		if v != nil {
+			if scalarIs(v, fl.value) {
+				continue
+			}
+			if err := f.replaceScalar(v, fl.value, flow); err != nil {
+				return err
+			}
+			continue
+		}
+		anchor := f.fieldAnchor(m, fl.key, removed)
+		if pending[anchor] == nil {
+			anchors = append(anchors, anchor)
+		}
+		pending[anchor] = append(pending[anchor], fl)
+	}
+	for _, a := range anchors {
+		if err := f.insertFieldsAfter(m, a, flow, pending[a]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldAnchor returns the value node after which a missing key goes: the
+// last (in the file) of the fields that come before key in kustomize's
+// order, else the mapping's last value.
+func (f *yamlFile) fieldAnchor(m *yaml.Node, key string, removed map[string]bool) *yaml.Node {
+	var best *yaml.Node
+	for _, k := range kustomizeImageKeys {
+		if k == key {
+			break
+		}
+		if _, v := mapField(m, k); v != nil && !removed[k] && (best == nil || after(v, best)) {
+			best = v
+		}
+	}
+	if best == nil {
+		for i := len(m.Content) - 1; i > 0; i -= 2 {
+			if !removed[m.Content[i-1].Value] {
+				return m.Content[i]
+			}
+		}
+	}
+	return best
+}
+
+func after(a, b *yaml.Node) bool { return a.Line > b.Line || a.Line == b.Line && a.Column > b.Column }
+
+// replaceScalar replaces the text of scalar n by v, keeping its quoting.
+func (f *yamlFile) replaceScalar(n *yaml.Node, v string, flow bool) error {
+	if n.Kind == yaml.AliasNode {
+		return f.errAt(n, fmt.Sprintf("value is the alias *%s; edit its anchor instead", n.Value), ErrInvalidValue)
+	}
+	if n.Kind != yaml.ScalarNode {
+		return f.errAt(n, "value is not a scalar", ErrMalformedYAML)
+	}
+	start, end, err := f.scalarSpan(n, flow)
+	if err != nil {
+		return err
+	}
+	text := formatScalar(v, n.Style, flow)
+	if start == end && start > 0 && f.src[start-1] != ' ' {
+		text = " " + text
+	}
+	f.replace(start, end, text)
+	return nil
+}
+
+// insertFieldsAfter inserts fields into mapping m after the value node a.
+func (f *yamlFile) insertFieldsAfter(m, a *yaml.Node, flow bool, fields []field) error {
+	end, err := f.nodeEnd(a, flow)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if flow {
+		for _, fl := range fields {
+			b.WriteString(", " + fl.key + ": " + formatScalar(fl.value, 0, true))
+		}
+		f.replace(end, end, b.String())
+		return nil
+	}
+	indent := strings.Repeat(" ", m.Content[0].Column-1)
+	for _, fl := range fields {
+		b.WriteString(f.eol + indent + fl.key + ": " + formatScalar(fl.value, 0, false))
+	}
+	at := f.lineEnd(end)
+	f.replace(at, at, b.String())
+	return nil
+}
+
+// removeField deletes key and its value from mapping m: the whole line in a
+// block mapping, the pair and one comma in a flow mapping.
+func (f *yamlFile) removeField(m *yaml.Node, key string, flow bool) error {
+	i := 0
+	for ; i+1 < len(m.Content) && m.Content[i].Value != key; i += 2 {
+	}
+	k, v := m.Content[i], m.Content[i+1]
+	ks, err := f.nodeStart(k)
+	if err != nil {
+		return f.errAt(k, err.Error(), ErrMalformedYAML)
+	}
+	ve, err := f.nodeEnd(v, flow)
+	if err != nil {
+		return err
+	}
+	nextKey := func() (int, error) {
+		ns, err := f.nodeStart(m.Content[i+2])
+		if err != nil {
+			return 0, f.errAt(m.Content[i+2], err.Error(), ErrMalformedYAML)
+		}
+		return ns, nil
+	}
+	hasNext := i+2 < len(m.Content)
+	if flow {
+		switch {
+		case i > 0:
+			pe, err := f.nodeEnd(m.Content[i-1], true)
+			if err != nil {
+				return err
+			}
+			f.replace(pe, ve, "")
+		case hasNext:
+			ns, err := nextKey()
+			if err != nil {
+				return err
+			}
+			f.replace(ks, ns, "")
+		default:
+			f.replace(ks, ve, "")
+		}
+		return nil
+	}
+	ls := f.lineStart(ks)
+	if len(bytes.TrimLeft(f.src[ls:ks], " \t")) == 0 { // the key starts its line
+		if nl := f.nextLineStart(ve); nl >= 0 {
+			f.replace(ls, nl, "")
+			return nil
+		}
+		pb := ls
+		if pb > 0 {
+			pb--
+			if f.src[pb] == '\n' && pb > 0 && f.src[pb-1] == '\r' {
+				pb--
+			}
+		}
+		f.replace(pb, f.lineEnd(ve), "")
+		return nil
+	}
+	if !hasNext { // "- key: value" alone: cannot happen for a named entry
+		return f.errAt(k, "cannot remove the only field of a list entry", ErrMalformedYAML)
+	}
+	ns, err := nextKey()
+	if err != nil {
+		return err
+	}
+	f.replace(ks, ns, "") // "- digest: x\n  name: a" becomes "- name: a"
+	return nil
+}
+
+// addEntry appends an images entry for name, creating images: if needed.
+func (k *kustomization) addEntry(name string, img Image) error {
+	f := k.f
+	fields := []field{{"name", name}}
+	if img.Name != "" && img.Name != name {
+		fields = append(fields, field{"newName", img.Name})
+	}
+	if img.Tag != "" {
+		fields = append(fields, field{"newTag", img.Tag})
+	}
+	if img.Digest != "" {
+		fields = append(fields, field{"digest", img.Digest})
+	}
+	flowEntry := flowMapping(fields)
+	rootFlow := k.root != nil && k.root.Style&yaml.FlowStyle != 0
+	switch {
+	case k.root == nil:
+		f.appendLines("images:" + f.eol + f.blockEntry(0, 2, fields))
+	case k.images != nil && k.images.Kind == yaml.SequenceNode:
+		return k.appendToImages(fields, flowEntry)
+	case k.images != nil: // images: with a null value
+		s, e, err := f.scalarSpan(k.images, rootFlow)
+		if err != nil {
+			return err
+		}
+		if rootFlow {
+			text := "[" + flowEntry + "]"
+			if s == e && s > 0 && f.src[s-1] != ' ' {
+				text = " " + text
+			}
+			f.replace(s, e, text)
+			return nil
+		}
+		cs := s
+		for cs > 0 && (f.src[cs-1] == ' ' || f.src[cs-1] == '\t') {
+			cs--
+		}
+		f.replace(cs, e, "")
+		dc := k.imagesKey.Column - 1 + seqIndent(k.root)
+		at := f.lineEnd(e)
+		f.replace(at, at, f.eol+f.blockEntry(dc, dc+2, fields))
+	case rootFlow:
+		if n := len(k.root.Content); n > 0 {
+			end, err := f.nodeEnd(k.root.Content[n-1], true)
+			if err != nil {
+				return err
+			}
+			f.replace(end, end, ", images: ["+flowEntry+"]")
+			return nil
+		}
+		end, err := f.flowEnd(k.root)
+		if err != nil {
+			return err
+		}
+		f.replace(end-1, end-1, "images: ["+flowEntry+"]")
+	default:
+		kc := k.root.Column - 1
+		dc := kc + seqIndent(k.root)
+		f.appendLines(strings.Repeat(" ", kc) + "images:" + f.eol + f.blockEntry(dc, dc+2, fields))
+	}
+	return nil
+}
+
+// appendToImages appends an entry after the last one of images:.
+func (k *kustomization) appendToImages(fields []field, flowEntry string) error {
+	f, seq := k.f, k.images
+	if seq.Style&yaml.FlowStyle != 0 || len(seq.Content) == 0 {
+		if len(seq.Content) == 0 {
+			end, err := f.flowEnd(seq)
+			if err != nil {
+				return err
+			}
+			f.replace(end-1, end-1, flowEntry)
+			return nil
+		}
+		end, err := f.nodeEnd(seq.Content[len(seq.Content)-1], true)
+		if err != nil {
+			return err
+		}
+		f.replace(end, end, ", "+flowEntry)
+		return nil
+	}
+	dc, kc := seq.Column-1, seq.Column+1
+	first, last := seq.Content[0], seq.Content[len(seq.Content)-1]
+	if first.Style&yaml.FlowStyle == 0 && first.Line == seq.Line {
+		kc = first.Column - 1
+	}
+	end, err := f.nodeEnd(last, false)
+	if err != nil {
+		return err
+	}
+	text := f.blockEntry(dc, kc, fields)
+	if last.Style&yaml.FlowStyle != 0 {
+		text = strings.Repeat(" ", dc) + "- " + flowEntry
+	}
+	at := f.lineEnd(end)
+	f.replace(at, at, f.eol+text)
+	return nil
+}
+
+// blockEntry renders a block sequence entry: the dash at column dc, the keys at kc.
+func (f *yamlFile) blockEntry(dc, kc int, fields []field) string {
+	var lines []string
+	for i, fl := range fields {
+		prefix := strings.Repeat(" ", kc)
+		if i == 0 {
+			prefix = strings.Repeat(" ", dc) + "-" + strings.Repeat(" ", max(kc-dc-1, 1))
+		}
+		lines = append(lines, prefix+fl.key+": "+formatScalar(fl.value, 0, false))
+	}
+	return strings.Join(lines, f.eol)
+}
+
+func flowMapping(fields []field) string {
+	var parts []string
+	for _, fl := range fields {
+		parts = append(parts, fl.key+": "+formatScalar(fl.value, 0, true))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// appendLines appends text (lines joined by f.eol) at the end of the file,
+// keeping whether the file ends with a line break.
+func (f *yamlFile) appendLines(text string) {
+	n := len(f.src)
+	switch {
+	case n == 0:
+		f.replace(0, 0, text+f.eol)
+	case f.endsWithEOL():
+		f.replace(n, n, text+f.eol)
+	default:
+		f.replace(n, n, f.eol+text)
+	}
+}
+
+// seqIndent is how far the file indents a block sequence under its key
+// (0 for "key:\n- a", 2 for "key:\n  - a"): the first one found, else 0.
+func seqIndent(n *yaml.Node) int {
+	d, _ := findSeqIndent(n)
+	return d
+}
+
+func findSeqIndent(n *yaml.Node) (int, bool) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && v.Line > k.Line && v.Column >= k.Column {
+				return v.Column - k.Column, true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if d, ok := findSeqIndent(c); ok {
+			return d, true
+		}
+	}
+	return 0, false
+}
