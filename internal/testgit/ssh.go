@@ -139,6 +139,19 @@ func (s *SSHServer) start(t testing.TB, sshd, hostKey string) error {
 	return nil
 }
 
+// Authorize lets the public key (an authorized_keys line) in as well.
+func (s *SSHServer) Authorize(t testing.TB, pubKey string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(s.dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.TrimSpace(pubKey) + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // URL returns the ssh:// URL of the repository at the absolute path repo.
 func (s *SSHServer) URL(repo string) string {
 	return fmt.Sprintf("ssh://%s@%s:%d%s", s.User, s.Host, s.Port, filepath.ToSlash(repo))
