@@ -114,7 +114,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // Load reads, defaults and validates the config at path. Errors name the
 // file, the line and the field. Relative file paths in the config (a local
 // git.url, passwordFile, sshKeyFile, knownHostsFile, caFile, file:
-// credentials) are resolved against the directory holding path.
+// credentials) are resolved against the directory holding path, and a
+// leading "~/" against the user's home directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -244,7 +245,11 @@ func parentField(f string) string {
 
 // resolvePaths makes relative file references absolute against dir.
 func (c *Config) resolvePaths(dir string) {
+	home, _ := os.UserHomeDir()
 	abs := func(p string) string {
+		if rest, ok := strings.CutPrefix(p, "~/"); ok && home != "" {
+			return filepath.Join(home, rest)
+		}
 		if p == "" || filepath.IsAbs(p) {
 			return p
 		}

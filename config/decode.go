@@ -53,6 +53,9 @@ func decode(name string, data []byte) (*Config, Errors) {
 	if isNull(root) {
 		return nil, Errors{{File: name, Line: root.Line, Err: errors.New("the file is empty")}}
 	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Errors{{File: name, Line: root.Line, Err: fmt.Errorf("expected a mapping, got %s", kindName(root))}}
+	}
 	d.value(root, reflect.ValueOf(c).Elem(), "")
 	c.lines = d.lines
 	return c, d.errs

@@ -62,11 +62,15 @@ func (im *Image) setDefaults() {
 }
 
 // DefaultAlias is the marker alias of an image: the last element of its
-// repository path ("registry.example.com/team/app" → "app").
+// repository path ("registry.example.com/team/app" → "app"), without a
+// tag or digest.
 func DefaultAlias(image string) string {
 	image = strings.TrimRight(image, "/")
 	if image == "" {
 		return ""
 	}
-	return path.Base(image)
+	base := path.Base(image)
+	base, _, _ = strings.Cut(base, "@")
+	base, _, _ = strings.Cut(base, ":")
+	return base
 }

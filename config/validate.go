@@ -262,7 +262,7 @@ func (v *validator) image(f string, im Image) string {
 	default:
 		if last := im.Image[strings.LastIndex(im.Image, "/")+1:]; strings.ContainsAny(last, ":@") {
 			v.add(f+".image", "%q names a tag or digest; write the repository alone (the policy picks the tag)", im.Image)
-		} else if r, err := name.NewRepository(im.Image, name.StrictValidation); err != nil {
+		} else if r, err := name.NewRepository(im.Image); err != nil {
 			v.add(f+".image", "%q is not a valid image repository: %v", im.Image, err)
 		} else {
 			repo = r.Name()
