@@ -66,7 +66,7 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	s := &story{w: w, ctx: ctx, rec: rec, repo: host + "/demo/app"}
+	s := &story{w: w, ctx: ctx, rec: rec, repo: host + "/demo/app", last: map[string]string{}}
 
 	s.say(`tagwatch demo: one image, two environments, one promotion, all on this machine.
 
@@ -116,6 +116,10 @@ The setup
 		s.say("  %s\n", st.explain)
 	}
 
+	s.say("\nThis is production's commit of step 3, as Git keeps it: one line changed,\nand a message saying what and why.\n\n")
+	if err := writeCommit(w, bare, s.last["production"]); err != nil {
+		return fmt.Errorf("reading the commit: %w", err)
+	}
 	s.say(`
 Git is the record. Every commit carries a Tagwatch-Update trailer per change,
 and "tagwatch history" reads them back, from Git alone:
@@ -149,6 +153,7 @@ type story struct {
 	ctx  context.Context
 	rec  *reconcile.Reconciler
 	repo string
+	last map[string]string // env → its latest commit
 	err  error
 }
 
@@ -193,7 +198,8 @@ func (s *story) cycle() error {
 	moved := map[string]bool{}
 	for _, c := range rep.Changes {
 		moved[c.Env] = true
-		s.say("    %-11s %s -> %s   commit %s\n", c.Env, c.From, c.To, short(c.Commit))
+		s.last[c.Env] = c.Commit
+		s.say("    %-11s %-22s commit %s\n", c.Env, c.From+" -> "+c.To, short(c.Commit))
 	}
 	for _, c := range rep.Held {
 		moved[c.Env] = true

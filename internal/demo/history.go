@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
@@ -52,4 +54,36 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// writeCommit prints the message and the diff of commit hash in dir,
+// indented, as `git show` would.
+func writeCommit(w io.Writer, dir, hash string) error {
+	r, err := git.PlainOpen(dir)
+	if err != nil {
+		return err
+	}
+	c, err := r.CommitObject(plumbing.NewHash(hash))
+	if err != nil {
+		return err
+	}
+	parent, err := c.Parent(0)
+	if err != nil {
+		return err
+	}
+	patch, err := parent.Patch(c)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("commit %s\nAuthor: %s <%s>\n\n%s\n\n%s", c.Hash, c.Author.Name, c.Author.Email,
+		strings.TrimRight(c.Message, "\n"), patch.String())
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if line != "" {
+			line = "    " + line
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
