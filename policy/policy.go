@@ -2,7 +2,13 @@ package policy
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Strategy names how candidate tags are ranked.
@@ -92,31 +98,134 @@ type Result struct {
 // ErrInvalid is wrapped by every construction error of New.
 var ErrInvalid = errors.New("invalid policy")
 
+// FieldError is the error New returns: the Spec field at fault, the value it
+// held and why it is wrong. It matches ErrInvalid with errors.Is.
+type FieldError struct {
+	Field string // Spec field as written in tagwatch.yaml: "constraint", "ignoreTags[1]"
+	Value string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s %q: %v", e.Field, e.Value, e.Err) }
+
+// Unwrap returns the underlying reason.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Is makes every FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, value string, format string, args ...any) error {
+	return &FieldError{Field: field, Value: value, Err: fmt.Errorf(format, args...)}
+}
+
 // Policy is a compiled, immutable Spec. Safe for concurrent use.
 type Policy struct {
 	spec Spec
+
+	constraint *semver.Constraints // semver only
+	allow      allowFunc           // nil: every tag is allowed
+	allowRE    *regexp.Regexp      // set when allow is a regexp (needed by extract)
+	extract    string              // template; "" when the key is the tag itself
+	desc       bool
+	platforms  []platform
 }
 
 // New validates spec and compiles it. Errors wrap ErrInvalid and name the field.
 func New(spec Spec) (*Policy, error) {
-	panic("not implemented")
+	p := &Policy{}
+	if spec.Strategy == "" {
+		spec.Strategy = Semver
+	}
+	switch spec.Strategy {
+	case Semver, Alphabetical, Numerical, NewestBuild, Digest:
+	default:
+		return nil, invalid("strategy", string(spec.Strategy),
+			"not one of semver, newest-build, alphabetical, numerical, digest")
+	}
+	if err := p.compileConstraint(&spec); err != nil {
+		return nil, err
+	}
+	if err := p.compileFilters(&spec); err != nil {
+		return nil, err
+	}
+	switch spec.Order {
+	case "", "asc":
+		spec.Order = "asc"
+	case "desc":
+		if spec.Strategy != Alphabetical && spec.Strategy != Numerical {
+			return nil, invalid("order", spec.Order, "only alphabetical and numerical can be ordered; %s always prefers the greatest", spec.Strategy)
+		}
+		p.desc = true
+	default:
+		return nil, invalid("order", spec.Order, "not one of asc, desc")
+	}
+	if spec.Strategy != Semver {
+		spec.Loose = false
+	}
+	// Copy the slices so the caller cannot change a compiled policy.
+	spec.IgnoreTags = slices.Clone(spec.IgnoreTags)
+	spec.Platforms = slices.Clone(spec.Platforms)
+	p.spec = spec
+	return p, nil
+}
+
+func (p *Policy) compileConstraint(spec *Spec) error {
+	switch spec.Strategy {
+	case Semver:
+		c := spec.Constraint
+		if strings.TrimSpace(c) == "" {
+			c = "*"
+		}
+		cs, err := semver.NewConstraint(c)
+		if err != nil {
+			return invalid("constraint", spec.Constraint, "%v", err)
+		}
+		p.constraint = cs
+	case Digest:
+		if spec.Constraint == "" {
+			return invalid("constraint", spec.Constraint, "the digest strategy needs the tag to follow")
+		}
+		if !validTag(spec.Constraint) {
+			return invalid("constraint", spec.Constraint, "not a valid tag name to follow")
+		}
+	default:
+		if spec.Constraint != "" {
+			if !spec.ArgoCompat {
+				return invalid("constraint", spec.Constraint, "only semver and digest take a constraint")
+			}
+			// Argo CD Image Updater ignores the text after ':' for these strategies.
+			spec.Constraint = ""
+		}
+	}
+	return nil
 }
 
 // Spec returns the (defaulted) spec the policy was built from.
-func (p *Policy) Spec() Spec { return p.spec }
+func (p *Policy) Spec() Spec {
+	s := p.spec
+	s.IgnoreTags = slices.Clone(s.IgnoreTags)
+	s.Platforms = slices.Clone(s.Platforms)
+	return s
+}
 
 // NeedsMetadata reports whether Select needs Created/Platforms (newest-build,
 // or any Platforms filter) for the tags that survive FilterNames.
-func (p *Policy) NeedsMetadata() bool { panic("not implemented") }
+func (p *Policy) NeedsMetadata() bool {
+	return p.spec.Strategy == NewestBuild || len(p.platforms) > 0
+}
 
 // NeedsDigest reports whether Select needs the Digest of surviving tags (digest strategy).
-func (p *Policy) NeedsDigest() bool { panic("not implemented") }
+func (p *Policy) NeedsDigest() bool { return p.spec.Strategy == Digest }
 
 // FilterNames applies the name-only filters (allowTags, ignoreTags, cosign,
 // digest tag) and returns the surviving tag names, in input order, without
 // mutating tags. Callers fetch metadata only for these.
-func (p *Policy) FilterNames(tags []string) []string { panic("not implemented") }
-
-// Select ranks tags under the policy and decides against cur. It never
-// mutates tags and is deterministic for any input order.
-func (p *Policy) Select(tags []Tag, cur Current) Result { panic("not implemented") }
+func (p *Policy) FilterNames(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		if rule, _ := p.nameRule(t); rule == "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}

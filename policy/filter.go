@@ -1,0 +1,300 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Filter rules, the keys of Stats.Filtered. A dropped tag is counted once,
+// under the first rule that drops it, in this order.
+const (
+	RuleCosign     = "cosign"     // signatures, attestations, SBOMs: *.sig, *.att, *.sbom, sha256-*
+	RuleIgnoreTags = "ignoreTags" // matched an ignoreTags glob
+	RuleAllowTags  = "allowTags"  // not matched by allowTags
+	RuleDigestTag  = "digest-tag" // digest strategy: not the tag being followed
+	RulePlatforms  = "platforms"  // does not provide every platform of Spec.Platforms
+	RuleConstraint = "constraint" // semver: outside the constraint
+)
+
+// allowFunc reports whether a tag passes allowTags, and for a regexp the
+// submatch indices extract expands.
+type allowFunc func(tag string) (ok bool, match []int)
+
+func (p *Policy) compileFilters(spec *Spec) error {
+	if err := p.compileAllow(spec); err != nil {
+		return err
+	}
+	for i, g := range spec.IgnoreTags {
+		if _, err := path.Match(g, ""); err != nil {
+			return invalid(fmt.Sprintf("ignoreTags[%d]", i), g, "%v", err)
+		}
+	}
+	if spec.Extract != "" {
+		if spec.Strategy == NewestBuild || spec.Strategy == Digest {
+			return invalid("extract", spec.Extract, "only semver, alphabetical and numerical rank an extracted key")
+		}
+		if p.allowRE == nil {
+			return invalid("extract", spec.Extract, "needs allowTags to be a regular expression with the groups it references")
+		}
+		if err := checkTemplate(spec.Extract, p.allowRE); err != nil {
+			return invalid("extract", spec.Extract, "%v", err)
+		}
+		p.extract = spec.Extract
+	}
+	for i, s := range spec.Platforms {
+		pl, ok := parsePlatform(s)
+		if !ok {
+			return invalid(fmt.Sprintf("platforms[%d]", i), s, "not os/arch or os/arch/variant")
+		}
+		p.platforms = append(p.platforms, pl)
+	}
+	return nil
+}
+
+func (p *Policy) compileAllow(spec *Spec) error {
+	expr := spec.AllowTags
+	if spec.ArgoCompat {
+		// Argo CD Image Updater: "" and "any" allow everything, "regexp:<RE>"
+		// a regexp; anything else, or an invalid regexp, allows nothing.
+		switch {
+		case expr == "" || expr == "any":
+			return nil
+		case strings.HasPrefix(expr, "regexp:"):
+			re, err := regexp.Compile(strings.TrimPrefix(expr, "regexp:"))
+			if err != nil {
+				p.allow = func(string) (bool, []int) { return false, nil }
+				return nil
+			}
+			p.setAllowRE(re)
+			return nil
+		default:
+			p.allow = func(string) (bool, []int) { return false, nil }
+			return nil
+		}
+	}
+	if expr == "" {
+		return nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return invalid("allowTags", expr, "%v", err)
+	}
+	p.setAllowRE(re)
+	return nil
+}
+
+func (p *Policy) setAllowRE(re *regexp.Regexp) {
+	p.allowRE = re
+	p.allow = func(tag string) (bool, []int) {
+		m := re.FindStringSubmatchIndex(tag)
+		return m != nil, m
+	}
+}
+
+// isCosign reports the tags sigstore's cosign stores beside images.
+func isCosign(tag string) bool {
+	return strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") ||
+		strings.HasSuffix(tag, ".sbom") || strings.HasPrefix(tag, "sha256-")
+}
+
+// nameRule returns the rule that drops tag ("" when it survives) and the
+// tag's sort key (the extract template expanded, or the tag itself).
+func (p *Policy) nameRule(tag string) (rule, key string) {
+	if isCosign(tag) {
+		return RuleCosign, ""
+	}
+	for _, g := range p.spec.IgnoreTags {
+		if ok, _ := path.Match(g, tag); ok {
+			return RuleIgnoreTags, ""
+		}
+	}
+	key = tag
+	if p.allow != nil {
+		ok, m := p.allow(tag)
+		if !ok {
+			return RuleAllowTags, ""
+		}
+		if p.extract != "" {
+			key = string(p.allowRE.ExpandString(nil, p.extract, tag, m))
+		}
+	}
+	if p.spec.Strategy == Digest && tag != p.spec.Constraint {
+		return RuleDigestTag, ""
+	}
+	return "", key
+}
+
+// keyOf returns the sort key of a tag regardless of cosign, ignoreTags and
+// digest rules: used to rank the value in Git. ok is false when extract is
+// set and allowTags does not match tag.
+func (p *Policy) keyOf(tag string) (key string, ok bool) {
+	if p.extract == "" {
+		return tag, true
+	}
+	m := p.allowRE.FindStringSubmatchIndex(tag)
+	if m == nil {
+		return "", false
+	}
+	return string(p.allowRE.ExpandString(nil, p.extract, tag, m)), true
+}
+
+// checkTemplate validates an extract template the way regexp.Expand reads
+// it: $name or ${name} (name: letters, digits, underscore; all digits = a
+// group number), $$ for a literal $. Every reference must name a group of
+// re, and there must be at least one: otherwise every tag gets the same key.
+func checkTemplate(tmpl string, re *regexp.Regexp) error {
+	refs := 0
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] != '$' {
+			continue
+		}
+		i++
+		if i == len(tmpl) {
+			return errors.New("a trailing $ (write $$ for a literal $)")
+		}
+		if tmpl[i] == '$' {
+			continue
+		}
+		var name string
+		if tmpl[i] == '{' {
+			end := strings.IndexByte(tmpl[i:], '}')
+			if end < 0 {
+				return errors.New("unterminated ${")
+			}
+			name = tmpl[i+1 : i+end]
+			i += end
+			if name == "" || !isGroupName(name) {
+				return fmt.Errorf("${%s} is not a group reference", name)
+			}
+		} else {
+			j := i
+			for j < len(tmpl) && isNameByte(tmpl[j]) {
+				j++
+			}
+			name = tmpl[i:j]
+			if name == "" {
+				return fmt.Errorf("$ at offset %d is not followed by a group name (write $$ for a literal $)", i-1)
+			}
+			i = j - 1
+		}
+		if n, err := strconv.Atoi(name); err == nil {
+			if n > re.NumSubexp() {
+				return fmt.Errorf("group %d does not exist: allowTags has %d groups", n, re.NumSubexp())
+			}
+		} else if re.SubexpIndex(name) < 0 {
+			if isDigitsThenName(name) {
+				return fmt.Errorf("group %q does not exist (write ${%s}%s to follow a group number with text)", name, leadingDigits(name), name[len(leadingDigits(name)):])
+			}
+			return fmt.Errorf("group %q does not exist in allowTags", name)
+		}
+		refs++
+	}
+	if refs == 0 {
+		return errors.New("references no group of allowTags, so every tag would get the same key")
+	}
+	return nil
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isGroupName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+func isDigitsThenName(s string) bool {
+	d := leadingDigits(s)
+	return d != "" && len(d) < len(s)
+}
+
+// validTag reports whether s is a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+func validTag(s string) bool {
+	if s == "" || len(s) > 128 || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isNameByte(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// platform is os/arch[/variant].
+type platform struct{ os, arch, variant string }
+
+func parsePlatform(s string) (platform, bool) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return platform{}, false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return platform{}, false
+		}
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+				return platform{}, false
+			}
+		}
+	}
+	pl := platform{os: parts[0], arch: parts[1]}
+	if len(parts) == 3 {
+		pl.variant = parts[2]
+	}
+	return pl, true
+}
+
+// matches reports whether an image platform satisfies the wanted one: a
+// wanted platform without variant accepts any variant.
+func (want platform) matches(have string) bool {
+	h, ok := parsePlatform(have)
+	if !ok {
+		return false
+	}
+	return h.os == want.os && h.arch == want.arch && (want.variant == "" || h.variant == want.variant)
+}
+
+// platformsOK reports whether t provides every wanted platform.
+func (p *Policy) platformsOK(t *Tag) bool {
+	for _, want := range p.platforms {
+		found := false
+		for _, have := range t.Platforms {
+			if want.matches(have.Platform) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Key returns the sort key of tag: the extract template expanded over
+// allowTags' match, or the tag itself. ok is false when a name rule
+// (cosign, ignoreTags, allowTags, digest tag) drops tag.
+func (p *Policy) Key(tag string) (key string, ok bool) {
+	rule, key := p.nameRule(tag)
+	return key, rule == ""
+}

@@ -1,0 +1,245 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Select ranks tags under the policy and decides against cur. It never
+// mutates tags and is deterministic for any input order.
+//
+// Each tag goes through, in order: the cosign, ignoreTags, allowTags and
+// digest-tag name rules, the platforms rule, parsing under the strategy
+// (failures count as Unparsable) and, for semver, the constraint. The
+// survivors are ranked best first; entries that are the same tag twice, or
+// whose extracted keys are equal strings, collapse into the best of them
+// (counted as Duplicates). Then Current is ranked the same way and compared
+// with the best candidate: see Decision.
+func (p *Policy) Select(tags []Tag, cur Current) Result {
+	st := Stats{Seen: len(tags)}
+	drop := func(rule string) {
+		if st.Filtered == nil {
+			st.Filtered = make(map[string]int)
+		}
+		st.Filtered[rule]++
+	}
+	cands := make([]cand, 0, 64)
+	for i := range tags {
+		t := &tags[i]
+		rule, key := p.nameRule(t.Name)
+		if rule == "" && len(p.platforms) > 0 && !p.platformsOK(t) {
+			rule = RulePlatforms
+		}
+		if rule != "" {
+			drop(rule)
+			continue
+		}
+		c := cand{tag: t.Name, key: key, digest: t.Digest}
+		if !p.parseKey(&c, t) {
+			st.Unparsable++
+			continue
+		}
+		if p.constraint != nil && !p.constraint.Check(c.ver) {
+			drop(RuleConstraint)
+			continue
+		}
+		cands = append(cands, c)
+	}
+	ranked := p.rank(cands, &st)
+	res := Result{Stats: st}
+	res.Candidates = make([]string, len(ranked))
+	for i, c := range ranked {
+		res.Candidates[i] = c.tag
+	}
+	if len(ranked) == 0 {
+		res.Decision = None
+		res.Reason = "No candidate: " + st.lost() + "."
+		return res
+	}
+	best := ranked[0]
+	res.Tag, res.Digest = best.tag, best.digest
+	res.Decision, res.Reason = p.decide(best, ranked, tags, cur)
+	return res
+}
+
+// rank collapses duplicates and returns the candidates best first.
+func (p *Policy) rank(cands []cand, st *Stats) []*cand {
+	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
+	ptrs := make([]*cand, 0, len(cands))
+	if byName {
+		// The same tag listed twice with different metadata: keep the
+		// newest build, then the greatest digest.
+		seen := make(map[string]*cand, len(cands))
+		for i := range cands {
+			c := &cands[i]
+			if old, ok := seen[c.tag]; ok {
+				st.Duplicates++
+				if c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
+					*old = *c
+				}
+				continue
+			}
+			seen[c.tag] = c
+			ptrs = append(ptrs, c)
+		}
+	} else {
+		for i := range cands {
+			ptrs = append(ptrs, &cands[i])
+		}
+	}
+	slices.SortFunc(ptrs, func(a, b *cand) int { return p.compare(b, a) })
+	if !byName {
+		// Equal keys are adjacent (compare breaks ties by key, then tag);
+		// the first of a run is the lexically greatest tag.
+		out := ptrs[:0]
+		for i, c := range ptrs {
+			if i > 0 && c.key == out[len(out)-1].key {
+				st.Duplicates++
+				continue
+			}
+			out = append(out, c)
+		}
+		ptrs = out
+	}
+	st.Candidates = len(ptrs)
+	return ptrs
+}
+
+// decide compares the best candidate with the value in Git.
+func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (Decision, string) {
+	n := len(ranked)
+	if p.spec.Strategy == Digest {
+		return p.decideDigest(best, cur)
+	}
+	if cur.Tag == "" {
+		return Update, fmt.Sprintf("%q is the best of %s under %s and Git holds no tag yet.", best.tag, plural(n, "candidate"), p.describe())
+	}
+	if cur.Tag == best.tag {
+		return UpToDate, fmt.Sprintf("Git already holds %q, the best of %s under %s.", best.tag, plural(n, "candidate"), p.describe())
+	}
+	c, why := p.current(cur.Tag, ranked, tags)
+	if c == nil {
+		return Update, fmt.Sprintf("The tag in Git, %q, %s, so it cannot be ranked and %q, the best of %s, replaces it.", cur.Tag, why, best.tag, plural(n, "candidate"))
+	}
+	if p.compare(best, c) > 0 {
+		return Update, fmt.Sprintf("%q ranks above %q, the tag in Git, under %s.", best.tag, cur.Tag, p.describe())
+	}
+	if p.spec.AllowDowngrade {
+		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe())
+	}
+	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe())
+}
+
+// current ranks the tag in Git under the policy's ranking, regardless of the
+// filters, or says why it cannot.
+func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string) {
+	if p.spec.Strategy == NewestBuild {
+		for _, c := range ranked {
+			if c.tag == tag {
+				return c, ""
+			}
+		}
+		// Filtered out, but the caller may still have given its metadata.
+		var found *cand
+		for i := range tags {
+			if tags[i].Name != tag {
+				continue
+			}
+			if b := p.buildTime(&tags[i]); !b.IsZero() && (found == nil || b.After(found.built)) {
+				found = &cand{tag: tag, key: tag, built: b}
+			}
+		}
+		if found == nil {
+			return nil, "has no known build time (it is not among the listed tags with metadata)"
+		}
+		return found, ""
+	}
+	key, ok := p.keyOf(tag)
+	if !ok {
+		return nil, "does not match allowTags, which extract needs"
+	}
+	c := &cand{tag: tag, key: key}
+	if !p.parseKey(c, nil) {
+		switch p.spec.Strategy {
+		case Semver:
+			if p.spec.Loose {
+				return nil, fmt.Sprintf("is not a version (key %q)", key)
+			}
+			return nil, fmt.Sprintf("is not a MAJOR.MINOR.PATCH version (key %q)", key)
+		default:
+			return nil, fmt.Sprintf("is not a number (key %q)", key)
+		}
+	}
+	return c, ""
+}
+
+func (p *Policy) decideDigest(best *cand, cur Current) (Decision, string) {
+	switch {
+	case cur.Digest == "":
+		return Update, fmt.Sprintf("Git holds no digest yet; %q is at %s.", best.tag, best.digest)
+	case cur.Digest == best.digest && (cur.Tag == "" || cur.Tag == best.tag):
+		return UpToDate, fmt.Sprintf("Git already holds %q at %s.", best.tag, best.digest)
+	case cur.Digest == best.digest:
+		return Update, fmt.Sprintf("Git holds tag %q at the same digest; the policy follows %q.", cur.Tag, best.tag)
+	default:
+		return Update, fmt.Sprintf("The digest behind %q changed from %s to %s.", best.tag, cur.Digest, best.digest)
+	}
+}
+
+// describe names the ranking in words: `semver ">=1.0.0"`.
+func (p *Policy) describe() string {
+	s := p.spec
+	switch s.Strategy {
+	case Semver:
+		c := s.Constraint
+		if strings.TrimSpace(c) == "" {
+			c = "*"
+		}
+		d := fmt.Sprintf("semver %q", c)
+		if s.Loose {
+			d += " (loose)"
+		}
+		return d
+	case Alphabetical, Numerical:
+		if p.desc {
+			return string(s.Strategy) + " order (smallest first)"
+		}
+		return string(s.Strategy) + " order"
+	}
+	return string(s.Strategy)
+}
+
+// String sums up the stats in words: "7 tags seen: 2 removed by cosign, 1
+// unparsable, 4 candidates".
+func (s Stats) String() string {
+	parts := []string{}
+	for _, r := range []string{RuleCosign, RuleIgnoreTags, RuleAllowTags, RuleDigestTag, RulePlatforms, RuleConstraint} {
+		if n := s.Filtered[r]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d removed by %s", n, r))
+		}
+	}
+	if s.Unparsable > 0 {
+		parts = append(parts, fmt.Sprintf("%d unparsable", s.Unparsable))
+	}
+	if s.Duplicates > 0 {
+		parts = append(parts, plural(s.Duplicates, "duplicate"))
+	}
+	parts = append(parts, plural(s.Candidates, "candidate"))
+	return plural(s.Seen, "tag") + " seen: " + strings.Join(parts, ", ")
+}
+
+// lost says where the tags went when none is left.
+func (s Stats) lost() string {
+	if s.Seen == 0 {
+		return "the repository has no tags"
+	}
+	return s.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
