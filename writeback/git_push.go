@@ -58,18 +58,11 @@ func (r *Repo) repoPush(ctx context.Context, head plumbing.Hash, objects []plumb
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: name, Old: r.base, New: head}}
 	rs, err := repoSendPack(ctx, sess, r, req, objects, !adv.Capabilities.Supports(capability.OFSDelta))
-	if err != nil {
-		return r.ep.repoError("pushing to", err)
+	if err == nil && rs != nil {
+		err = rs.Error()
 	}
-	if rs != nil {
-		if rs.UnpackStatus != "ok" {
-			return fmt.Errorf("pushing to %s: remote could not unpack: %s", r.ep.url, rs.UnpackStatus)
-		}
-		for _, cs := range rs.CommandStatuses {
-			if cs.Status != "ok" {
-				return fmt.Errorf("pushing to %s: %w", r.ep.url, repoPushRefusal(cs.ReferenceName, cs.Status))
-			}
-		}
+	if err != nil {
+		return r.ep.repoError("pushing to", repoPushRefusal(err))
 	}
 	tracking := plumbing.NewHashReference(plumbing.NewRemoteReferenceName(repoRemoteName, r.branch), head)
 	if err := r.repo.Storer.SetReference(tracking); err != nil {
@@ -78,23 +71,35 @@ func (r *Repo) repoPush(ctx context.Context, head plumbing.Hash, objects []plumb
 	return nil
 }
 
-// repoPushRefusal is the one place where the text of a refused ref update
-// (the receiving git's reason, which go-git hands back as a string) is
-// translated: a reason meaning the branch moved under us becomes
-// ErrPushRejected, which Publish retries; any other (a hook, a protected
-// branch) is an error that names it.
-func repoPushRefusal(ref plumbing.ReferenceName, reason string) error {
-	lower := strings.ToLower(reason)
+// repoPushRefusal is the one place where go-git's text for a refused ref
+// update ("command error on <ref>: <reason>", the receiving git's reason as
+// a string, from the report or from the transport) is translated: a reason
+// meaning the branch moved under us becomes ErrPushRejected, which Publish
+// retries; any other error (a hook, a protected branch, the network) is
+// returned as it is.
+func repoPushRefusal(err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "command error on ") {
+		return err
+	}
+	lower := strings.ToLower(msg)
 	for _, moved := range []string{
 		"non-fast-forward", "fetch first", "stale info", "failed to lock",
 		"cannot lock ref", "failed to update ref", "incorrect old value", "but expected",
 	} {
 		if strings.Contains(lower, moved) {
-			return fmt.Errorf("%w: %s: %s", ErrPushRejected, ref.Short(), reason)
+			return &repoRejectedError{err: err}
 		}
 	}
-	return fmt.Errorf("remote refused to update %s: %s", ref.Short(), reason)
+	return err
 }
+
+// repoRejectedError is a refusal that means the branch moved: it is both
+// ErrPushRejected and go-git's original error.
+type repoRejectedError struct{ err error }
+
+func (e *repoRejectedError) Error() string   { return ErrPushRejected.Error() + ": " + e.err.Error() }
+func (e *repoRejectedError) Unwrap() []error { return []error{ErrPushRejected, e.err} }
 
 // repoSendPack streams a packfile of objects with the update request and
 // returns the remote's report.
