@@ -83,6 +83,9 @@ type Image struct {
 	WriteDigest    bool     `yaml:"writeDigest,omitempty"`
 	AllowDowngrade bool     `yaml:"allowDowngrade,omitempty"`
 	Helm           *Helm    `yaml:"helm,omitempty"`
+	// ArgoCompat reads allowTags in Argo CD Image Updater's syntax ("any",
+	// "regexp:<RE>"; anything else matches nothing), for migrated configs.
+	ArgoCompat bool `yaml:"argoCompat,omitempty"`
 }
 
 // Helm is a values-file target of an image: dotted paths inside File
@@ -174,6 +177,7 @@ func (im Image) PolicySpec() policy.Spec {
 		Constraint:     im.Constraint,
 		Loose:          im.SemverLoose,
 		AllowTags:      im.AllowTags,
+		ArgoCompat:     im.ArgoCompat,
 		IgnoreTags:     append([]string(nil), im.IgnoreTags...),
 		Extract:        im.Extract,
 		Order:          im.Order,

@@ -14,22 +14,9 @@ import (
 	"github.com/tagwatch/tagwatch/policy"
 )
 
-// requirePolicy skips while the policy package is still a stub (it panics
-// until branch policy is merged); Parse validates every image with policy.New.
-func requirePolicy(t testing.TB) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Skipf("policy.New is not implemented yet (%v)", r)
-		}
-	}()
-	_, _ = policy.New(policy.Spec{})
-}
-
 var ignoreLines = cmpopts.IgnoreUnexported(Config{})
 
 func TestLoadFullExample(t *testing.T) {
-	requirePolicy(t)
 	got, err := Load("../docs/examples/tagwatch.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +63,6 @@ func TestLoadFullExample(t *testing.T) {
 }
 
 func TestLoadExamples(t *testing.T) {
-	requirePolicy(t)
 	files, _ := filepath.Glob("../docs/examples/*.yaml")
 	if len(files) < 3 {
 		t.Fatalf("examples: %v", files)
@@ -100,7 +86,6 @@ environments:
 `
 
 func TestDefaults(t *testing.T) {
-	requirePolicy(t)
 	got, err := Parse("tagwatch.yaml", []byte(minimal))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +105,6 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	requirePolicy(t)
 	const y = `git:
   url: /srv/git/deploy.git
   author: {name: bot}
@@ -133,7 +117,7 @@ registries:
 interval: 30s
 environments:
   - name: prod-eu-1
-    path: .
+    path: envs/prod
     images:
       - image: r.example.com/team/app
         alias: web
@@ -144,11 +128,15 @@ environments:
         semverLoose: true
         allowDowngrade: true
         helm: {file: values.yaml, image: app.image}
+      - image: r.example.com/argo
+        semverLoose: true
+        argoCompat: true
+        allowTags: 'regexp:^1\.'
       - image: nginx
         strategy: digest
         constraint: stable
         writeDigest: true
-        helm: {file: charts/values.yaml, repository: a.repo, tag: a.tag, digest: a.digest}
+        helm: {file: ../charts/values.yaml, repository: a.repo, tag: a.tag, digest: a.digest}
 `
 	got, err := Parse("t.yaml", []byte(y))
 	if err != nil {
@@ -166,16 +154,20 @@ environments:
 			{Prefix: "r.example.com/team", RateLimit: 2.5, ImmutableTags: true},
 		},
 		Interval: Duration{30 * time.Second},
-		Environments: []Environment{{Name: "prod-eu-1", Path: ".", Images: []Image{
+		Environments: []Environment{{Name: "prod-eu-1", Path: "envs/prod", Images: []Image{
 			{
 				Image: "r.example.com/team/app", KustomizeName: "r.example.com/team/app", Alias: "web",
 				Strategy: "numerical", AllowTags: `^b(?P<n>\d+)$`, Extract: "$n", Order: "desc",
 				SemverLoose: true, AllowDowngrade: true, Helm: &Helm{File: "values.yaml", Image: "app.image"},
 			},
 			{
+				Image: "r.example.com/argo", KustomizeName: "r.example.com/argo", Alias: "argo", Strategy: "semver",
+				Order: "asc", SemverLoose: true, ArgoCompat: true, AllowTags: `regexp:^1\.`,
+			},
+			{
 				Image: "nginx", KustomizeName: "nginx", Alias: "nginx", Strategy: "digest", Constraint: "stable",
 				Order: "asc", WriteDigest: true,
-				Helm: &Helm{File: "charts/values.yaml", Repository: "a.repo", Tag: "a.tag", Digest: "a.digest"},
+				Helm: &Helm{File: "../charts/values.yaml", Repository: "a.repo", Tag: "a.tag", Digest: "a.digest"},
 			},
 		}}},
 	}
@@ -194,7 +186,6 @@ environments:
 }
 
 func TestLoadResolvesPaths(t *testing.T) {
-	requirePolicy(t)
 	dir := t.TempDir()
 	y := strings.Replace(minimal, "url: https://git.example.com/deploy.git",
 		"url: ./deploy\n  auth: {passwordFile: secrets/token, sshKeyFile: /abs/key}", 1) +
@@ -214,6 +205,16 @@ func TestLoadResolvesPaths(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("resolved paths (-want +got):\n%s", diff)
+	}
+}
+
+func TestRootPath(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(strings.Replace(minimal, "path: envs/staging", "path: .", 1)+"        helm: {file: values.yaml, tag: image.tag}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Environments[0].Path != "." {
+		t.Errorf("path = %q, want .", c.Environments[0].Path)
 	}
 }
 
@@ -259,9 +260,9 @@ func TestPassword(t *testing.T) {
 }
 
 func TestPolicySpec(t *testing.T) {
-	im := Image{Strategy: "numerical", Constraint: "c", SemverLoose: true, AllowTags: "a", IgnoreTags: []string{"i"},
+	im := Image{Strategy: "numerical", Constraint: "c", SemverLoose: true, AllowTags: "a", ArgoCompat: true, IgnoreTags: []string{"i"},
 		Extract: "$1", Order: "desc", Platforms: []string{"linux/arm64"}, AllowDowngrade: true}
-	want := policy.Spec{Strategy: policy.Numerical, Constraint: "c", Loose: true, AllowTags: "a", IgnoreTags: []string{"i"},
+	want := policy.Spec{Strategy: policy.Numerical, Constraint: "c", Loose: true, AllowTags: "a", ArgoCompat: true, IgnoreTags: []string{"i"},
 		Extract: "$1", Order: "desc", Platforms: []string{"linux/arm64"}, AllowDowngrade: true}
 	if diff := cmp.Diff(want, im.PolicySpec()); diff != "" {
 		t.Errorf("PolicySpec (-want +got):\n%s", diff)

@@ -20,7 +20,6 @@ environments:
 `
 
 func TestParseErrors(t *testing.T) {
-	requirePolicy(t)
 	for _, tc := range []struct {
 		name string
 		yaml string
@@ -36,10 +35,10 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:8: enviroments: unknown field (did you mean "environments"?) (valid: git, registries, interval, environments)`,
 		}},
 		{"unknown image field", head + "        tag: latest\n", []string{
-			"t.yaml:8: environments[0].images[0].tag: unknown field (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm)",
+			"t.yaml:8: environments[0].images[0].tag: unknown field (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)",
 		}},
 		{"misspelt field", head + "        constriant: ^1\n", []string{
-			`t.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm)`,
+			`t.yaml:8: environments[0].images[0].constriant: unknown field (did you mean "constraint"?) (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)`,
 		}},
 		{"duplicate key", head + "        strategy: semver\n        strategy: digest\n", []string{
 			"t.yaml:9: environments[0].images[0].strategy: given twice (first on line 8)",
@@ -150,32 +149,43 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:8: environments[0].images[0].alias: "a:b" must not contain ':', quotes or spaces`,
 		}},
 		{"strategy", head + "        strategy: latest\n", []string{
-			`t.yaml:8: environments[0].images[0].strategy: "latest" is not one of semver, newest-build, alphabetical, numerical, digest`,
+			`t.yaml:8: environments[0].images[0].strategy: "latest": not one of semver, newest-build, alphabetical, numerical, digest`,
 		}},
 		{"digest needs constraint", head + "        strategy: digest\n", []string{
-			"t.yaml:7: environments[0].images[0].constraint: strategy digest needs constraint: the tag to follow (like latest or stable)",
+			"t.yaml:7: environments[0].images[0].constraint: the digest strategy needs the tag to follow",
+		}},
+		{"digest constraint", head + "        strategy: digest\n        constraint: 'a b'\n", []string{
+			`t.yaml:9: environments[0].images[0].constraint: "a b": not a valid tag name to follow`,
+		}},
+		{"semver constraint", head + "        constraint: '^^1'\n", []string{
+			`t.yaml:8: environments[0].images[0].constraint: "^^1": improper constraint: "^^1"`,
 		}},
 		{"order", head + "        order: newest\n", []string{
-			`t.yaml:8: environments[0].images[0].order: "newest" is not asc or desc`,
+			`t.yaml:8: environments[0].images[0].order: "newest": not one of asc, desc`,
+		}},
+		{"order for newest-build", head + "        strategy: newest-build\n        order: desc\n", []string{
+			`t.yaml:9: environments[0].images[0].order: "desc": only alphabetical and numerical can be ordered; newest-build always prefers the greatest`,
 		}},
 		{"allowTags", head + "        allowTags: '^(\\d+$'\n", []string{
-			"t.yaml:8: environments[0].images[0].allowTags: invalid regular expression: error parsing regexp: missing closing ): `^(\\d+$`",
+			"t.yaml:8: environments[0].images[0].allowTags: \"^(\\\\d+$\": error parsing regexp: missing closing ): `^(\\d+$`",
 		}},
 		{"extract without allowTags", head + "        extract: $1\n", []string{
-			"t.yaml:8: environments[0].images[0].extract: needs allowTags: it expands the groups of allowTags' match",
+			`t.yaml:8: environments[0].images[0].extract: "$1": needs allowTags to be a regular expression with the groups it references`,
 		}},
-		{"ignoreTags", head + "        ignoreTags: ['[a', '*-debug', '']\n", []string{
-			`t.yaml:8: environments[0].images[0].ignoreTags[0]: "[a" is not a valid glob`,
-			`t.yaml:8: environments[0].images[0].ignoreTags[2]: "" is not a valid glob`,
+		{"extract group", head + "        strategy: numerical\n        allowTags: '^(\\d+)$'\n        extract: '$2'\n", []string{
+			`t.yaml:10: environments[0].images[0].extract: "$2": group 2 does not exist: allowTags has 1 groups`,
+		}},
+		{"ignoreTags", head + "        ignoreTags: ['*-debug', '[a']\n", []string{
+			`t.yaml:8: environments[0].images[0].ignoreTags[1]: "[a": syntax error in pattern`,
 		}},
 		{"platforms", head + "        platforms:\n          - linux/amd64\n          - amd64\n", []string{
-			`t.yaml:10: environments[0].images[0].platforms[1]: "amd64" is not os/arch[/variant], like linux/amd64`,
+			`t.yaml:10: environments[0].images[0].platforms[1]: "amd64": not os/arch or os/arch/variant`,
 		}},
 		{"helm", head + "        helm: {tag: image.tag}\n", []string{
-			"t.yaml:8: environments[0].images[0].helm.file: required: a directory relative to the repository root",
+			"t.yaml:8: environments[0].images[0].helm.file: required: the values file, relative to the environment's path",
 		}},
-		{"helm targets", head + "        helm:\n          file: ../values.yaml\n          image: a..b\n          tag: image.tag\n      - image: r.example.com/x\n        helm: {file: v.yaml}\n", []string{
-			`t.yaml:9: environments[0].images[0].helm.file: "../values.yaml" leaves the repository`,
+		{"helm targets", head + "        helm:\n          file: ../../../values.yaml\n          image: a..b\n          tag: image.tag\n      - image: r.example.com/x\n        helm: {file: v.yaml}\n", []string{
+			`t.yaml:9: environments[0].images[0].helm.file: "../../../values.yaml" leaves the repository`,
 			"t.yaml:10: environments[0].images[0].helm.image: image writes the whole reference; do not also set repository, tag or digest",
 			`t.yaml:10: environments[0].images[0].helm.image: "a..b" is not a dotted path like image.tag`,
 			"t.yaml:13: environments[0].images[1].helm: needs tag (with repository) or image: the values to write",
@@ -185,7 +195,7 @@ func TestParseErrors(t *testing.T) {
 			"t.yaml:3: git.bogus: unknown field (valid: url, branch, author, auth)",
 			`t.yaml:5: environments[0].name: "A" must match [a-z0-9][a-z0-9-]*`,
 			`t.yaml:6: environments[0].path: "/a" is absolute; write it relative to the repository root`,
-			`t.yaml:9: environments[0].images[0].strategy: "nope" is not one of semver, newest-build, alphabetical, numerical, digest`,
+			`t.yaml:9: environments[0].images[0].strategy: "nope": not one of semver, newest-build, alphabetical, numerical, digest`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,7 +220,6 @@ func TestParseErrors(t *testing.T) {
 // TestErrorsKeepSecrets: a URL or credentials field holding a secret is
 // rejected without repeating the secret.
 func TestErrorsKeepSecrets(t *testing.T) {
-	requirePolicy(t)
 	y := strings.Replace(head, "https://git.example.com", "https://me:hunter2@git.example.com", 1) +
 		"registries:\n  - prefix: r.example.com\n    credentials: admin:hunter2\n"
 	_, err := Parse("t.yaml", []byte(y))
@@ -227,6 +236,15 @@ func TestAcceptedGitURLs(t *testing.T) {
 	} {
 		if err := checkGitURL(u); err != nil {
 			t.Errorf("checkGitURL(%q) = %v", u, err)
+		}
+	}
+}
+
+func TestAcceptedRegistryPrefixes(t *testing.T) {
+	for _, p := range []string{"registry.example.com", "localhost:5000", "127.0.0.1:5000/team", "ghcr.io/org/", "docker.io"} {
+		y := "registries:\n  - prefix: " + p + "\n" + head
+		if _, err := Parse("t.yaml", []byte(y)); err != nil {
+			t.Errorf("prefix %q: %v", p, err)
 		}
 	}
 }

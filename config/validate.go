@@ -16,17 +16,10 @@ import (
 )
 
 var (
-	envNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	envVarRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	platformRE = regexp.MustCompile(`^[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?$`)
-	scpLikeRE  = regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]?`)
+	envNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	envVarRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	scpLikeRE = regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]?`)
 )
-
-// strategies are the valid values of images[].strategy.
-var strategies = []string{
-	string(policy.Semver), string(policy.NewestBuild), string(policy.Alphabetical),
-	string(policy.Numerical), string(policy.Digest),
-}
 
 // validator collects the problems of one config, each at its field's line.
 type validator struct {
@@ -223,7 +216,7 @@ func (v *validator) environment(f string, e Environment) {
 	aliases := map[string]int{}
 	for j, im := range e.Images {
 		g := fmt.Sprintf("%s.images[%d]", f, j)
-		repo := v.image(g, im)
+		repo := v.image(g, e.Path, im)
 		if repo != "" {
 			if k, dup := images[repo]; dup {
 				v.add(g+".image", "%s is already watched by images[%d] of this environment", im.Image, k)
@@ -254,7 +247,7 @@ func checkRelPath(p string) error {
 
 // image validates one image entry and returns its normalised repository
 // name ("" when invalid).
-func (v *validator) image(f string, im Image) string {
+func (v *validator) image(f, envPath string, im Image) string {
 	repo := ""
 	switch {
 	case im.Image == "":
@@ -272,70 +265,36 @@ func (v *validator) image(f string, im Image) string {
 		v.add(f+".alias", "%q must not contain ':', quotes or spaces", im.Alias)
 	}
 	if h := im.Helm; h != nil {
-		v.helm(f+".helm", h)
+		v.helm(f+".helm", envPath, h)
 	}
-	if v.policyFields(f, im) {
-		if _, err := policy.New(im.PolicySpec()); err != nil {
-			v.add(policyField(f, err), "%v", err)
-		}
+	if _, err := policy.New(im.PolicySpec()); err != nil {
+		v.policyError(f, err)
 	}
 	return repo
 }
 
-// policyFields checks what config can say precisely about the policy
-// fields; policy.New checks the rest (constraint, extract). It reports
-// whether they were all fine.
-func (v *validator) policyFields(f string, im Image) bool {
-	n := len(v.errs)
-	ok := false
-	for _, s := range strategies {
-		ok = ok || im.Strategy == s
+// policyError reports a policy.New error at the field it names.
+func (v *validator) policyError(f string, err error) {
+	var pe *policy.FieldError
+	switch {
+	case errors.As(err, &pe) && pe.Field != "" && pe.Value == "":
+		v.add(f+"."+pe.Field, "%v", pe.Err)
+		return
+	case errors.As(err, &pe) && pe.Field != "":
+		v.add(f+"."+pe.Field, "%q: %v", pe.Value, pe.Err)
+		return
 	}
-	if !ok {
-		v.add(f+".strategy", "%q is not one of %s", im.Strategy, strings.Join(strategies, ", "))
-	}
-	if im.Strategy == string(policy.Digest) && im.Constraint == "" {
-		v.add(f+".constraint", "strategy digest needs constraint: the tag to follow (like latest or stable)")
-	}
-	if im.Order != "asc" && im.Order != "desc" {
-		v.add(f+".order", "%q is not asc or desc", im.Order)
-	}
-	if im.AllowTags != "" {
-		if _, err := regexp.Compile(im.AllowTags); err != nil {
-			v.add(f+".allowTags", "invalid regular expression: %v", err)
-		}
-	}
-	if im.Extract != "" && im.AllowTags == "" {
-		v.add(f+".extract", "needs allowTags: it expands the groups of allowTags' match")
-	}
-	for k, g := range im.IgnoreTags {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			v.add(fmt.Sprintf("%s.ignoreTags[%d]", f, k), "%q is not a valid glob", g)
-		}
-	}
-	for k, p := range im.Platforms {
-		if !platformRE.MatchString(p) {
-			v.add(fmt.Sprintf("%s.platforms[%d]", f, k), "%q is not os/arch[/variant], like linux/amd64", p)
-		}
-	}
-	return len(v.errs) == n
+	v.add(f, "%v", err)
 }
 
-// policyField picks the field a policy.New error is about, by the field
-// name it mentions; the image entry itself when it names none.
-func policyField(f string, err error) string {
-	msg := strings.ToLower(err.Error())
-	for _, name := range []string{"constraint", "allowTags", "ignoreTags", "extract", "order", "platforms", "strategy"} {
-		if strings.Contains(msg, strings.ToLower(name)) {
-			return f + "." + name
-		}
-	}
-	return f
-}
-
-func (v *validator) helm(f string, h *Helm) {
-	if err := checkRelPath(h.File); err != nil {
-		v.add(f+".file", "%v", err)
+func (v *validator) helm(f, envPath string, h *Helm) {
+	switch {
+	case h.File == "":
+		v.add(f+".file", "required: the values file, relative to the environment's path")
+	case path.IsAbs(h.File) || filepath.IsAbs(h.File):
+		v.add(f+".file", "%q is absolute; write it relative to the environment's path", h.File)
+	case !filepath.IsLocal(filepath.FromSlash(path.Join(envPath, h.File))):
+		v.add(f+".file", "%q leaves the repository", h.File)
 	}
 	if h.Image == "" && h.Tag == "" {
 		v.add(f, "needs tag (with repository) or image: the values to write")
