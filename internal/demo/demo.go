@@ -125,7 +125,7 @@ Git is the record. Every commit carries a Tagwatch-Update trailer per change,
 and "tagwatch history" reads them back, from Git alone:
 
 `)
-	if err := writeHistory(ctx, w, bare); err != nil {
+	if err := writeHistory(ctx, w, bare, filepath.Join(dir, "cache", "history")); err != nil {
 		return fmt.Errorf("reading history: %w", err)
 	}
 	if o.Keep != "" {
@@ -133,7 +133,7 @@ and "tagwatch history" reads them back, from Git alone:
 The repository is kept in %s. Look around:
   git -C %s log --stat
   git clone %s deploy && cat deploy/envs/production/kustomization.yaml
-  tagwatch history --repo %s
+  tagwatch history --repo file://%s
 (The registry is gone: it lived in this process.)
 `, bare, bare, bare, bare)
 	} else {

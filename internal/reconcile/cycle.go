@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
 )
@@ -163,7 +164,7 @@ func (r *Reconciler) resolve(ctx context.Context) [][]found {
 	for _, repo := range order {
 		g.Go(func() error {
 			for _, w := range byRepo[repo] {
-				tags, err := candidates(ctx, src, w.policy, repo)
+				tags, err := resolve.Candidates(ctx, src, w.policy, repo)
 				if err != nil {
 					err = fmt.Errorf("resolving tags of %s: %w", repo, err)
 					r.o.log.WithFields(logrus.Fields{"env": r.cfg.Environments[w.env].Name, "image": repo}).WithError(err).Warn("image skipped")
@@ -201,38 +202,6 @@ func (l *listOnce) ListTags(ctx context.Context, repo string) ([]string, error) 
 	l.mu.Unlock()
 	e.once.Do(func() { e.tags, e.err = l.Source.ListTags(ctx, repo) })
 	return e.tags, e.err
-}
-
-// candidates lists repo, applies the policy's name filters and fetches
-// metadata only for the survivors, and only when the policy needs it.
-func candidates(ctx context.Context, src Source, p *policy.Policy, repo string) ([]policy.Tag, error) {
-	names, err := src.ListTags(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	keep := p.FilterNames(names)
-	tags := make([]policy.Tag, len(keep))
-	for i, n := range keep {
-		tags[i].Name = n
-		switch {
-		case p.NeedsMetadata():
-			m, err := src.Describe(ctx, repo, n)
-			if err != nil {
-				return nil, fmt.Errorf("describing %s:%s: %w", repo, n, err)
-			}
-			tags[i].Digest, tags[i].Created = m.Digest, m.Created
-			for _, pl := range m.Platforms {
-				tags[i].Platforms = append(tags[i].Platforms, policy.Platform{Platform: pl.Platform, Created: pl.Created})
-			}
-		case p.NeedsDigest():
-			d, err := src.Digest(ctx, repo, n)
-			if err != nil {
-				return nil, fmt.Errorf("digest of %s:%s: %w", repo, n, err)
-			}
-			tags[i].Digest = d
-		}
-	}
-	return tags, nil
 }
 
 // digestMemo remembers digests looked up during one cycle.
