@@ -22,7 +22,7 @@ production holds: it takes stable versions only), 1.1.0-rc.1 is promoted to
 1.1.0 (production follows). It ends with the audit history read from Git.`,
 		Example: `  go run ./cmd/tagwatch demo
   tagwatch demo --keep /tmp/tagwatch-demo   # keep the git repository to look at`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The story goes to stdout; the loop's logs only when asked for.
 			if !cmd.Flags().Changed("log-level") {

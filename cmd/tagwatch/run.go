@@ -54,7 +54,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 
   # the daemon, with health endpoints for Kubernetes probes
   tagwatch run --config tagwatch.yaml --listen :8080`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, g, f)
 		},
@@ -70,6 +70,14 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// noArgs rejects positional arguments as a usage error (exit status 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
 }
 
 func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {

@@ -215,11 +215,6 @@ func TestRacingForeignCommit(t *testing.T) {
 			w.reg.PushImage(t, "team/app", t0, "1.0.0", "1.1.0")
 
 			rep, r := w.once()
-			if r.code != 0 && strings.Contains(r.stderr, "failed to update ref") && !strings.Contains(r.stderr, "push rejected") {
-				// writeback does not yet read a refused ref update out of
-				// the error go-git returns with the report (see the report).
-				t.Skipf("known writeback issue: a ref update refused after the advertisement is not retried:\n%s", r.stderr)
-			}
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
