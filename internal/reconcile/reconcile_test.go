@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -375,5 +376,43 @@ func TestReportJSON(t *testing.T) {
 	b, _ = json.Marshal(Change{Env: "e", Image: "i", File: "f", From: "1", To: "2", Digest: "sha256:x", Commit: "c"})
 	if got, want := string(b), `{"env":"e","image":"i","file":"f","from":"1","to":"2","digest":"sha256:x"}`; got != want {
 		t.Errorf("change = %s, want %s", got, want)
+	}
+}
+
+// BenchmarkCycleIdle is the steady state of a daemon: 20 environments × 5
+// images, nothing new in the registry. test/bench/cycle measures larger
+// configurations and cycles that change everything.
+func BenchmarkCycleIdle(b *testing.B) {
+	var cfg strings.Builder
+	cfg.WriteString("git: {url: GIT, branch: main}\nregistries: [{prefix: REG, insecure: true}]\nenvironments:\n")
+	files := map[string]string{}
+	for e := range 20 {
+		env := fmt.Sprintf("env%02d", e)
+		fmt.Fprintf(&cfg, "  - name: %s\n    path: envs/%s\n    images:\n", env, env)
+		var k strings.Builder
+		k.WriteString("images:\n")
+		for i := range 5 {
+			fmt.Fprintf(&cfg, "      - {image: REG/team/app%d, kustomizeName: app%d}\n", i, i)
+			fmt.Fprintf(&k, "  - name: app%d\n    newTag: 1.0.0\n", i)
+		}
+		files["envs/"+env+"/kustomization.yaml"] = k.String()
+	}
+	reg := newTestRegistry(b)
+	for i := range 5 {
+		reg.push(fmt.Sprintf("team/app%d", i), "0.9.0", "1.0.0")
+	}
+	bare := testgit.NewBare(b, files)
+	c := parseConfig(b, strings.ReplaceAll(reg.expand(cfg.String()), "GIT", "file://"+bare))
+	rec, err := New(c, reg.client(), WithCacheDir(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := rec.Cycle(ctx)
+		if err != nil || len(rep.Changes) != 0 || len(rep.Errors) != 0 {
+			b.Fatalf("idle cycle: %+v %v", rep, err)
+		}
 	}
 }
