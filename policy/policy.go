@@ -81,17 +81,17 @@ type Stats struct {
 	Seen       int            // tags given
 	Filtered   map[string]int // dropped, by rule ("allowTags", "ignoreTags", "cosign", "platforms", "constraint", "digest-tag")
 	Unparsable int            // not parseable under the strategy (not semver, not a number)
-	Duplicates int            // collapsed because their sort keys collided
+	Duplicates int            // collapsed: the same tag twice, or extracted keys that collided
 	Candidates int            // left to rank
 }
 
 // Result is what Select returns. A "nothing to do" outcome is a value, not an error.
 type Result struct {
 	Decision   Decision
-	Tag        string // best candidate ("" when Decision is None)
-	Digest     string // digest of Tag when known
-	Reason     string // one sentence a user can read
-	Candidates []string
+	Tag        string   // best candidate ("" when Decision is None)
+	Digest     string   // digest of Tag when known
+	Reason     string   // one sentence a user can read
+	Candidates []string // tags left after the filters, best first
 	Stats      Stats
 }
 
