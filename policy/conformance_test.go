@@ -142,10 +142,10 @@ type fluxCase struct {
 // fluxDeviations are the Flux cases whose expected error is, for us, a
 // normal outcome (README.md): "" means no candidate (Decision None).
 var fluxDeviations = map[string]string{
-	"flux-semver-03": "", // no tag parses as a version
-	"flux-semver-04": "", // empty tag list
-	"flux-semver-05": "", // nothing in the range
-	"flux-alpha-10":  "", // empty tag list
+	"flux-semver-03": "",  // no tag parses as a version
+	"flux-semver-04": "",  // empty tag list
+	"flux-semver-05": "",  // nothing in the range
+	"flux-alpha-10":  "",  // empty tag list
 	"flux-num-09":    "0", // non-numeric keys are skipped and counted
 }
 
@@ -217,7 +217,7 @@ func TestConformanceFlux(t *testing.T) {
 // TestConformanceParsing runs flux.yaml's supplementary parse tables.
 func TestConformanceParsing(t *testing.T) {
 	var f struct {
-		Ranges struct{ Valid, Invalid []string } `yaml:"semver_range_parsing"`
+		Ranges struct{ Valid, Invalid []string }     `yaml:"semver_range_parsing"`
 		Tags   struct{ Accepted, Rejected []string } `yaml:"semver_tag_parsing"`
 	}
 	readYAML(t, "flux.yaml", &f)

@@ -123,11 +123,14 @@ type Policy struct {
 	spec Spec
 
 	constraint *semver.Constraints // semver only
-	allow      allowFunc           // nil: every tag is allowed
-	allowRE    *regexp.Regexp      // set when allow is a regexp (needed by extract)
-	extract    string              // template; "" when the key is the tag itself
-	desc       bool
-	platforms  []platform
+	// preComparator is false only when no comparator of the constraint has
+	// a pre-release, so no pre-release version can satisfy it.
+	preComparator bool
+	allow         allowFunc      // nil: every tag is allowed
+	allowRE       *regexp.Regexp // set when allow is a regexp (needed by extract)
+	extract       string         // template; "" when the key is the tag itself
+	desc          bool
+	platforms     []platform
 }
 
 // New validates spec and compiles it. Errors wrap ErrInvalid and name the field.
@@ -181,6 +184,7 @@ func (p *Policy) compileConstraint(spec *Spec) error {
 			return invalid("constraint", spec.Constraint, "%v", err)
 		}
 		p.constraint = cs
+		p.preComparator = hasPreComparator(c)
 	case Digest:
 		if spec.Constraint == "" {
 			return invalid("constraint", spec.Constraint, "the digest strategy needs the tag to follow")
@@ -198,6 +202,19 @@ func (p *Policy) compileConstraint(spec *Spec) error {
 		}
 	}
 	return nil
+}
+
+// hasPreComparator reports whether a constraint may hold a pre-release
+// comparator ("2.x-0", ">=1.0.0-rc.1"): a '-' right after a version. A
+// hyphen range ("1 - 2") has spaces around its '-'. Erring towards true
+// only costs speed.
+func hasPreComparator(c string) bool {
+	for i := 1; i < len(c); i++ {
+		if c[i] == '-' && c[i-1] != ' ' && c[i-1] != '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 // Spec returns the (defaulted) spec the policy was built from.

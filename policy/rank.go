@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -94,53 +95,79 @@ func (p *Policy) compare(a, b *cand) int {
 	return strings.Compare(a.tag, b.tag)
 }
 
-// parseSemver parses [v]MAJOR.MINOR.PATCH[-pre][+build] (with loose also
-// MAJOR.MINOR and MAJOR, as .0). Leading zeros in the numeric core are
-// accepted and dropped, as Flux and Argo CD Image Updater do, so calver
-// tags like 2026.01.15 are versions (2026.1.15). It returns nil for
-// anything else. Validation of the pre-release and build parts is the
-// semver package's (StrictNewVersion).
-func parseSemver(tag string, loose bool) *semver.Version {
-	s := tag
-	if len(s) > semver.MaxVersionLen {
-		return nil
+// semverTag is a tag scanned as [v]MAJOR.MINOR.PATCH[-pre][+build] (with
+// loose also MAJOR.MINOR and MAJOR) without allocating: non-versions are
+// rejected here cheaply, before the semver package sees them.
+type semverTag struct {
+	core      [3]uint64
+	pre, meta string
+	body      string // tag without "v"
+	end       int    // end of the numeric core in body
+	normalize bool   // leading zeros or missing groups: body is not strict semver as is
+}
+
+func scanSemver(tag string, loose bool) (st semverTag, ok bool) {
+	if len(tag) > semver.MaxVersionLen {
+		return st, false
 	}
-	if strings.HasPrefix(s, "v") {
-		s = s[1:]
-	}
-	// Scan the numeric core: digit groups separated by dots, ending at
-	// '-', '+' or the end. Non-versions are rejected here cheaply.
-	parts, end, normalize := 0, len(s), false
-	start := 0
-	for i := 0; i <= len(s); i++ {
+	s := strings.TrimPrefix(tag, "v")
+	st.body = s
+	parts, start := 0, 0
+	for i := 0; ; i++ {
 		if i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			d := uint64(s[i] - '0')
+			if st.core[parts] > (1<<64-1-d)/10 {
+				return st, false // beyond uint64
+			}
+			st.core[parts] = st.core[parts]*10 + d
 			continue
 		}
-		if i == start { // empty group
-			return nil
+		if i == start {
+			return st, false // empty group
 		}
 		if s[start] == '0' && i-start > 1 {
-			normalize = true
+			st.normalize = true
 		}
 		parts++
 		if i == len(s) || s[i] == '-' || s[i] == '+' {
-			end = i
+			st.end = i
 			break
 		}
 		if s[i] != '.' || parts == 3 {
-			return nil
+			return st, false
 		}
 		start = i + 1
 	}
 	switch {
 	case parts == 3:
-	case loose && parts < 3:
-		normalize = true
+	case loose:
+		st.normalize = true
 	default:
-		return nil
+		return st, false
 	}
-	if normalize {
-		s = normalizeCore(s[:end]) + s[end:]
+	rest := s[st.end:]
+	if i := strings.IndexByte(rest, '+'); i >= 0 {
+		st.meta = rest[i+1:]
+		if st.meta == "" {
+			return st, false
+		}
+		rest = rest[:i]
+	}
+	if rest != "" {
+		st.pre = rest[1:]
+		if st.pre == "" {
+			return st, false
+		}
+	}
+	return st, true
+}
+
+// version builds the semver.Version; the semver package validates the
+// pre-release and build parts (StrictNewVersion).
+func (st semverTag) version() *semver.Version {
+	s := st.body
+	if st.normalize {
+		s = fmt.Sprintf("%d.%d.%d%s", st.core[0], st.core[1], st.core[2], s[st.end:])
 	}
 	v, err := semver.StrictNewVersion(s)
 	if err != nil {
@@ -149,20 +176,17 @@ func parseSemver(tag string, loose bool) *semver.Version {
 	return v
 }
 
-// normalizeCore drops leading zeros of each group and pads to three groups.
-func normalizeCore(core string) string {
-	groups := strings.Split(core, ".")
-	for i, g := range groups {
-		g = strings.TrimLeft(g, "0")
-		if g == "" {
-			g = "0"
-		}
-		groups[i] = g
+// parseSemver parses [v]MAJOR.MINOR.PATCH[-pre][+build] (with loose also
+// MAJOR.MINOR and MAJOR, as .0). Leading zeros in the numeric core are
+// accepted and dropped, as Flux and Argo CD Image Updater do, so calver
+// tags like 2026.01.15 are versions (2026.1.15). It returns nil for
+// anything else.
+func parseSemver(tag string, loose bool) *semver.Version {
+	st, ok := scanSemver(tag, loose)
+	if !ok {
+		return nil
 	}
-	for len(groups) < 3 {
-		groups = append(groups, "0")
-	}
-	return strings.Join(groups, ".")
+	return st.version()
 }
 
 // decimal is an exact decimal number: [+-]digits[.digits]. Numbers of any

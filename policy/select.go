@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Select ranks tags under the policy and decides against cur. It never
@@ -36,12 +38,19 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 			continue
 		}
 		c := cand{tag: t.Name, key: key, digest: t.Digest}
-		if !p.parseKey(&c, t) {
+		if p.spec.Strategy == Semver {
+			var admitted bool
+			c.ver, admitted = p.judgeSemver(key)
+			if c.ver == nil {
+				st.Unparsable++
+				continue
+			}
+			if !admitted {
+				drop(RuleConstraint)
+				continue
+			}
+		} else if !p.parseKey(&c, t) {
 			st.Unparsable++
-			continue
-		}
-		if p.constraint != nil && !p.constraint.Check(c.ver) {
-			drop(RuleConstraint)
 			continue
 		}
 		cands = append(cands, c)
@@ -57,57 +66,71 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 		res.Reason = "No candidate: " + st.lost() + "."
 		return res
 	}
-	best := ranked[0]
+	best := &ranked[0]
 	res.Tag, res.Digest = best.tag, best.digest
 	res.Decision, res.Reason = p.decide(best, ranked, tags, cur)
 	return res
 }
 
-// rank collapses duplicates and returns the candidates best first.
-func (p *Policy) rank(cands []cand, st *Stats) []*cand {
+// judgeSemver parses key as a version (nil: unparsable) and reports whether
+// the constraint admits it. Pre-releases skip the check when the constraint
+// has no pre-release comparator (they cannot pass): the semver package
+// formats an error for every version a constraint rejects, which dominates
+// selection from large tag lists.
+func (p *Policy) judgeSemver(key string) (*semver.Version, bool) {
+	v := parseSemver(key, p.spec.Loose)
+	return v, v != nil && p.admit(v)
+}
+
+func (p *Policy) admit(v *semver.Version) bool {
+	if v.Prerelease() != "" && !p.preComparator {
+		return false
+	}
+	return p.constraint.Check(v)
+}
+
+// rank collapses duplicates and sorts the candidates (its own slice) best
+// first.
+func (p *Policy) rank(cands []cand, st *Stats) []cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
-	ptrs := make([]*cand, 0, len(cands))
 	if byName {
 		// The same tag listed twice with different metadata: keep the
 		// newest build, then the greatest digest.
-		seen := make(map[string]*cand, len(cands))
-		for i := range cands {
-			c := &cands[i]
-			if old, ok := seen[c.tag]; ok {
+		seen := make(map[string]int, len(cands))
+		out := cands[:0]
+		for _, c := range cands {
+			if j, ok := seen[c.tag]; ok {
 				st.Duplicates++
-				if c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
-					*old = *c
+				if old := &out[j]; c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
+					*old = c
 				}
 				continue
 			}
-			seen[c.tag] = c
-			ptrs = append(ptrs, c)
+			seen[c.tag] = len(out)
+			out = append(out, c)
 		}
-	} else {
-		for i := range cands {
-			ptrs = append(ptrs, &cands[i])
-		}
+		cands = out
 	}
-	slices.SortFunc(ptrs, func(a, b *cand) int { return p.compare(b, a) })
+	slices.SortFunc(cands, func(a, b cand) int { return p.compare(&b, &a) })
 	if !byName {
 		// Equal keys are adjacent (compare breaks ties by key, then tag);
 		// the first of a run is the lexically greatest tag.
-		out := ptrs[:0]
-		for i, c := range ptrs {
+		out := cands[:0]
+		for i, c := range cands {
 			if i > 0 && c.key == out[len(out)-1].key {
 				st.Duplicates++
 				continue
 			}
 			out = append(out, c)
 		}
-		ptrs = out
+		cands = out
 	}
-	st.Candidates = len(ptrs)
-	return ptrs
+	st.Candidates = len(cands)
+	return cands
 }
 
 // decide compares the best candidate with the value in Git.
-func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (Decision, string) {
+func (p *Policy) decide(best *cand, ranked []cand, tags []Tag, cur Current) (Decision, string) {
 	n := len(ranked)
 	if p.spec.Strategy == Digest {
 		return p.decideDigest(best, cur)
@@ -133,11 +156,11 @@ func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (De
 
 // current ranks the tag in Git under the policy's ranking, regardless of the
 // filters, or says why it cannot.
-func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string) {
+func (p *Policy) current(tag string, ranked []cand, tags []Tag) (*cand, string) {
 	if p.spec.Strategy == NewestBuild {
-		for _, c := range ranked {
-			if c.tag == tag {
-				return c, ""
+		for i := range ranked {
+			if ranked[i].tag == tag {
+				return &ranked[i], ""
 			}
 		}
 		// Filtered out, but the caller may still have given its metadata.

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagwatch/tagwatch/policy"
+)
+
+func init() { commands = append(commands, newTestCmd) }
+
+// testOptions are the flags of `tagwatch test` (DESIGN.md §3). The live
+// half (test_live.go) reads Image, ConfigPath, Insecure and Platforms to
+// reach the registry; everything else is already compiled into the policy.
+type testOptions struct {
+	Image string // IMAGE: the repository, without tag or digest
+
+	// The policy flags, as in tagwatch.yaml.
+	Strategy    string
+	Constraint  string
+	SemverLoose bool
+	AllowTags   string
+	IgnoreTags  []string
+	Extract     string
+	Order       string
+	Platforms   []string
+
+	// Current is the value Git holds (--current TAG or TAG@DIGEST).
+	Current policy.Current
+
+	TagsFile   string // offline: one tag a line, no registry
+	ConfigPath string // --config: registry settings (credentials, CA, insecure) from tagwatch.yaml
+	Insecure   bool   // --insecure: plain HTTP to the registry
+	Output     string // "text" or "json"
+
+	current string // raw --current
+}
+
+// liveTest lists the image's tags in its registry, fetches the metadata the
+// policy needs and selects. test_live.go sets it; without it, `tagwatch
+// test` works only offline (--tags-file).
+var liveTest func(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*policy.Result, error)
+
+func newTestCmd(g *globals) *cobra.Command {
+	o := &testOptions{}
+	cmd := &cobra.Command{
+		Use:   "test IMAGE",
+		Short: "Show which tag a policy picks for an image, and why",
+		Long: `test applies a policy to the tags of IMAGE and prints the tag it picks,
+the decision against --current (update, current, held or none), how many
+tags each filter removed and which candidates were left.
+
+With --tags-file it runs offline on a list of tag names (one a line; blank
+lines and # comments are ignored), for the strategies that need nothing but
+names (semver, alphabetical, numerical). Without it, it asks the registry.`,
+		Example: `  tagwatch test registry.example.com/team/app --constraint '^1' --tags-file tags.txt
+  tagwatch test ghcr.io/org/app --strategy numerical --allow-tags '^main-(?P<ts>\d+)-' --extract '$ts' --tags-file tags.txt -o json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("test takes exactly one IMAGE, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Image = args[0]
+			return runTest(cmd.Context(), g, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Strategy, "strategy", "semver", "semver, newest-build, alphabetical, numerical or digest")
+	f.StringVar(&o.Constraint, "constraint", "", `semver range (empty: "*"); for digest, the tag to follow`)
+	f.BoolVar(&o.SemverLoose, "semver-loose", false, `semver: also accept "1.2" and "1" as versions`)
+	f.StringVar(&o.AllowTags, "allow-tags", "", "RE2 expression a tag must match (unanchored)")
+	f.StringArrayVar(&o.IgnoreTags, "ignore-tags", nil, "glob of tags to ignore (repeatable)")
+	f.StringVar(&o.Extract, "extract", "", "regexp.Expand template over --allow-tags giving the sort key ($1, $name, ${name})")
+	f.StringVar(&o.Order, "order", "asc", "alphabetical and numerical: asc picks the greatest, desc the smallest")
+	f.StringArrayVar(&o.Platforms, "platform", nil, "os/arch[/variant] a candidate must provide (repeatable; needs the registry)")
+	f.StringVar(&o.current, "current", "", "the tag Git holds now (TAG or TAG@sha256:…), to decide update/current/held")
+	f.StringVar(&o.TagsFile, "tags-file", "", "evaluate offline on the tags in this file (one a line)")
+	f.StringVar(&o.ConfigPath, "config", "", "tagwatch.yaml to take registry settings from")
+	f.BoolVar(&o.Insecure, "insecure", false, "talk plain HTTP to the registry")
+	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+// policySpec is the policy the flags describe.
+func (o *testOptions) policySpec() policy.Spec {
+	return policy.Spec{
+		Strategy:   policy.Strategy(o.Strategy),
+		Constraint: o.Constraint,
+		Loose:      o.SemverLoose,
+		AllowTags:  o.AllowTags,
+		IgnoreTags: o.IgnoreTags,
+		Extract:    o.Extract,
+		Order:      o.Order,
+		Platforms:  o.Platforms,
+	}
+}
+
+func (o *testOptions) validate() error {
+	switch o.Output {
+	case "text", "json":
+	default:
+		return usagef("-o: %q is not one of text, json", o.Output)
+	}
+	if o.ConfigPath != "" && o.Insecure {
+		return usagef("--config and --insecure exclude each other: set insecure for the registry in the config")
+	}
+	if err := checkRepository(o.Image); err != nil {
+		return err
+	}
+	tag, digest, _ := strings.Cut(o.current, "@")
+	o.Current = policy.Current{Tag: tag, Digest: digest}
+	return nil
+}
+
+// checkRepository rejects an IMAGE that is empty or carries a tag or digest.
+func checkRepository(image string) error {
+	last := image[strings.LastIndex(image, "/")+1:]
+	switch {
+	case image == "" || strings.ContainsAny(image, " \t\n"):
+		return usagef("IMAGE %q is not a repository name", image)
+	case strings.ContainsAny(last, ":@"):
+		return usagef("IMAGE %q carries a tag or digest: give the repository alone, and the tag in Git as --current", image)
+	}
+	return nil
+}
+
+func runTest(ctx context.Context, g *globals, o *testOptions, stdout io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	pol, err := policy.New(o.policySpec())
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var res *policy.Result
+	if o.TagsFile != "" {
+		if pol.NeedsMetadata() || pol.NeedsDigest() {
+			return usagef("a registry is needed: %s needs image metadata that --tags-file (names only) cannot give; drop --tags-file", needsWhat(o, pol))
+		}
+		tags, err := readTagsFile(o.TagsFile)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if g.log != nil {
+			g.log.WithField("image", o.Image).Debugf("read %d tags from %s", len(tags), o.TagsFile)
+		}
+		r := pol.Select(tags, o.Current)
+		res = &r
+	} else {
+		if liveTest == nil {
+			return usagef("a registry is needed: pass --tags-file")
+		}
+		if res, err = liveTest(ctx, g, o, pol); err != nil {
+			return err
+		}
+	}
+	if o.Output == "json" {
+		return printTestJSON(stdout, o.Image, res)
+	}
+	return printTestText(stdout, o, pol, res)
+}
+
+func needsWhat(o *testOptions, pol *policy.Policy) string {
+	switch {
+	case pol.NeedsDigest():
+		return "the digest strategy"
+	case len(o.Platforms) > 0:
+		return "--platform"
+	}
+	return "the " + o.Strategy + " strategy"
+}
+
+// readTagsFile reads one tag a line; blank lines and # comments are skipped.
+func readTagsFile(name string) ([]policy.Tag, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("--tags-file: %w", err)
+	}
+	defer f.Close()
+	var tags []policy.Tag
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.ContainsAny(line, " \t") {
+			return nil, fmt.Errorf("%s:%d: %q is not one tag (one tag a line)", name, n, line)
+		}
+		tags = append(tags, policy.Tag{Name: line})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return tags, nil
+}
+
+// testJSON is the -o json shape of DESIGN.md §3.
+type testJSON struct {
+	Image      string   `json:"image"`
+	Tag        string   `json:"tag"`
+	Digest     string   `json:"digest"`
+	Candidates []string `json:"candidates"`
+}
+
+func printTestJSON(w io.Writer, image string, res *policy.Result) error {
+	out := testJSON{Image: image, Tag: res.Tag, Digest: res.Digest, Candidates: res.Candidates}
+	if out.Candidates == nil {
+		out.Candidates = []string{}
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(out)
+}
+
+// maxListed candidates are printed in text output; the rest are counted.
+const maxListed = 10
+
+func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *policy.Result) error {
+	s := res.Stats
+	tag := res.Tag
+	if tag == "" {
+		tag = "(none)"
+	} else if res.Digest != "" {
+		tag += "@" + res.Digest
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "image:      %s\n", o.Image)
+	fmt.Fprintf(&b, "policy:     %s\n", describeSpec(pol.Spec()))
+	fmt.Fprintf(&b, "tag:        %s\n", tag)
+	fmt.Fprintf(&b, "decision:   %s: %s\n", res.Decision, res.Reason)
+	fmt.Fprintf(&b, "seen:       %d tags\n", s.Seen)
+	removed := []string{}
+	for _, r := range []string{policy.RuleCosign, policy.RuleIgnoreTags, policy.RuleAllowTags, policy.RuleDigestTag, policy.RulePlatforms, policy.RuleConstraint} {
+		if n := s.Filtered[r]; n > 0 {
+			removed = append(removed, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	if len(removed) == 0 {
+		removed = append(removed, "none")
+	}
+	fmt.Fprintf(&b, "removed:    %s\n", strings.Join(removed, ", "))
+	fmt.Fprintf(&b, "unparsable: %d (not a %s)\n", s.Unparsable, unparsableWhat(pol.Spec()))
+	if s.Duplicates > 0 {
+		fmt.Fprintf(&b, "duplicates: %d (same tag, or same extracted key: the lexically greatest tag stays)\n", s.Duplicates)
+	}
+	fmt.Fprintf(&b, "candidates: %d", s.Candidates)
+	if n := len(res.Candidates); n > 0 {
+		list := res.Candidates[:min(n, maxListed)]
+		fmt.Fprintf(&b, ", best first: %s", strings.Join(list, " "))
+		if n > maxListed {
+			fmt.Fprintf(&b, " … and %d more", n-maxListed)
+		}
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func describeSpec(s policy.Spec) string {
+	var parts []string
+	parts = append(parts, string(s.Strategy))
+	if s.Constraint != "" {
+		parts = append(parts, fmt.Sprintf("constraint %q", s.Constraint))
+	}
+	if s.Loose {
+		parts = append(parts, "loose")
+	}
+	if s.AllowTags != "" {
+		parts = append(parts, fmt.Sprintf("allowTags %q", s.AllowTags))
+	}
+	if s.Extract != "" {
+		parts = append(parts, fmt.Sprintf("extract %q", s.Extract))
+	}
+	for _, g := range s.IgnoreTags {
+		parts = append(parts, fmt.Sprintf("ignoreTags %q", g))
+	}
+	for _, p := range s.Platforms {
+		parts = append(parts, "platform "+p)
+	}
+	if s.Order == "desc" {
+		parts = append(parts, "order desc")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func unparsableWhat(s policy.Spec) string {
+	switch s.Strategy {
+	case policy.Semver:
+		if s.Loose {
+			return "version"
+		}
+		return "MAJOR.MINOR.PATCH version"
+	case policy.Numerical:
+		return "number"
+	case policy.NewestBuild:
+		return "tag with a build time"
+	case policy.Digest:
+		return "tag with a digest"
+	}
+	return "name"
+}
