@@ -1,6 +1,16 @@
 package config
 
-import "time"
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tagwatch/tagwatch/policy"
+)
 
 // Config is tagwatch.yaml (DESIGN.md §1). Load fills defaults and validates.
 type Config struct {
@@ -11,6 +21,10 @@ type Config struct {
 
 	// File is the path the config was loaded from ("" for an embedded one).
 	File string `yaml:"-"`
+
+	// lines maps a field path ("environments[1].images[0].constraint") to
+	// the line it was written on, so validation can point at it.
+	lines map[string]int
 }
 
 // Git says where environments live and how to write there.
@@ -69,6 +83,9 @@ type Image struct {
 	WriteDigest    bool     `yaml:"writeDigest,omitempty"`
 	AllowDowngrade bool     `yaml:"allowDowngrade,omitempty"`
 	Helm           *Helm    `yaml:"helm,omitempty"`
+	// ArgoCompat reads allowTags in Argo CD Image Updater's syntax ("any",
+	// "regexp:<RE>"; anything else matches nothing), for migrated configs.
+	ArgoCompat bool `yaml:"argoCompat,omitempty"`
 }
 
 // Helm is a values-file target of an image: dotted paths inside File
@@ -84,9 +101,175 @@ type Helm struct {
 // Duration is a time.Duration written as "2m", "30s".
 type Duration struct{ time.Duration }
 
-// Load reads, defaults and validates the config at path. Errors name the
-// file, the line and the field.
-func Load(path string) (*Config, error) { panic("not implemented") }
+// UnmarshalText parses "2m", "30s", "1h30m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 30s, 2m or 1h", b)
+	}
+	d.Duration = v
+	return nil
+}
 
-// Parse is Load for bytes already read; name is used in errors.
-func Parse(name string, data []byte) (*Config, error) { panic("not implemented") }
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Load reads, defaults and validates the config at path. Errors name the
+// file, the line and the field. Relative file paths in the config (a local
+// git.url, passwordFile, sshKeyFile, knownHostsFile, caFile, file:
+// credentials) are resolved against the directory holding path, and a
+// leading "~/" against the user's home directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, errs := decode(path, data)
+	if c == nil {
+		return nil, errs
+	}
+	c.resolvePaths(filepath.Dir(path))
+	return c.finish(errs)
+}
+
+// Parse is Load for bytes already read; name is used in errors. Relative
+// paths are left as written (relative to the working directory).
+func Parse(name string, data []byte) (*Config, error) {
+	c, errs := decode(name, data)
+	if c == nil {
+		return nil, errs
+	}
+	return c.finish(errs)
+}
+
+// finish applies defaults and validates. It reports the decoding errors
+// with the validation errors, in line order, leaving out validation errors
+// about fields that could not be decoded (they were left empty).
+func (c *Config) finish(decodeErrs Errors) (*Config, error) {
+	c.setDefaults()
+	errs := decodeErrs
+	for _, e := range c.Validate() {
+		if !covered(decodeErrs, e.Field) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
+		return c, nil
+	}
+	slices.SortStableFunc(errs, func(a, b *FieldError) int { return cmp.Compare(a.Line, b.Line) })
+	return nil, errs
+}
+
+// covered reports whether field, or a parent of it, failed to decode.
+func covered(errs Errors, field string) bool {
+	for _, e := range errs {
+		if e.Field == field || strings.HasPrefix(field, e.Field+".") || strings.HasPrefix(field, e.Field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// PolicySpec is the policy of the image, ready for policy.New.
+func (im Image) PolicySpec() policy.Spec {
+	return policy.Spec{
+		Strategy:       policy.Strategy(im.Strategy),
+		Constraint:     im.Constraint,
+		Loose:          im.SemverLoose,
+		AllowTags:      im.AllowTags,
+		ArgoCompat:     im.ArgoCompat,
+		IgnoreTags:     append([]string(nil), im.IgnoreTags...),
+		Extract:        im.Extract,
+		Order:          im.Order,
+		Platforms:      append([]string(nil), im.Platforms...),
+		AllowDowngrade: im.AllowDowngrade,
+	}
+}
+
+// Password reads the git password or token at use time: from the
+// environment variable passwordEnv or the file passwordFile (trailing
+// newlines trimmed). It returns "" when neither is set. Errors never
+// contain the secret.
+func (a GitAuth) Password() (string, error) {
+	switch {
+	case a.PasswordEnv != "":
+		v, ok := os.LookupEnv(a.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("git.auth.passwordEnv: environment variable %s is not set", a.PasswordEnv)
+		}
+		return v, nil
+	case a.PasswordFile != "":
+		b, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("git.auth.passwordFile: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}
+
+// RegistryFor returns the settings of the registry whose prefix matches
+// image (a repository name) the longest, on a path boundary; nil when none
+// does. "registry.example.com" matches "registry.example.com/team/app" but
+// not "registry.example.company/app".
+func (c *Config) RegistryFor(image string) *Registry {
+	var best *Registry
+	for i := range c.Registries {
+		r := &c.Registries[i]
+		p := strings.TrimSuffix(r.Prefix, "/")
+		if image != p && !strings.HasPrefix(image, p+"/") {
+			continue
+		}
+		if best == nil || len(p) > len(strings.TrimSuffix(best.Prefix, "/")) {
+			best = r
+		}
+	}
+	return best
+}
+
+// Line returns the line field (a path like "environments[0].images[1].constraint")
+// was written on, or of its closest written parent; 0 when unknown.
+func (c *Config) Line(field string) int {
+	for f := field; f != ""; f = parentField(f) {
+		if l, ok := c.lines[f]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// parentField strips the last element of a field path.
+func parentField(f string) string {
+	i := strings.LastIndexAny(f, ".[")
+	if i < 0 {
+		return ""
+	}
+	return f[:i]
+}
+
+// resolvePaths makes relative file references absolute against dir.
+func (c *Config) resolvePaths(dir string) {
+	home, _ := os.UserHomeDir()
+	abs := func(p string) string {
+		if rest, ok := strings.CutPrefix(p, "~/"); ok && home != "" {
+			return filepath.Join(home, rest)
+		}
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if gitURLKind(c.Git.URL) == urlLocal {
+		c.Git.URL = abs(c.Git.URL)
+	}
+	c.Git.Auth.PasswordFile = abs(c.Git.Auth.PasswordFile)
+	c.Git.Auth.SSHKeyFile = abs(c.Git.Auth.SSHKeyFile)
+	c.Git.Auth.KnownHostsFile = abs(c.Git.Auth.KnownHostsFile)
+	for i := range c.Registries {
+		r := &c.Registries[i]
+		r.CAFile = abs(r.CAFile)
+		if p, ok := strings.CutPrefix(r.Credentials, "file:"); ok && p != "" {
+			r.Credentials = "file:" + abs(p)
+		}
+	}
+}

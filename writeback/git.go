@@ -2,7 +2,16 @@ package writeback
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // Author is the identity commits are made with (author and committer).
@@ -21,80 +30,223 @@ type Auth struct {
 // Option configures Open.
 type Option func(*repoOptions) error
 
-type repoOptions struct{}
+type repoOptions struct {
+	branch      string
+	cacheDir    string
+	auth        Auth
+	author      Author
+	maxAttempts int
+	depth       int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+}
+
+// Defaults of Open.
+const (
+	DefaultMaxAttempts = 5
+	DefaultDepth       = 1
+)
+
+var defaultAuthor = Author{Name: "tagwatch", Email: "tagwatch@localhost"}
+
+func makeRepoOptions(opts []Option) (repoOptions, error) {
+	o := repoOptions{
+		author:      defaultAuthor,
+		maxAttempts: DefaultMaxAttempts,
+		depth:       DefaultDepth,
+		backoffBase: 200 * time.Millisecond,
+		backoffMax:  5 * time.Second,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	if o.cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return o, fmt.Errorf("no cache directory (set one with WithCacheDir): %w", err)
+		}
+		o.cacheDir = filepath.Join(base, "tagwatch", "git")
+	}
+	if o.branch != "" && !plumbing.NewBranchReferenceName(o.branch).IsBranch() {
+		return o, fmt.Errorf("invalid branch name %q", o.branch)
+	}
+	return o, nil
+}
 
 // WithBranch sets the branch read and written; default: the remote's default branch.
-func WithBranch(b string) Option { panic("not implemented") }
+func WithBranch(b string) Option {
+	return func(o *repoOptions) error {
+		if err := plumbing.ReferenceName(plumbing.NewBranchReferenceName(b)).Validate(); err != nil || b == "" {
+			return fmt.Errorf("invalid branch name %q", b)
+		}
+		o.branch = b
+		return nil
+	}
+}
 
 // WithCacheDir sets where working copies are cached (one per URL).
-func WithCacheDir(dir string) Option { panic("not implemented") }
+// Default: the user cache directory + tagwatch/git.
+func WithCacheDir(dir string) Option {
+	return func(o *repoOptions) error {
+		if dir == "" {
+			return errors.New("empty cache directory")
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("cache directory %s: %w", dir, err)
+		}
+		o.cacheDir = abs
+		return nil
+	}
+}
 
 // WithAuth sets credentials.
-func WithAuth(a Auth) Option { panic("not implemented") }
+func WithAuth(a Auth) Option {
+	return func(o *repoOptions) error { o.auth = a; return nil }
+}
 
 // WithAuthor sets author and committer.
-func WithAuthor(a Author) Option { panic("not implemented") }
+func WithAuthor(a Author) Option {
+	return func(o *repoOptions) error {
+		if a.Name == "" || a.Email == "" {
+			return fmt.Errorf("author needs a name and an email, got %q <%s>", a.Name, a.Email)
+		}
+		o.author = a
+		return nil
+	}
+}
 
 // WithMaxAttempts bounds push attempts when the remote moves (default 5).
-func WithMaxAttempts(n int) Option { panic("not implemented") }
+func WithMaxAttempts(n int) Option {
+	return func(o *repoOptions) error {
+		if n < 1 {
+			return fmt.Errorf("max attempts must be at least 1, got %d", n)
+		}
+		o.maxAttempts = n
+		return nil
+	}
+}
+
+// WithDepth sets how many commits a new cached copy is cloned with:
+// 1 (the default) is a shallow clone holding only the branch head, which is
+// all Publish needs; 0 clones the full history (for Log). A shallow cache
+// opened with depth 0 is cloned again in full.
+func WithDepth(n int) Option {
+	return func(o *repoOptions) error {
+		if n < 0 {
+			return fmt.Errorf("depth must not be negative, got %d", n)
+		}
+		o.depth = n
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the backoff between push attempts: the n-th retry
+// waits a random duration in [d/2, d) with d = base·2ⁿ⁻¹ capped at max
+// (default 200ms and 5s).
+func WithRetryBackoff(base, max time.Duration) Option {
+	return func(o *repoOptions) error {
+		if base <= 0 || max < base {
+			return fmt.Errorf("invalid backoff %v..%v", base, max)
+		}
+		o.backoffBase, o.backoffMax = base, max
+		return nil
+	}
+}
 
 // Repo is a cached working copy of one remote branch. One goroutine at a time.
-type Repo struct{}
+type Repo struct {
+	repo     *git.Repository
+	dir      string
+	branch   string
+	ep       repoEndpoint // nil-able fields when opened with OpenDir
+	auth     transport.AuthMethod
+	opts     repoOptions
+	base     plumbing.Hash // the remote head the working tree was last reset to
+	readOnly bool
+}
+
+// ErrReadOnly is returned by Sync and Publish on a Repo opened with OpenDir.
+var ErrReadOnly = errors.New("repository opened read-only")
 
 // Open clones url into the cache, or reuses the cached copy (fetch and hard
 // reset to the remote branch). A corrupt or foreign cache directory is re-cloned.
 func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
-	panic("not implemented")
+	o, err := makeRepoOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := parseRepoEndpoint(url, &o.auth)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := ep.authMethod(o.auth)
+	if err != nil {
+		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
+	}
+	r := &Repo{
+		dir:    filepath.Join(o.cacheDir, repoCacheName(ep.url)),
+		branch: o.branch,
+		ep:     ep,
+		auth:   auth,
+		opts:   o,
+	}
+	if err := r.openCache(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // OpenDir opens an existing local clone in place, read-only use (history).
-func OpenDir(dir string) (*Repo, error) { panic("not implemented") }
+func OpenDir(dir string) (*Repo, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening git repository %s: %w", dir, err)
+	}
+	r := &Repo{repo: repo, dir: dir, readOnly: true}
+	if wt, err := repo.Worktree(); err == nil {
+		r.dir = wt.Filesystem.Root()
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return nil, fmt.Errorf("reading HEAD of %s: %w", dir, err)
+	}
+	if head.Name().IsBranch() {
+		r.branch = head.Name().Short()
+	}
+	r.base = head.Hash()
+	return r, nil
+}
 
 // Dir is the root of the working tree.
-func (r *Repo) Dir() string { panic("not implemented") }
+func (r *Repo) Dir() string { return r.dir }
 
 // Branch is the branch read and written.
-func (r *Repo) Branch() string { panic("not implemented") }
+func (r *Repo) Branch() string { return r.branch }
+
+// URL is the remote's URL without credentials ("" after OpenDir).
+func (r *Repo) URL() string { return r.ep.url }
 
 // Head is the commit the working tree is at.
-func (r *Repo) Head() string { panic("not implemented") }
+func (r *Repo) Head() string {
+	if ref, err := r.repo.Head(); err == nil {
+		return ref.Hash().String()
+	}
+	return r.base.String()
+}
 
 // Sync fetches and hard-resets the working tree to the remote branch.
-func (r *Repo) Sync(ctx context.Context) error { panic("not implemented") }
-
-// Edit makes one commit. Apply edits the working tree rooted at dir and
-// returns the commit message and the files it changed (relative to dir);
-// no files means nothing to commit. Apply may run more than once: after a
-// rejected push it runs again on the new remote head, so it must decide from
-// what it reads there, not from what it saw before.
-type Edit struct {
-	Name  string
-	Apply func(dir string) (message string, files []string, err error)
-}
-
-// EditResult is the outcome of one Edit in Publish.
-type EditResult struct {
-	Name    string
-	Commit  string // "" when nothing was committed or Err is set
-	Message string
-	Files   []string
-	Err     error // Apply failed: nothing of this edit was committed
-}
-
-// PublishResult is the outcome of Publish.
-type PublishResult struct {
-	Edits    []EditResult
-	Pushed   bool // false when there was nothing to push
-	Attempts int
-	Head     string
-}
-
-// Publish applies edits in order on the remote head, one commit each, and
-// pushes them all in one push. When the push is rejected because the remote
-// moved, it syncs, re-applies the edits and tries again (bounded, jittered
-// backoff). It never force-pushes. A failing Apply fails only its own edit.
-func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error) {
-	panic("not implemented")
+func (r *Repo) Sync(ctx context.Context) error {
+	if r.readOnly {
+		return fmt.Errorf("sync %s: %w", r.dir, ErrReadOnly)
+	}
+	h, err := r.repoFetch(ctx)
+	if err != nil {
+		return err
+	}
+	return r.repoResetTo(h)
 }
 
 // CommitInfo is one commit of Log.
@@ -106,9 +258,36 @@ type CommitInfo struct {
 }
 
 // Log walks history from Head, newest first, until fn returns an error
-// (ErrStopLog stops cleanly).
+// (ErrStopLog stops cleanly). In a shallow copy (see WithDepth) it ends at
+// the oldest commit fetched.
 func (r *Repo) Log(ctx context.Context, fn func(CommitInfo) error) error {
-	panic("not implemented")
+	head, err := r.repo.Head()
+	if err != nil {
+		return fmt.Errorf("reading HEAD of %s: %w", r.dir, err)
+	}
+	it, err := r.repo.Log(&git.LogOptions{From: head.Hash()})
+	if err != nil {
+		return fmt.Errorf("walking history of %s: %w", r.dir, err)
+	}
+	defer it.Close()
+	err = it.ForEach(func(c *object.Commit) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(CommitInfo{
+			Hash:    c.Hash.String(),
+			Message: c.Message,
+			Author:  Author{Name: c.Author.Name, Email: c.Author.Email},
+			When:    c.Author.When,
+		})
+	})
+	switch {
+	case err == nil, errors.Is(err, ErrStopLog):
+		return nil
+	case errors.Is(err, plumbing.ErrObjectNotFound) && r.repoIsShallow():
+		return nil // the parents of the shallow boundary were never fetched
+	}
+	return err
 }
 
 // ErrStopLog stops Log without an error.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/testgit"
+)
+
+// historyRepo makes a remote whose history holds two tagwatch commits and a
+// human one, and returns the bare repository and a clone of it.
+func historyRepo(t *testing.T) (bare string, clone *testgit.Clone) {
+	t.Helper()
+	bare = testgit.NewBare(t, nil)
+	clone = testgit.NewClone(t, bare)
+	for i, msg := range []string{
+		audit.Message("staging", []audit.Change{{Env: "staging", Image: "r.example.com/team/app", To: "1.0.0", Digest: "sha256:aa"}}),
+		"docs: a human change\n",
+		audit.Message("production", []audit.Change{{Env: "production", Image: "r.example.com/team/app", From: "0.9.0", To: "1.0.0", Digest: "sha256:aa"}}),
+	} {
+		if _, err := clone.CommitAndPush("f.txt", string(rune('a'+i)), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bare, clone
+}
+
+// execute runs the CLI with args and returns stdout and the error.
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	g := &globals{}
+	root := newRootCmd(g)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestHistoryCommand(t *testing.T) {
+	bare, clone := historyRepo(t)
+	cache := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "tagwatch.yaml")
+	if err := os.WriteFile(cfg, []byte("git: {url: 'file://"+bare+"', branch: main}\nenvironments:\n  - name: staging\n    path: envs/staging\n    images: [{image: r.example.com/team/app}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Env, Image, From, To string }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []row
+	}{
+		{"local clone", []string{"--repo", clone.Dir}, []row{
+			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"}, {"staging", "r.example.com/team/app", "", "1.0.0"},
+		}},
+		{"remote URL", []string{"--repo", "file://" + bare, "--cache-dir", cache, "--env", "staging"}, []row{
+			{"staging", "r.example.com/team/app", "", "1.0.0"},
+		}},
+		{"config", []string{"--config", cfg, "--cache-dir", cache, "--image", "app", "--env", "production"}, []row{
+			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"},
+		}},
+		{"no match", []string{"--repo", clone.Dir, "--image", "other"}, []row{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := execute(t, append([]string{"history", "-o", "json"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v in %q", err, out)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("history -o json (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	out, err := execute(t, "history", "--repo", clone.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[1], "0.9.0 → 1.0.0") || !strings.Contains(lines[2], "(none) → 1.0.0") {
+		t.Errorf("history table:\n%s", out)
+	}
+}
+
+func TestHistoryUsage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("git: {url: x}\nenvironments: []\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"bad output", []string{"history", "-o", "yaml", "--repo", dir}, exitUsage},
+		{"config and repo", []string{"history", "--config", bad, "--repo", dir}, exitUsage},
+		{"bad config", []string{"history", "--config", bad}, exitUsage},
+		{"missing config", []string{"history", "--config", filepath.Join(dir, "nope.yaml")}, exitUsage},
+		{"not a repository", []string{"history", "--repo", dir}, exitFailed},
+		{"argument", []string{"history", "extra"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := run(tc.args); got != tc.want {
+				t.Errorf("run(%q) = %d, want %d", tc.args, got, tc.want)
+			}
+		})
+	}
+}

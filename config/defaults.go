@@ -1,0 +1,76 @@
+package config
+
+import (
+	"path"
+	"strings"
+	"time"
+)
+
+// Defaults, in one place (docs/configuration.md lists them).
+const (
+	DefaultAuthorName  = "tagwatch"
+	DefaultAuthorEmail = "tagwatch@localhost"
+	DefaultInterval    = 2 * time.Minute
+	DefaultRateLimit   = 20.0
+	DefaultStrategy    = "semver"
+	DefaultOrder       = "asc"
+	// DefaultUsername is the https user name when only a password or token
+	// is configured (hosts that take tokens accept any user name).
+	DefaultUsername = "git"
+)
+
+// setDefaults fills every field left empty that has a default.
+func (c *Config) setDefaults() {
+	if c.Git.Author.Name == "" {
+		c.Git.Author.Name = DefaultAuthorName
+	}
+	if c.Git.Author.Email == "" {
+		c.Git.Author.Email = DefaultAuthorEmail
+	}
+	a := &c.Git.Auth
+	if a.Username == "" && (a.PasswordEnv != "" || a.PasswordFile != "") {
+		a.Username = DefaultUsername
+	}
+	if c.Interval.Duration == 0 {
+		c.Interval.Duration = DefaultInterval
+	}
+	for i := range c.Registries {
+		if c.Registries[i].RateLimit == 0 {
+			c.Registries[i].RateLimit = DefaultRateLimit
+		}
+	}
+	for i := range c.Environments {
+		for j := range c.Environments[i].Images {
+			c.Environments[i].Images[j].setDefaults()
+		}
+	}
+}
+
+func (im *Image) setDefaults() {
+	if im.Strategy == "" {
+		im.Strategy = DefaultStrategy
+	}
+	if im.Order == "" {
+		im.Order = DefaultOrder
+	}
+	if im.KustomizeName == "" {
+		im.KustomizeName = im.Image
+	}
+	if im.Alias == "" {
+		im.Alias = DefaultAlias(im.Image)
+	}
+}
+
+// DefaultAlias is the marker alias of an image: the last element of its
+// repository path ("registry.example.com/team/app" → "app"), without a
+// tag or digest.
+func DefaultAlias(image string) string {
+	image = strings.TrimRight(image, "/")
+	if image == "" {
+		return ""
+	}
+	base := path.Base(image)
+	base, _, _ = strings.Cut(base, "@")
+	base, _, _ = strings.Cut(base, ":")
+	return base
+}

@@ -1,0 +1,316 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tagwatch/tagwatch/policy"
+)
+
+var (
+	envNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	envVarRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	scpLikeRE = regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]?`)
+)
+
+// validator collects the problems of one config, each at its field's line.
+type validator struct {
+	c    *Config
+	errs Errors
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{File: v.c.File, Line: v.c.Line(field), Field: field, Err: fmt.Errorf(format, args...)})
+}
+
+// Validate checks a defaulted config and returns every problem found, or
+// nil. Load and Parse call it; call it again after changing a Config.
+func (c *Config) Validate() Errors {
+	v := &validator{c: c}
+	v.git()
+	for i, r := range c.Registries {
+		v.registry(i, r)
+	}
+	if c.Interval.Duration < 0 || (c.Interval.Duration > 0 && c.Interval.Seconds() < 1) {
+		v.add("interval", "%s is too short; use 1s or more", c.Interval.Duration)
+	}
+	if len(c.Environments) == 0 {
+		v.add("environments", "at least one environment is required")
+	}
+	names := map[string]string{}
+	for i, e := range c.Environments {
+		f := fmt.Sprintf("environments[%d]", i)
+		if first, dup := names[e.Name]; dup && e.Name != "" {
+			v.add(f+".name", "duplicate environment name %q (also %s)", e.Name, first)
+		} else {
+			names[e.Name] = f
+		}
+		v.environment(f, e)
+	}
+	return v.errs
+}
+
+func (v *validator) git() {
+	g := v.c.Git
+	if g.URL == "" {
+		v.add("git.url", "required: the repository holding the environments")
+	} else if err := checkGitURL(g.URL); err != nil {
+		v.add("git.url", "%v", err)
+	}
+	if g.Branch != "" {
+		if err := plumbing.NewBranchReferenceName(g.Branch).Validate(); err != nil || strings.HasPrefix(g.Branch, "refs/") {
+			v.add("git.branch", "%q is not a valid branch name", g.Branch)
+		}
+	}
+	if strings.ContainsAny(g.Author.Name, "<>\n") {
+		v.add("git.author.name", "must not contain <, > or a newline")
+	}
+	if e := g.Author.Email; strings.ContainsAny(e, "<> \n") || !strings.Contains(e, "@") {
+		v.add("git.author.email", "%q is not an email address", e)
+	}
+	a := g.Auth
+	if a.PasswordEnv != "" && a.PasswordFile != "" {
+		v.add("git.auth.passwordFile", "set passwordEnv or passwordFile, not both")
+	}
+	if a.PasswordEnv != "" && !envVarRE.MatchString(a.PasswordEnv) {
+		v.add("git.auth.passwordEnv", "%q is not an environment variable name", a.PasswordEnv)
+	}
+}
+
+// URL kinds of git.url.
+const (
+	urlInvalid = iota
+	urlRemote  // https://, http://, ssh://, user@host:path
+	urlFile    // file://
+	urlLocal   // a local path
+)
+
+// gitURLKind tells how git.url is written (it does not validate it fully).
+func gitURLKind(s string) int {
+	switch {
+	case s == "":
+		return urlInvalid
+	case strings.Contains(s, "://"):
+		if strings.HasPrefix(s, "file://") {
+			return urlFile
+		}
+		return urlRemote
+	case filepath.IsAbs(s) || strings.HasPrefix(s, "."):
+		return urlLocal
+	case scpLikeRE.MatchString(s):
+		return urlRemote
+	}
+	return urlLocal
+}
+
+// checkGitURL validates the forms of DESIGN.md §1. Errors never repeat a
+// URL that carries credentials.
+func checkGitURL(s string) error {
+	if strings.ContainsAny(s, " \t\n") {
+		return errors.New("must not contain whitespace")
+	}
+	switch gitURLKind(s) {
+	case urlRemote:
+		if !strings.Contains(s, "://") {
+			return nil // user@host:path
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return errors.New("not a valid URL")
+		}
+		switch u.Scheme {
+		case "https", "http", "ssh":
+		default:
+			return fmt.Errorf("scheme %q is not supported; use https://, http://, ssh://, user@host:path, file:// or a local path", u.Scheme)
+		}
+		if u.Host == "" {
+			return errors.New("the URL has no host")
+		}
+		if _, has := u.User.Password(); has {
+			return errors.New("the URL holds a password; put credentials in git.auth (passwordEnv or passwordFile) instead")
+		}
+		if u.Path == "" || u.Path == "/" {
+			return errors.New("the URL has no repository path")
+		}
+	case urlFile:
+		u, err := url.Parse(s)
+		if err != nil || u.Path == "" {
+			return errors.New("file:// URL needs a path, like file:///srv/git/deploy.git")
+		}
+	}
+	return nil
+}
+
+func (v *validator) registry(i int, r Registry) {
+	f := fmt.Sprintf("registries[%d]", i)
+	switch {
+	case r.Prefix == "":
+		v.add(f+".prefix", "required: a registry host, optionally with a path (registry.example.com/team)")
+	case strings.Contains(r.Prefix, "://"):
+		v.add(f+".prefix", "%q: write the host without a scheme (use insecure: true for plain HTTP)", r.Prefix)
+	default:
+		host, repo, _ := strings.Cut(strings.TrimSuffix(r.Prefix, "/"), "/")
+		if _, err := name.NewRegistry(host, name.StrictValidation); err != nil {
+			v.add(f+".prefix", "%q is not a registry host: %v", r.Prefix, err)
+		} else if repo != "" {
+			if _, err := name.NewRepository(host+"/"+repo, name.StrictValidation); err != nil {
+				v.add(f+".prefix", "%q is not a registry path: %v", r.Prefix, err)
+			}
+		}
+		for j := range i {
+			if strings.TrimSuffix(v.c.Registries[j].Prefix, "/") == strings.TrimSuffix(r.Prefix, "/") {
+				v.add(f+".prefix", "duplicate prefix %q (also registries[%d])", r.Prefix, j)
+				break
+			}
+		}
+	}
+	if r.Insecure && r.CAFile != "" {
+		v.add(f+".caFile", "insecure: true means plain HTTP, where a CA file has no use")
+	}
+	if r.Credentials != "" {
+		if err := checkCredentials(r.Credentials); err != nil {
+			v.add(f+".credentials", "%v", err)
+		}
+	}
+	if r.RateLimit < 0 {
+		v.add(f+".rateLimit", "must be positive (requests per second), got %v", r.RateLimit)
+	}
+}
+
+// checkCredentials validates "env:VAR" or "file:/path" (never echoing a value).
+func checkCredentials(s string) error {
+	kind, ref, ok := strings.Cut(s, ":")
+	switch {
+	case ok && kind == "env" && envVarRE.MatchString(ref):
+		return nil
+	case ok && kind == "file" && ref != "":
+		return nil
+	case ok && kind == "env":
+		return errors.New(`env: needs an environment variable name, like env:REGISTRY_AUTH`)
+	}
+	return errors.New(`must be env:VAR or file:/path (a variable or file holding "user:pass"); never the secret itself`)
+}
+
+func (v *validator) environment(f string, e Environment) {
+	switch {
+	case e.Name == "":
+		v.add(f+".name", "required")
+	case !envNameRE.MatchString(e.Name):
+		v.add(f+".name", "%q must match [a-z0-9][a-z0-9-]*", e.Name)
+	}
+	if err := checkRelPath(e.Path); err != nil {
+		v.add(f+".path", "%v", err)
+	}
+	if len(e.Images) == 0 {
+		v.add(f+".images", "at least one image is required")
+	}
+	images := map[string]int{}
+	aliases := map[string]int{}
+	for j, im := range e.Images {
+		g := fmt.Sprintf("%s.images[%d]", f, j)
+		repo := v.image(g, e.Path, im)
+		if repo != "" {
+			if k, dup := images[repo]; dup {
+				v.add(g+".image", "%s is already watched by images[%d] of this environment", im.Image, k)
+			} else {
+				images[repo] = j
+			}
+		}
+		if k, dup := aliases[im.Alias]; dup && im.Alias != "" {
+			v.add(g+".alias", "alias %q is already used by images[%d]; set alias: to tell them apart in markers", im.Alias, k)
+		} else {
+			aliases[im.Alias] = j
+		}
+	}
+}
+
+// checkRelPath rejects paths that leave the repository lexically.
+func checkRelPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("required: a directory relative to the repository root")
+	case path.IsAbs(p) || filepath.IsAbs(p):
+		return fmt.Errorf("%q is absolute; write it relative to the repository root", p)
+	case !filepath.IsLocal(filepath.FromSlash(p)):
+		return fmt.Errorf("%q leaves the repository", p)
+	}
+	return nil
+}
+
+// image validates one image entry and returns its normalised repository
+// name ("" when invalid).
+func (v *validator) image(f, envPath string, im Image) string {
+	repo := ""
+	switch {
+	case im.Image == "":
+		v.add(f+".image", "required: the repository to watch, like registry.example.com/team/app")
+	default:
+		if last := im.Image[strings.LastIndex(im.Image, "/")+1:]; strings.ContainsAny(last, ":@") {
+			v.add(f+".image", "%q names a tag or digest; write the repository alone (the policy picks the tag)", im.Image)
+		} else if r, err := name.NewRepository(im.Image); err != nil {
+			v.add(f+".image", "%q is not a valid image repository: %v", im.Image, err)
+		} else {
+			repo = r.Name()
+		}
+	}
+	if im.Alias != "" && (strings.ContainsAny(im.Alias, ": \t\n\"") || im.Alias == ".") {
+		v.add(f+".alias", "%q must not contain ':', quotes or spaces", im.Alias)
+	}
+	if h := im.Helm; h != nil {
+		v.helm(f+".helm", envPath, h)
+	}
+	if _, err := policy.New(im.PolicySpec()); err != nil {
+		v.policyError(f, err)
+	}
+	return repo
+}
+
+// policyError reports a policy.New error at the field it names.
+func (v *validator) policyError(f string, err error) {
+	var pe *policy.FieldError
+	switch {
+	case errors.As(err, &pe) && pe.Field != "" && pe.Value == "":
+		v.add(f+"."+pe.Field, "%v", pe.Err)
+		return
+	case errors.As(err, &pe) && pe.Field != "":
+		v.add(f+"."+pe.Field, "%q: %v", pe.Value, pe.Err)
+		return
+	}
+	v.add(f, "%v", err)
+}
+
+func (v *validator) helm(f, envPath string, h *Helm) {
+	switch {
+	case h.File == "":
+		v.add(f+".file", "required: the values file, relative to the environment's path")
+	case path.IsAbs(h.File) || filepath.IsAbs(h.File):
+		v.add(f+".file", "%q is absolute; write it relative to the environment's path", h.File)
+	case !filepath.IsLocal(filepath.FromSlash(path.Join(envPath, h.File))):
+		v.add(f+".file", "%q leaves the repository", h.File)
+	}
+	if h.Image == "" && h.Tag == "" {
+		v.add(f, "needs tag (with repository) or image: the values to write")
+	}
+	if h.Image != "" && (h.Repository != "" || h.Tag != "" || h.Digest != "") {
+		v.add(f+".image", "image writes the whole reference; do not also set repository, tag or digest")
+	}
+	for _, p := range []struct{ field, val string }{{"image", h.Image}, {"repository", h.Repository}, {"tag", h.Tag}, {"digest", h.Digest}} {
+		if p.val == "" {
+			continue
+		}
+		for _, part := range strings.Split(p.val, ".") {
+			if part == "" {
+				v.add(f+"."+p.field, "%q is not a dotted path like image.tag", p.val)
+				break
+			}
+		}
+	}
+}

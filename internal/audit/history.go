@@ -1,0 +1,111 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tagwatch/tagwatch/writeback"
+)
+
+// LogSource walks a repository's commits, newest first; *writeback.Repo is one.
+type LogSource interface {
+	Log(ctx context.Context, fn func(writeback.CommitInfo) error) error
+}
+
+// Filter selects history entries; zero fields select everything.
+type Filter struct {
+	Env string
+	// Image matches the image exactly or by its trailing path elements:
+	// "app" and "team/app" both match "registry.example.com/team/app".
+	Image string
+	// Limit stops after this many entries (0: no limit).
+	Limit int
+}
+
+// Match reports whether c passes the filter.
+func (f Filter) Match(c Change) bool {
+	if f.Env != "" && c.Env != f.Env {
+		return false
+	}
+	if f.Image != "" && c.Image != f.Image && !strings.HasSuffix(c.Image, "/"+strings.TrimPrefix(f.Image, "/")) {
+		return false
+	}
+	return true
+}
+
+// History reads every Tagwatch-Update trailer reachable from the source's
+// head, newest commit first (a commit's trailers in the order written).
+// Git is the record: nothing but the commits is read.
+func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
+	entries := []Entry{}
+	err := src.Log(ctx, func(ci writeback.CommitInfo) error {
+		for _, c := range Parse(ci.Message) {
+			if !f.Match(c) {
+				continue
+			}
+			entries = append(entries, Entry{Commit: ci.Hash, Time: ci.When, Change: c})
+			if f.Limit > 0 && len(entries) >= f.Limit {
+				return writeback.ErrStopLog
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	return entries, nil
+}
+
+// WriteTable writes entries as an aligned table: time (UTC), environment,
+// image, from → to, short digest and short commit.
+func WriteTable(w io.Writer, entries []Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tENV\tIMAGE\tCHANGE\tDIGEST\tCOMMIT")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n",
+			e.Time.UTC().Format(time.RFC3339), e.Env, e.Image, orNone(e.From), e.To,
+			orDash(ShortDigest(e.Digest)), shortCommit(e.Commit))
+	}
+	return tw.Flush()
+}
+
+// JSONEntry is the -o json form of an Entry.
+type JSONEntry struct {
+	Commit string    `json:"commit"`
+	Time   time.Time `json:"time"`
+	Env    string    `json:"env"`
+	Image  string    `json:"image"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Digest string    `json:"digest"`
+}
+
+// WriteJSON writes entries as one JSON array (an empty array for none).
+func WriteJSON(w io.Writer, entries []Entry) error {
+	out := make([]JSONEntry, len(entries))
+	for i, e := range entries {
+		out[i] = JSONEntry{Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func shortCommit(h string) string {
+	if len(h) > 10 {
+		return h[:10]
+	}
+	return h
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,208 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+const repoRemoteName = "origin"
+
+// openCache makes r.dir a working copy of the remote branch at its head:
+// reused (fetch and hard reset) when it is a healthy clone of the same
+// remote, cloned again otherwise. A failing fetch is returned as is: the
+// network being down is no reason to throw the cache away.
+func (r *Repo) openCache(ctx context.Context) error {
+	if repo := r.repoOpenCached(); repo != nil {
+		r.repo = repo
+		if err := r.repoResolveBranch(ctx); err != nil {
+			return err
+		}
+		h, err := r.repoFetch(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.repoResetTo(h); err == nil {
+			return r.repoClean()
+		}
+		// A copy that cannot be reset is corrupt: clone it again.
+	}
+	return r.repoClone(ctx)
+}
+
+// repoOpenCached opens the cached copy when it is a readable clone of the
+// same remote (and not shallow when full history is wanted); nil otherwise.
+func (r *Repo) repoOpenCached() *git.Repository {
+	if _, err := os.Stat(r.dir); err != nil {
+		return nil
+	}
+	repo, err := git.PlainOpen(r.dir)
+	if err != nil {
+		return nil
+	}
+	rem, err := repo.Remote(repoRemoteName)
+	if err != nil || len(rem.Config().URLs) != 1 || rem.Config().URLs[0] != r.ep.url {
+		return nil
+	}
+	if r.opts.depth == 0 {
+		if sh, err := repo.Storer.Shallow(); err != nil || len(sh) > 0 {
+			return nil
+		}
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return nil
+	}
+	c, err := repo.CommitObject(head.Hash())
+	if err != nil {
+		return nil
+	}
+	if _, err := c.Tree(); err != nil {
+		return nil
+	}
+	if _, err := repo.Storer.Index(); err != nil {
+		return nil
+	}
+	return repo
+}
+
+// repoResolveBranch sets r.branch to the remote's default branch when none
+// was configured.
+func (r *Repo) repoResolveBranch(ctx context.Context) error {
+	if r.branch != "" {
+		return nil
+	}
+	rem, err := r.repo.Remote(repoRemoteName)
+	if err != nil {
+		return err
+	}
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.auth})
+	if err != nil {
+		return r.ep.repoError("listing branches of", err)
+	}
+	for _, ref := range refs {
+		if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference && ref.Target().IsBranch() {
+			r.branch = ref.Target().Short()
+			return nil
+		}
+	}
+	return fmt.Errorf("remote %s has no default branch (HEAD); set the branch", r.ep.url)
+}
+
+// repoClone clones the remote branch into a fresh directory beside r.dir and
+// moves it into place, so a clone cut short never looks like a cache.
+func (r *Repo) repoClone(ctx context.Context) error {
+	if err := os.MkdirAll(r.opts.cacheDir, 0o700); err != nil {
+		return fmt.Errorf("git cache directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(r.opts.cacheDir, filepath.Base(r.dir)+".clone-")
+	if err != nil {
+		return fmt.Errorf("git cache directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	co := &git.CloneOptions{
+		URL:          r.ep.url,
+		Auth:         r.auth,
+		RemoteName:   repoRemoteName,
+		SingleBranch: true,
+		Depth:        r.opts.depth,
+		Tags:         git.NoTags,
+	}
+	if r.branch != "" {
+		co.ReferenceName = plumbing.NewBranchReferenceName(r.branch)
+	}
+	repo, err := git.PlainCloneContext(ctx, tmp, false, co)
+	if err != nil {
+		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, git.NoMatchingRefSpecError{}) {
+			return fmt.Errorf("cloning %s: branch %q not found", r.ep.url, r.branch)
+		}
+		return r.ep.repoError("cloning", err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return fmt.Errorf("cloning %s: %w", r.ep.url, err)
+	}
+	if r.branch == "" {
+		r.branch = head.Name().Short()
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		return fmt.Errorf("removing stale git cache %s: %w", r.dir, err)
+	}
+	if err := os.Rename(tmp, r.dir); err != nil {
+		return fmt.Errorf("git cache directory: %w", err)
+	}
+	if r.repo, err = git.PlainOpen(r.dir); err != nil {
+		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
+	}
+	r.base = head.Hash()
+	return nil
+}
+
+// repoFetch fetches the branch into its remote-tracking ref and returns the
+// remote head. A shallow copy stays shallow (depth 1); a full one stays full.
+func (r *Repo) repoFetch(ctx context.Context) (plumbing.Hash, error) {
+	tracking := plumbing.NewRemoteReferenceName(repoRemoteName, r.branch)
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(r.branch), tracking))
+	fo := &git.FetchOptions{
+		RemoteName: repoRemoteName,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       r.auth,
+		Tags:       git.NoTags,
+	}
+	if r.repoIsShallow() {
+		fo.Depth = 1
+	}
+	err := r.repo.FetchContext(ctx, fo)
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if errors.Is(err, git.NoMatchingRefSpecError{}) {
+			return plumbing.ZeroHash, fmt.Errorf("fetching %s: branch %q not found", r.ep.url, r.branch)
+		}
+		return plumbing.ZeroHash, r.ep.repoError("fetching", err)
+	}
+	ref, err := r.repo.Reference(tracking, true)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetching %s: branch %q: %w", r.ep.url, r.branch, err)
+	}
+	return ref.Hash(), nil
+}
+
+// repoResetTo points the branch and HEAD at h and makes the index and the
+// working tree match it (git reset --hard).
+func (r *Repo) repoResetTo(h plumbing.Hash) error {
+	branch := plumbing.NewBranchReferenceName(r.branch)
+	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
+		return fmt.Errorf("reset %s: %w", r.dir, err)
+	}
+	wt, err := r.repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("reset %s: %w", r.dir, err)
+	}
+	if err := wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset}); err != nil {
+		return fmt.Errorf("reset %s to %s: %w", r.dir, h, err)
+	}
+	r.base = h
+	return nil
+}
+
+// repoClean removes untracked files, such as those a crashed run left.
+func (r *Repo) repoClean() error {
+	wt, err := r.repo.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return fmt.Errorf("cleaning %s: %w", r.dir, err)
+	}
+	return nil
+}
+
+func (r *Repo) repoIsShallow() bool {
+	sh, err := r.repo.Storer.Shallow()
+	return err == nil && len(sh) > 0
+}

@@ -1,0 +1,184 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Edit makes one commit. Apply edits the working tree rooted at dir and
+// returns the commit message and the files it changed (relative to dir);
+// no files means nothing to commit. Apply may run more than once: after a
+// rejected push it runs again on the new remote head, so it must decide from
+// what it reads there, not from what it saw before.
+type Edit struct {
+	Name  string
+	Apply func(dir string) (message string, files []string, err error)
+}
+
+// EditResult is the outcome of one Edit in Publish.
+type EditResult struct {
+	Name    string
+	Commit  string // "" when nothing was committed or Err is set
+	Message string
+	Files   []string
+	Err     error // Apply failed: nothing of this edit was committed
+}
+
+// PublishResult is the outcome of Publish.
+type PublishResult struct {
+	Edits    []EditResult
+	Pushed   bool // false when there was nothing to push
+	Attempts int
+	Head     string
+}
+
+// Publish applies edits in order on the remote head, one commit each, and
+// pushes them all in one push. When the push is rejected because the remote
+// moved, it syncs, re-applies the edits and tries again (bounded, jittered
+// backoff). It never force-pushes. A failing Apply fails only its own edit.
+//
+// Publish starts from the remote head of the last Open or Sync: call Sync
+// before reading the values the edits decide from. When the returned error
+// is not nil, EditResult.Commit names commits that were made locally but
+// are not on the remote.
+func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error) {
+	var res PublishResult
+	if r.readOnly {
+		return res, fmt.Errorf("publish to %s: %w", r.dir, ErrReadOnly)
+	}
+	if h := r.Head(); h != r.base.String() {
+		// Commits of an earlier Publish that did not get out: start over.
+		if err := r.repoResetTo(r.base); err != nil {
+			return res, err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		if attempt > 1 {
+			if err := r.repoBackoff(ctx, attempt-1); err != nil {
+				return res, err
+			}
+			if err := r.Sync(ctx); err != nil {
+				return res, err
+			}
+		}
+		out, err := r.repoApplyAll(edits)
+		res.Edits, res.Head = out.results, out.head.String()
+		if err != nil {
+			return res, err
+		}
+		if out.head == r.base {
+			return res, nil // nothing changed: nothing to push
+		}
+		err = r.repoPush(ctx, out.head, out.objects)
+		if err == nil {
+			r.base, res.Pushed = out.head, true
+			return res, nil
+		}
+		if !errors.Is(err, ErrPushRejected) {
+			return res, err
+		}
+		if attempt >= r.opts.maxAttempts {
+			return res, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
+		}
+	}
+}
+
+type repoApplied struct {
+	results []EditResult
+	head    plumbing.Hash   // the last commit made, or the base
+	objects []plumbing.Hash // every object written for the commits, to push
+}
+
+// repoApplyAll runs every edit on the working tree at r.base and commits
+// each one's files. An edit that fails is undone and recorded; only a
+// failure of the repository itself is returned as an error.
+func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
+	out := repoApplied{head: r.base, results: make([]EditResult, 0, len(edits))}
+	c, err := r.repo.CommitObject(r.base)
+	if err != nil {
+		return out, fmt.Errorf("reading %s: %w", r.base, err)
+	}
+	tree := c.TreeHash
+	changed := map[string]repoChange{}
+	for _, e := range edits {
+		res := EditResult{Name: e.Name}
+		msg, files, err := e.Apply(r.dir)
+		res.Message, res.Files = msg, files
+		if err == nil && len(files) > 0 && msg == "" {
+			err = errors.New("empty commit message")
+		}
+		var changes []repoChange
+		var written []plumbing.Hash
+		if err == nil && len(files) > 0 {
+			changes, written, err = r.repoStage(files)
+		}
+		if err != nil {
+			res.Err = err
+			if rerr := r.repoRevert(tree, files); rerr != nil {
+				return out, fmt.Errorf("undoing edit %s: %w", e.Name, rerr)
+			}
+			out.results = append(out.results, res)
+			continue
+		}
+		if len(changes) == 0 {
+			out.results = append(out.results, res)
+			continue
+		}
+		newTree, err := r.repoEditTree(tree, changes, &written)
+		if err != nil {
+			return out, fmt.Errorf("edit %s: writing tree: %w", e.Name, err)
+		}
+		if newTree == tree {
+			out.results = append(out.results, res) // the same bytes written back
+			continue
+		}
+		commit, err := r.repoWriteCommit(newTree, out.head, msg)
+		if err != nil {
+			return out, fmt.Errorf("edit %s: writing commit: %w", e.Name, err)
+		}
+		out.objects = append(append(out.objects, written...), commit)
+		out.head, tree = commit, newTree
+		res.Commit = commit.String()
+		for _, ch := range changes {
+			changed[ch.path] = ch
+		}
+		out.results = append(out.results, res)
+	}
+	if out.head == r.base {
+		return out, nil
+	}
+	branch := plumbing.NewHashReference(plumbing.NewBranchReferenceName(r.branch), out.head)
+	if err := r.repo.Storer.SetReference(branch); err != nil {
+		return out, fmt.Errorf("updating branch %s: %w", r.branch, err)
+	}
+	if err := r.repoUpdateIndex(changed); err != nil {
+		return out, fmt.Errorf("updating index: %w", err)
+	}
+	return out, nil
+}
+
+// repoBackoff waits before retry n (1, 2, …): a random duration in [d/2, d)
+// where d doubles from the base up to the maximum.
+func (r *Repo) repoBackoff(ctx context.Context, n int) error {
+	d := r.opts.backoffMax
+	if n < 31 {
+		if b := r.opts.backoffBase << (n - 1); b > 0 && b < d {
+			d = b
+		}
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

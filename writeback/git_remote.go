@@ -1,0 +1,259 @@
+package writeback
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+)
+
+// repoEndpoint is a remote URL made safe to store and print: no password or
+// token in it, ever. Secrets travel in the auth method, per operation.
+type repoEndpoint struct {
+	url     string // credential-free; given to go-git and stored in .git/config
+	kind    string // "file", "http" or "ssh"
+	host    string // ssh: host:port for known_hosts
+	sshUser string
+	secrets []string // scrubbed from any error text
+}
+
+// tokenUsername is sent with a token when no username is configured: GitHub,
+// GitLab, Gitea and Bitbucket accept any non-empty username with a token.
+const tokenUsername = "x-access-token"
+
+// parseRepoEndpoint reads raw (a local path, file://, http(s)://, ssh:// or
+// scp-like user@host:path) and moves any credentials in it into a.
+func parseRepoEndpoint(raw string, a *Auth) (repoEndpoint, error) {
+	var ep repoEndpoint
+	for _, s := range []string{a.Password, a.SSHKeyPassphrase} {
+		if s != "" {
+			ep.secrets = append(ep.secrets, s)
+		}
+	}
+	switch {
+	case raw == "":
+		return ep, errors.New("empty git URL")
+	case strings.HasPrefix(raw, "file://"):
+		ep.kind, ep.url = "file", raw
+		return ep, nil
+	case !strings.Contains(raw, "://") && repoIsSCPLike(raw):
+		e, err := transport.NewEndpoint(raw)
+		if err != nil {
+			return ep, fmt.Errorf("invalid git URL %s", redactURL(raw))
+		}
+		ep.kind, ep.url, ep.sshUser = "ssh", raw, e.User
+		ep.host = net.JoinHostPort(e.Host, strconv.Itoa(repoPortOr(e.Port, 22)))
+		return ep, nil
+	case !strings.Contains(raw, "://"):
+		abs, err := filepath.Abs(raw)
+		if err != nil {
+			return ep, fmt.Errorf("git repository path %s: %w", raw, err)
+		}
+		ep.kind, ep.url = "file", abs
+		return ep, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ep, fmt.Errorf("invalid git URL %s", redactURL(raw))
+	}
+	switch u.Scheme {
+	case "http", "https":
+		ep.kind = "http"
+		if u.User != nil {
+			user := u.User.Username()
+			pass, hasPass := u.User.Password()
+			if !hasPass && a.Password == "" {
+				// https://TOKEN@host/repo: the user part is the secret.
+				user, pass = "", user
+			}
+			if a.Password == "" {
+				a.Password = pass
+				if a.Username == "" {
+					a.Username = user
+				}
+			}
+			if pass != "" {
+				ep.secrets = append(ep.secrets, pass, url.QueryEscape(pass), url.PathEscape(pass))
+			}
+		}
+	case "ssh", "git+ssh", "ssh+git":
+		ep.kind, u.Scheme = "ssh", "ssh"
+		if u.User != nil {
+			ep.sshUser = u.User.Username()
+			if pass, ok := u.User.Password(); ok {
+				ep.secrets = append(ep.secrets, pass)
+			}
+		}
+		port, _ := strconv.Atoi(u.Port())
+		ep.host = net.JoinHostPort(u.Hostname(), strconv.Itoa(repoPortOr(port, 22)))
+	default:
+		return ep, fmt.Errorf("unsupported git URL scheme %q in %s (want file, http, https or ssh)", u.Scheme, redactURL(raw))
+	}
+	u.User = nil
+	if ep.kind == "ssh" && ep.sshUser != "" {
+		u.User = url.User(ep.sshUser) // a login name, not a secret
+	}
+	ep.url = u.String()
+	return ep, nil
+}
+
+// repoIsSCPLike reports whether s is git's scp-like syntax, [user@]host:path,
+// rather than a local path (which has a slash before any colon).
+func repoIsSCPLike(s string) bool {
+	colon := strings.Index(s, ":")
+	if colon <= 0 {
+		return false
+	}
+	if slash := strings.Index(s, "/"); slash >= 0 && slash < colon {
+		return false
+	}
+	if _, err := os.Stat(s); err == nil {
+		return false // an existing local file or directory named like host:path
+	}
+	return colon > 1 || len(s) < 3 || (s[2] != '\\' && s[2] != '/') // not C:\ on Windows
+}
+
+func repoPortOr(p, def int) int {
+	if p == 0 {
+		return def
+	}
+	return p
+}
+
+// redactURL returns raw with its credentials replaced, for error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if at := strings.LastIndex(raw, "@"); at >= 0 && strings.Contains(raw[:at], "://") {
+			return raw[:strings.Index(raw, "://")+3] + "REDACTED" + raw[at:]
+		}
+		return raw
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("REDACTED")
+	} else {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
+
+// repoCacheName is the directory name of the cached copy of url: a hash, so
+// it carries neither credentials nor characters a file system might refuse.
+func repoCacheName(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return hex.EncodeToString(sum[:12])
+}
+
+// authMethod builds the go-git auth for ep from a. Host keys of ssh remotes
+// are always checked against known_hosts.
+func (ep repoEndpoint) authMethod(a Auth) (transport.AuthMethod, error) {
+	switch ep.kind {
+	case "http":
+		if a.Username == "" && a.Password == "" {
+			return nil, nil
+		}
+		user := a.Username
+		if user == "" {
+			user = tokenUsername
+		}
+		return &githttp.BasicAuth{Username: user, Password: a.Password}, nil
+	case "ssh":
+		return ep.sshAuth(a)
+	}
+	return nil, nil
+}
+
+func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
+	user := ep.sshUser
+	if user == "" {
+		user = a.Username
+	}
+	if user == "" {
+		user = "git"
+	}
+	khFile := a.KnownHostsFile
+	if khFile == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("no known_hosts file configured and no home directory: %w", err)
+		}
+		khFile = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	if _, err := os.Stat(khFile); err != nil {
+		return nil, fmt.Errorf("known_hosts file (ssh host keys are always verified): %w", err)
+	}
+	db, err := gitssh.NewKnownHostsDb(khFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading known_hosts %s: %w", khFile, err)
+	}
+	helper := gitssh.HostKeyCallbackHelper{
+		HostKeyCallback:   db.HostKeyCallback(),
+		HostKeyAlgorithms: db.HostKeyAlgorithms(ep.host),
+	}
+	if a.SSHKeyFile == "" {
+		if os.Getenv("SSH_AUTH_SOCK") == "" {
+			return nil, errors.New("ssh remote needs a private key (auth.sshKeyFile) or a running ssh-agent")
+		}
+		agent, err := gitssh.NewSSHAgentAuth(user)
+		if err != nil {
+			return nil, fmt.Errorf("ssh-agent: %w", err)
+		}
+		agent.HostKeyCallbackHelper = helper
+		return agent, nil
+	}
+	keys, err := gitssh.NewPublicKeysFromFile(user, a.SSHKeyFile, a.SSHKeyPassphrase)
+	if err != nil {
+		return nil, fmt.Errorf("ssh key %s: %w", a.SSHKeyFile, repoScrub(err, a.SSHKeyPassphrase))
+	}
+	keys.HostKeyCallbackHelper = helper
+	return keys, nil
+}
+
+// repoError wraps err from an operation on the remote: the message names the
+// credential-free URL, has every secret scrubbed out, and explains the
+// common authentication failures. errors.Is and errors.As see err.
+func (ep repoEndpoint) repoError(op string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		err = &repoScrubbedError{err: err, msg: "authentication required: set auth.username and a password or token"}
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		err = &repoScrubbedError{err: err, msg: "authorization failed: check the username and password or token"}
+	case strings.Contains(err.Error(), "knownhosts: key is unknown"),
+		strings.Contains(err.Error(), "knownhosts: key mismatch"):
+		err = &repoScrubbedError{err: err, msg: "ssh host key not accepted by known_hosts (" + err.Error() + ")"}
+	}
+	return fmt.Errorf("%s %s: %w", op, ep.url, repoScrub(err, ep.secrets...))
+}
+
+// repoScrub removes secrets from err's message, keeping err for errors.Is/As.
+func repoScrub(err error, secrets ...string) error {
+	msg := err.Error()
+	changed := false
+	for _, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			msg, changed = strings.ReplaceAll(msg, s, "REDACTED"), true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &repoScrubbedError{err: err, msg: msg}
+}
+
+type repoScrubbedError struct {
+	err error
+	msg string
+}
+
+func (e *repoScrubbedError) Error() string { return e.msg }
+func (e *repoScrubbedError) Unwrap() error { return e.err }

@@ -1,0 +1,410 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwatch/tagwatch/internal/testgit"
+)
+
+var testAuthor = Author{Name: "tagwatch-test", Email: "tagwatch-test@example.com"}
+
+// openTest opens url with a cache of its own and a quick retry backoff.
+func openTest(t *testing.T, url string, opts ...Option) *Repo {
+	t.Helper()
+	r, err := Open(context.Background(), url, append([]Option{
+		WithCacheDir(t.TempDir()), WithAuthor(testAuthor), WithRetryBackoff(time.Millisecond, 10*time.Millisecond),
+	}, opts...)...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return r
+}
+
+// setFile is an Edit that writes content to file.
+func setFile(file, content string) Edit {
+	return Edit{Name: file, Apply: func(dir string) (string, []string, error) {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			return "", nil, err
+		}
+		return "set " + file, []string{file}, nil
+	}}
+}
+
+// appendLine is an Edit that decides from what it reads: it appends line to
+// file unless the file already holds it.
+func appendLine(file, line string) Edit {
+	return Edit{Name: file + "+" + line, Apply: func(dir string) (string, []string, error) {
+		p := filepath.Join(dir, filepath.FromSlash(file))
+		old, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", nil, err
+		}
+		if strings.Contains(string(old), line+"\n") {
+			return "", nil, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", nil, err
+		}
+		return "add " + line + " to " + file, []string{file}, os.WriteFile(p, append(old, line+"\n"...), 0o644)
+	}}
+}
+
+func readWT(t *testing.T, r *Repo, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.Dir(), filepath.FromSlash(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func publish(t *testing.T, r *Repo, edits ...Edit) PublishResult {
+	t.Helper()
+	res, err := r.Publish(context.Background(), edits)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	for _, e := range res.Edits {
+		if e.Err != nil {
+			t.Errorf("edit %s: %v", e.Name, e.Err)
+		}
+	}
+	return res
+}
+
+func TestOpenReusesCache(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"envs/a.yaml": "a: 1\n"})
+	cache := t.TempDir()
+	ctx := context.Background()
+	for _, url := range []string{"file://" + bare, bare} {
+		t.Run(url, func(t *testing.T) {
+			r, err := Open(ctx, url, WithCacheDir(cache))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Branch() != testgit.Branch {
+				t.Errorf("Branch() = %q, want the remote's default %q", r.Branch(), testgit.Branch)
+			}
+			if got, want := r.Head(), testgit.Head(t, bare, "main"); got != want {
+				t.Errorf("Head() = %s, want %s", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(r.Dir(), ".git", "shallow")); err != nil {
+				t.Errorf("cache is not a shallow clone: %v", err)
+			}
+			marker := filepath.Join(r.Dir(), ".git", "tagwatch-test-marker")
+			if err := os.WriteFile(marker, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Leave debris a crashed run could leave: a modified and an untracked file.
+			os.WriteFile(filepath.Join(r.Dir(), "envs/a.yaml"), []byte("garbage"), 0o644)
+			os.WriteFile(filepath.Join(r.Dir(), "untracked.txt"), []byte("x"), 0o644)
+
+			foreign := testgit.NewClone(t, bare)
+			h, err := foreign.CommitAndPush("envs/a.yaml", "a: 2\n", "foreign change")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := Open(ctx, url, WithCacheDir(cache))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r2.Dir() != r.Dir() {
+				t.Errorf("second Open uses %s, first %s", r2.Dir(), r.Dir())
+			}
+			if _, err := os.Stat(marker); err != nil {
+				t.Errorf("second Open cloned again instead of fetching: %v", err)
+			}
+			if r2.Head() != h {
+				t.Errorf("Head() after reuse = %s, want %s", r2.Head(), h)
+			}
+			if got := readWT(t, r2, "envs/a.yaml"); got != "a: 2\n" {
+				t.Errorf("working tree not reset: %q", got)
+			}
+			if _, err := os.Stat(filepath.Join(r2.Dir(), "untracked.txt")); !os.IsNotExist(err) {
+				t.Errorf("untracked file survived Open: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenReusesCacheOverHTTP(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	srv := testgit.ServeHTTP(t, bare)
+	cache := t.TempDir()
+	auth := WithAuth(Auth{Username: srv.Username, Password: srv.Password})
+	if _, err := Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
+	if _, err := Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth); err != nil {
+		t.Fatal(err)
+	}
+	// A reuse is one fetch: one ref advertisement and, when nothing
+	// changed, not even a pack request.
+	if got := srv.Stats(); got.InfoRefs != 1 || got.UploadPack > 1 || got.ReceivePack != 0 {
+		t.Errorf("second Open made requests %+v, want one fetch", got)
+	}
+}
+
+func TestOpenRepairsCache(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	other := testgit.NewBare(t, map[string]string{"b.txt": "other\n"})
+	url := "file://" + bare
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, dir string)
+	}{
+		{"not a repository", func(t *testing.T, dir string) {
+			os.RemoveAll(filepath.Join(dir, ".git"))
+		}},
+		{"garbage HEAD", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte("garbage\n"), 0o644)
+		}},
+		{"objects gone", func(t *testing.T, dir string) {
+			os.RemoveAll(filepath.Join(dir, ".git", "objects"))
+			os.MkdirAll(filepath.Join(dir, ".git", "objects"), 0o755)
+		}},
+		{"broken index", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, ".git", "index"), []byte("DIRCgarbage"), 0o644)
+		}},
+		{"foreign remote", func(t *testing.T, dir string) {
+			testgit.Git(t, dir, "remote", "set-url", "origin", "file://"+other)
+		}},
+		{"plain directory", func(t *testing.T, dir string) {
+			os.RemoveAll(dir)
+			os.MkdirAll(filepath.Join(dir, "junk"), 0o755)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			r, err := Open(context.Background(), url, WithCacheDir(cache))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.break_(t, r.Dir())
+			r2, err := Open(context.Background(), url, WithCacheDir(cache))
+			if err != nil {
+				t.Fatalf("Open on a broken cache: %v", err)
+			}
+			if got := readWT(t, r2, "a.txt"); got != "1\n" {
+				t.Errorf("a.txt = %q after re-clone", got)
+			}
+			if got := testgit.Git(t, r2.Dir(), "remote", "get-url", "origin"); got != url {
+				t.Errorf("origin = %q, want %q", got, url)
+			}
+			testgit.Git(t, r2.Dir(), "fsck", "--no-progress")
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	bare := testgit.NewBare(t, nil)
+	for _, tc := range []struct {
+		name, url string
+		opts      []Option
+		want      string
+	}{
+		{"missing branch", "file://" + bare, []Option{WithBranch("nope")}, `branch "nope" not found`},
+		{"no such repository", filepath.Join(t.TempDir(), "absent"), nil, "cloning"},
+		{"bad scheme", "ftp://example.com/x.git", nil, `unsupported git URL scheme "ftp"`},
+		{"bad branch", "file://" + bare, []Option{WithBranch("a..b")}, "invalid branch name"},
+		{"ssh without key", "ssh://git@127.0.0.1:1/x.git", []Option{WithAuth(Auth{KnownHostsFile: "/dev/null"})}, "private key"},
+		{"ssh without known_hosts", "git@127.0.0.1:x.git", []Option{WithAuth(Auth{SSHKeyFile: "/nonexistent", KnownHostsFile: "/nonexistent/kh"})}, "known_hosts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SSH_AUTH_SOCK", "")
+			_, err := Open(context.Background(), tc.url, append([]Option{WithCacheDir(t.TempDir())}, tc.opts...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHTTPAuth(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	srv := testgit.ServeHTTP(t, bare)
+	ctx := context.Background()
+
+	t.Run("wrong password", func(t *testing.T) {
+		_, err := Open(ctx, srv.URL, WithCacheDir(t.TempDir()), WithAuth(Auth{Username: srv.Username, Password: "wrong-Passw0rd-42"}))
+		if err == nil {
+			t.Fatal("Open with a wrong password succeeded")
+		}
+		if strings.Contains(err.Error(), "wrong-Passw0rd-42") {
+			t.Errorf("error shows the password: %v", err)
+		}
+		if !strings.Contains(err.Error(), "authentication required") && !strings.Contains(err.Error(), "authorization failed") {
+			t.Errorf("error does not say what is wrong: %v", err)
+		}
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		_, err := Open(ctx, srv.URL, WithCacheDir(t.TempDir()))
+		if err == nil || !strings.Contains(err.Error(), "authentication required") {
+			t.Errorf("Open error = %v, want authentication required", err)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		url  string
+		auth Auth
+	}{
+		{"auth option", srv.URL, Auth{Username: srv.Username, Password: srv.Password}},
+		{"credentials in URL", srv.CloneURL(), Auth{}},
+		{"token", strings.Replace(srv.URL, "http://", "http://"+srv.Password+"@", 1), Auth{Username: srv.Username}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := openTest(t, tc.url, WithAuth(tc.auth))
+			res := publish(t, r, setFile("a.txt", tc.name+"\n"))
+			if !res.Pushed {
+				t.Fatal("nothing pushed")
+			}
+			if got := testgit.Show(t, bare, "main", "a.txt"); got != tc.name {
+				t.Errorf("remote a.txt = %q", got)
+			}
+			if got := r.URL(); got != srv.URL {
+				t.Errorf("URL() = %q, want %q", got, srv.URL)
+			}
+			assertNoSecret(t, r.Dir(), srv.Password)
+		})
+	}
+}
+
+// assertNoSecret fails when secret is anywhere in the cached copy's .git
+// (config, refs, logs, packed objects are compressed and not searched).
+func assertNoSecret(t *testing.T, dir, secret string) {
+	t.Helper()
+	filepath.WalkDir(filepath.Join(dir, ".git"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), secret) {
+			t.Errorf("%s holds the secret", p)
+		}
+		return nil
+	})
+}
+
+func TestSSH(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	srv := testgit.StartSSH(t)
+	auth := Auth{SSHKeyFile: srv.KeyFile, KnownHostsFile: srv.KnownHosts}
+
+	t.Run("ssh URL", func(t *testing.T) {
+		r := openTest(t, srv.URL(bare), WithAuth(auth))
+		res := publish(t, r, setFile("a.txt", "ssh\n"))
+		if !res.Pushed || testgit.Show(t, bare, "main", "a.txt") != "ssh" {
+			t.Fatalf("push over ssh did not land: %+v", res)
+		}
+	})
+	t.Run("unknown host key", func(t *testing.T) {
+		other := testgit.StartSSH(t) // another host key
+		_, err := Open(context.Background(), srv.URL(bare), WithCacheDir(t.TempDir()),
+			WithAuth(Auth{SSHKeyFile: srv.KeyFile, KnownHostsFile: other.KnownHosts}))
+		if err == nil || !strings.Contains(err.Error(), "host key") {
+			t.Errorf("Open with an unknown host key: %v, want a host key error", err)
+		}
+		empty := filepath.Join(t.TempDir(), "known_hosts")
+		os.WriteFile(empty, nil, 0o600)
+		_, err = Open(context.Background(), srv.URL(bare), WithCacheDir(t.TempDir()),
+			WithAuth(Auth{SSHKeyFile: srv.KeyFile, KnownHostsFile: empty}))
+		if err == nil || !strings.Contains(err.Error(), "host key") {
+			t.Errorf("Open with an empty known_hosts: %v, want a host key error", err)
+		}
+	})
+	t.Run("key with passphrase", func(t *testing.T) {
+		key := filepath.Join(t.TempDir(), "id_pass")
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "open-Sesame-99", "-f", key).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		_, err = Open(context.Background(), srv.URL(bare), WithCacheDir(t.TempDir()),
+			WithAuth(Auth{SSHKeyFile: key, SSHKeyPassphrase: "wrong-Sesame-11", KnownHostsFile: srv.KnownHosts}))
+		if err == nil || strings.Contains(err.Error(), "wrong-Sesame-11") {
+			t.Errorf("wrong passphrase: error %v", err)
+		}
+		// Authorize the key, then the right passphrase gets in.
+		pub, _ := os.ReadFile(key + ".pub")
+		srv.Authorize(t, string(pub))
+		openTest(t, srv.URL(bare), WithAuth(Auth{SSHKeyFile: key, SSHKeyPassphrase: "open-Sesame-99", KnownHostsFile: srv.KnownHosts}))
+	})
+}
+
+func TestParseRepoEndpoint(t *testing.T) {
+	abs, _ := filepath.Abs("rel/repo")
+	for _, tc := range []struct {
+		raw      string
+		auth     Auth
+		wantURL  string
+		wantKind string
+		wantAuth Auth
+	}{
+		{"/srv/git/deploy.git", Auth{}, "/srv/git/deploy.git", "file", Auth{}},
+		{"rel/repo", Auth{}, abs, "file", Auth{}},
+		{"file:///srv/git/deploy.git", Auth{}, "file:///srv/git/deploy.git", "file", Auth{}},
+		{"https://git.example.com/p/deploy.git", Auth{Password: "t"}, "https://git.example.com/p/deploy.git", "http", Auth{Password: "t"}},
+		{"https://bob:hunter2@git.example.com/p/deploy.git", Auth{}, "https://git.example.com/p/deploy.git", "http", Auth{Username: "bob", Password: "hunter2"}},
+		{"https://ghp_TOKEN@git.example.com/p/deploy.git", Auth{}, "https://git.example.com/p/deploy.git", "http", Auth{Password: "ghp_TOKEN"}},
+		{"https://bob:inurl@git.example.com/d.git", Auth{Username: "al", Password: "opt"}, "https://git.example.com/d.git", "http", Auth{Username: "al", Password: "opt"}},
+		{"ssh://git@git.example.com:2222/p/deploy.git", Auth{}, "ssh://git@git.example.com:2222/p/deploy.git", "ssh", Auth{}},
+		{"ssh://git:pw@git.example.com/p/deploy.git", Auth{}, "ssh://git@git.example.com/p/deploy.git", "ssh", Auth{}},
+		{"git@github.com:team/deploy.git", Auth{}, "git@github.com:team/deploy.git", "ssh", Auth{}},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			a := tc.auth
+			ep, err := parseRepoEndpoint(tc.raw, &a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ep.url != tc.wantURL || ep.kind != tc.wantKind {
+				t.Errorf("url, kind = %q, %q; want %q, %q", ep.url, ep.kind, tc.wantURL, tc.wantKind)
+			}
+			if diff := cmp.Diff(tc.wantAuth, a); diff != "" {
+				t.Errorf("auth (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://bob:hunter2@h/x.git": "https://REDACTED@h/x.git",
+		"https://tok@h/x.git":         "https://REDACTED@h/x.git",
+		"ssh://git:pw@h/x.git":        "ssh://git@h/x.git",
+		"https://h/x.git":             "https://h/x.git",
+		"https://a:b@h/%zz":           "https://REDACTED@h/%zz",
+	} {
+		if got := redactURL(raw); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestRepoPushRefusal(t *testing.T) {
+	for reason, rejected := range map[string]bool{
+		"failed to update ref": true,
+		"cannot lock ref 'refs/heads/main': is at 1 but expected 2": true,
+		"non-fast-forward":               true,
+		"fetch first":                    true,
+		"pre-receive hook declined":      false,
+		"protected branch hook declined": false,
+	} {
+		err := repoPushRefusal("refs/heads/main", reason)
+		if got := errors.Is(err, ErrPushRejected); got != rejected {
+			t.Errorf("%q: ErrPushRejected = %v, want %v (%v)", reason, got, rejected, err)
+		}
+		if !strings.Contains(err.Error(), reason) {
+			t.Errorf("%q: error %q does not say why", reason, err)
+		}
+	}
+}
