@@ -41,12 +41,12 @@ func tagNames(prefix string, n int) []string {
 	return tags
 }
 
-// seed pushes one image under tags of repo on tg.
-func seed(t testing.TB, tg *testreg.Target, repo string, tags []string) string {
+// seed pushes one image under tags of repo on srv.
+func seed(t testing.TB, srv *testreg.Server, repo string, tags []string) string {
 	t.Helper()
-	d := tg.PushImage(t, repo, created, tags[0])
+	d := srv.PushImage(t, repo, created, tags[0])
 	if len(tags) > 1 {
-		tg.Tag(t, repo, tags[0], tags[1:]...)
+		srv.Tag(t, repo, tags[0], tags[1:]...)
 	}
 	return d
 }
@@ -68,7 +68,7 @@ func TestListTagsPagination(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testreg.Start(t, testreg.Options{PageSize: tc.page})
 			want := tagNames("v", tc.tags)
-			seed(t, srv.Target, "team/app", want)
+			seed(t, srv, "team/app", want)
 			srv.ResetCounts()
 			c := newClient(t, srv.Target, registry.WithPageSize(tc.askN))
 			got, err := c.ListTags(context.Background(), srv.Repo("team/app"))
@@ -94,7 +94,7 @@ func TestListTagsPagination(t *testing.T) {
 func TestListTagsTLSPrivateAddress(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{TLS: true, PageSize: 10})
 	want := tagNames("1.0.", 25)
-	seed(t, srv.Target, "team/app", want)
+	seed(t, srv, "team/app", want)
 
 	repo, err := name.NewRepository(srv.Repo("team/app"))
 	if err != nil {
@@ -119,7 +119,7 @@ func TestListTagsLinkToAnotherHostIsRefused(t *testing.T) {
 	for _, tls := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) {
 			srv := testreg.Start(t, testreg.Options{TLS: tls})
-			seed(t, srv.Target, "team/app", []string{"a", "b"})
+			seed(t, srv, "team/app", []string{"a", "b"})
 			for _, link := range []string{
 				`<https://evil.example.com/v2/team/app/tags/list?last=b>; rel="next"`,
 				`<//127.0.0.2:1/v2/team/app/tags/list?last=b>; rel="next"`,
@@ -137,7 +137,7 @@ func TestListTagsLinkToAnotherHostIsRefused(t *testing.T) {
 
 func TestListTagsBounds(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{PageSize: 5})
-	seed(t, srv.Target, "team/app", tagNames("t", 30))
+	seed(t, srv, "team/app", tagNames("t", 30))
 	for _, tc := range []struct {
 		name string
 		opt  registry.Option
@@ -159,7 +159,7 @@ func TestListTagsBounds(t *testing.T) {
 // page must not hang us.
 func TestListTagsEndlessLinks(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{PageSize: 1})
-	seed(t, srv.Target, "team/app", tagNames("t", 3))
+	seed(t, srv, "team/app", tagNames("t", 3))
 	c := newClient(t, srv.Target, registry.WithMaxPages(50))
 	// Every page links to the next one; after the third the registry
 	// answers the first again, so a naive walk never ends.
@@ -177,7 +177,7 @@ func TestListTagsEndlessLinks(t *testing.T) {
 
 func TestListTagsSharedPerCycle(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{Latency: 20 * time.Millisecond})
-	seed(t, srv.Target, "team/app", []string{"1.0.0", "1.1.0"})
+	seed(t, srv, "team/app", []string{"1.0.0", "1.1.0"})
 	srv.ResetCounts()
 	c := newClient(t, srv.Target)
 	ctx := context.Background()
@@ -211,5 +211,26 @@ func TestListTagsSharedPerCycle(t *testing.T) {
 	}
 	if n := srv.Count("GET", "/tags/list"); n != 2 {
 		t.Errorf("after NewCycle: %d list requests, want 2", n)
+	}
+}
+
+// TestListTags100k: a repository with 100,000 tags, in pages of 10,000.
+func TestListTags100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 100,000 tags")
+	}
+	srv := testreg.Start(t, testreg.Options{PageSize: 10000})
+	want := make([]string, 100000)
+	for i := range want {
+		want[i] = fmt.Sprintf("1.%05d.0", i)
+	}
+	seed(t, srv, "team/app", want)
+	c := newClient(t, srv.Target, registry.WithPageSize(10000))
+	got, err := c.ListTags(context.Background(), srv.Repo("team/app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
 	}
 }

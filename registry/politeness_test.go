@@ -36,7 +36,7 @@ func TestRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testreg.Start(t, testreg.Options{})
-			seed(t, srv.Target, "team/app", []string{"1.0.0"})
+			seed(t, srv, "team/app", []string{"1.0.0"})
 			tc.fault.Method, tc.fault.Path = "GET", "/tags/list"
 			srv.Inject(tc.fault)
 			srv.ResetCounts()
@@ -61,7 +61,7 @@ var errAny = errors.New("any error")
 
 func TestTimeout(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
-	seed(t, srv.Target, "team/app", []string{"1.0.0"})
+	seed(t, srv, "team/app", []string{"1.0.0"})
 	srv.Inject(testreg.Fault{Method: "GET", Path: "/tags/list", Delay: 10 * time.Second})
 	c := newClient(t, srv.Target, registry.WithTimeout(100*time.Millisecond))
 	_, err := c.ListTags(context.Background(), srv.Repo("team/app"))
@@ -72,7 +72,7 @@ func TestTimeout(t *testing.T) {
 
 func TestCallerCancel(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
-	seed(t, srv.Target, "team/app", []string{"1.0.0"})
+	seed(t, srv, "team/app", []string{"1.0.0"})
 	srv.Inject(testreg.Fault{Method: "GET", Path: "/tags/list", Delay: 2 * time.Second})
 	c := newClient(t, srv.Target)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -85,7 +85,7 @@ func TestCallerCancel(t *testing.T) {
 func TestAuth(t *testing.T) {
 	const user, pass = "robot", "s3cret-Pa55"
 	srv := testreg.Start(t, testreg.Options{User: user, Pass: pass})
-	seed(t, srv.Target, "team/app", []string{"1.0.0"})
+	seed(t, srv, "team/app", []string{"1.0.0"})
 	repo := srv.Repo("team/app")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good")
@@ -174,7 +174,7 @@ func TestNewValidates(t *testing.T) {
 // reachable over plain HTTP (here through a name that resolves to loopback).
 func TestInsecureHost(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
-	seed(t, srv.Target, "team/app", []string{"1.0.0"})
+	seed(t, srv, "team/app", []string{"1.0.0"})
 	_, port, _ := strings.Cut(srv.Prefix(), ":")
 	host := "tagwatch-insecure.test:" + port
 	dial := &http.Transport{DialContext: srv.Transport().(*http.Transport).DialContext}

@@ -10,7 +10,7 @@ import (
 )
 
 // execute runs the CLI in process and returns stdout and the exit status.
-func execute(t *testing.T, args ...string) (string, int) {
+func runRegistryCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	g := &globals{}
@@ -22,7 +22,7 @@ func execute(t *testing.T, args ...string) (string, int) {
 	switch {
 	case err == nil:
 		return out.String(), exitOK
-	case isUsage(err):
+	case isUsageErr(err):
 		return out.String(), exitUsage
 	default:
 		t.Logf("error: %v", err)
@@ -30,7 +30,7 @@ func execute(t *testing.T, args ...string) (string, int) {
 	}
 }
 
-func isUsage(err error) bool {
+func isUsageErr(err error) bool {
 	_, ok := err.(usageError)
 	return ok
 }
@@ -39,7 +39,7 @@ func TestPromote(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
 	digest := srv.PushImage(t, "team/app", time.Now(), "1.4.0-rc.2")
 	srv.ResetCounts()
-	out, code := execute(t, "promote", srv.Repo("team/app:1.4.0-rc.2"), "1.4.0", "stable")
+	out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:1.4.0-rc.2"), "1.4.0", "stable")
 	if code != exitOK || strings.TrimSpace(out) != digest {
 		t.Fatalf("promote: exit %d, stdout %q; want 0 and %s", code, out, digest)
 	}
@@ -48,11 +48,11 @@ func TestPromote(t *testing.T) {
 	}
 	for _, tag := range []string{"1.4.0", "stable"} {
 		srv.ResetCounts()
-		if out, code := execute(t, "promote", srv.Repo("team/app:"+tag), tag+"-again"); code != exitOK || strings.TrimSpace(out) != digest {
+		if out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:"+tag), tag+"-again"); code != exitOK || strings.TrimSpace(out) != digest {
 			t.Errorf("%s does not hold the promoted digest: %q (exit %d)", tag, out, code)
 		}
 	}
-	if _, code := execute(t, "promote", srv.Repo("team/app:missing"), "x"); code != exitFailed {
+	if _, code := runRegistryCmd(t, "promote", srv.Repo("team/app:missing"), "x"); code != exitFailed {
 		t.Errorf("missing source: exit %d, want %d", code, exitFailed)
 	}
 }
@@ -65,7 +65,7 @@ func TestPromoteUsage(t *testing.T) {
 		{"promote", "registry.example.com/team/app:1.0.0", "not a tag"},
 		{"promote", "Registry.Example.com/Team/App:1.0.0", "x"},
 	} {
-		if _, code := execute(t, args...); code != exitUsage {
+		if _, code := runRegistryCmd(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}
 	}

@@ -48,10 +48,17 @@ type Fault struct {
 	Reset      bool          // close the connection without an answer
 }
 
-// Server is an in-process registry.
+// Server is an in-process registry started by Start.
 type Server struct {
 	*Target
-	srv  *httptest.Server
+	*Handler
+	srv *httptest.Server
+}
+
+// Handler is go-containerregistry's registry with Options applied, fault
+// injection and request recording. Start serves one; programs that are not
+// tests (benchmarks) can serve one themselves.
+type Handler struct {
 	reg  http.Handler
 	opts Options
 
@@ -60,11 +67,17 @@ type Server struct {
 	requests []string
 }
 
+// NewHandler returns a fresh, empty registry handler. Latency, PageSize and
+// User/Pass apply; TLS is up to whoever serves it.
+func NewHandler(opts Options) *Handler {
+	return &Handler{opts: opts, reg: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+}
+
 // Start runs go-containerregistry's registry on 127.0.0.1 until the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{opts: opts, reg: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s := &Server{Handler: NewHandler(opts)}
+	s.srv = httptest.NewUnstartedServer(s.Handler)
 	tg := &Target{User: opts.User, Pass: opts.Pass, dir: t.TempDir()}
 	if opts.TLS {
 		s.srv.StartTLS()
@@ -89,7 +102,7 @@ func Start(t testing.TB, opts Options) *Server {
 
 // Inject adds a fault for the next matching requests. Faults apply in the
 // order injected.
-func (s *Server) Inject(f Fault) {
+func (s *Handler) Inject(f Fault) {
 	if f.Times == 0 {
 		f.Times = 1
 	}
@@ -99,14 +112,14 @@ func (s *Server) Inject(f Fault) {
 }
 
 // Requests returns every request served so far as "METHOD /path?query".
-func (s *Server) Requests() []string {
+func (s *Handler) Requests() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.requests...)
 }
 
 // Count returns how many requests had method ("" any) and a path containing substr.
-func (s *Server) Count(method, substr string) int {
+func (s *Handler) Count(method, substr string) int {
 	n := 0
 	for _, r := range s.Requests() {
 		m, rest, _ := strings.Cut(r, " ")
@@ -119,13 +132,13 @@ func (s *Server) Count(method, substr string) int {
 }
 
 // ResetCounts forgets the requests served so far.
-func (s *Server) ResetCounts() {
+func (s *Handler) ResetCounts() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
 }
 
-func (s *Server) fault(r *http.Request) *Fault {
+func (s *Handler) fault(r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
@@ -148,7 +161,8 @@ func (s *Server) fault(r *http.Request) *Fault {
 	return nil
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP implements http.Handler.
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.fault(r)
 	if s.opts.Latency > 0 {
 		time.Sleep(s.opts.Latency)
@@ -183,7 +197,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil || (!f.Truncate && f.Link == "") {
-		if s.opts.PageSize > 0 && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
 			s.servePage(w, r)
 			return
 		}
@@ -208,19 +222,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // servePage answers a tag list page: ggcr's registry honours n and last,
-// and we add the Link header it does not send.
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+// and we add the Link header it does not send, so that a client asking
+// ?n= never sees a silently truncated list.
+func (s *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	n := s.opts.PageSize
-	if v, err := strconv.Atoi(q.Get("n")); err == nil && v > 0 && v < n {
-		n = v
+	n, _ := strconv.Atoi(q.Get("n"))
+	if n < 0 {
+		n = 0
 	}
-	q.Set("n", strconv.Itoa(n))
+	if s.opts.PageSize > 0 && (n == 0 || n > s.opts.PageSize) {
+		n = s.opts.PageSize
+	}
 	inner := r.Clone(r.Context())
-	inner.URL.RawQuery = q.Encode()
+	if n > 0 {
+		q.Set("n", strconv.Itoa(n))
+		inner.URL.RawQuery = q.Encode()
+	}
 	rec := httptest.NewRecorder()
 	s.reg.ServeHTTP(rec, inner)
-	if rec.Code == http.StatusOK {
+	if rec.Code == http.StatusOK && n > 0 {
 		var page struct {
 			Tags []string `json:"tags"`
 		}
@@ -232,6 +252,43 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rec.Code)
 	io.Copy(w, bytes.NewReader(rec.Body.Bytes()))
+}
+
+// Tag puts the manifest behind repo:src (a tag or "sha256:…") under each of
+// tags, talking to the registry in process: no network, so seeding 100,000
+// tags takes seconds. repo is a path such as "team/app".
+func (s *Handler) Tag(repo, src string, tags ...string) error {
+	get := httptest.NewRequest(http.MethodGet, "/v2/"+repo+"/manifests/"+src, nil)
+	get.Header.Set("Accept", strings.Join(manifestTypes, ","))
+	s.authorize(get)
+	rec := httptest.NewRecorder()
+	s.reg.ServeHTTP(rec, get)
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("testreg: reading %s:%s: status %d", repo, src, rec.Code)
+	}
+	body, mt := rec.Body.Bytes(), rec.Header().Get("Content-Type")
+	for _, tag := range tags {
+		put := httptest.NewRequest(http.MethodPut, "/v2/"+repo+"/manifests/"+tag, bytes.NewReader(body))
+		put.Header.Set("Content-Type", mt)
+		s.authorize(put)
+		rec := httptest.NewRecorder()
+		s.reg.ServeHTTP(rec, put)
+		if rec.Code != http.StatusCreated {
+			return fmt.Errorf("testreg: tagging %s:%s: status %d: %s", repo, tag, rec.Code, rec.Body)
+		}
+	}
+	return nil
+}
+
+var manifestTypes = []string{
+	"application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json",
+}
+
+func (s *Handler) authorize(r *http.Request) {
+	if s.opts.User != "" {
+		r.SetBasicAuth(s.opts.User, s.opts.Pass)
+	}
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -252,4 +309,13 @@ func errorCode(status int) string {
 		return "NAME_UNKNOWN"
 	}
 	return "UNKNOWN"
+}
+
+// Tag puts the manifest behind repo:src under each of tags, in process
+// (fast: no network). Target.Tag does the same over HTTP.
+func (s *Server) Tag(t testing.TB, repo, src string, tags ...string) {
+	t.Helper()
+	if err := s.Handler.Tag(repo, src, tags...); err != nil {
+		t.Fatal(err)
+	}
 }
