@@ -12,11 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
+	"github.com/tagwatch/tagwatch/writeback"
 )
 
 // Options configure Run.
@@ -45,11 +49,17 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 	regSrv, host := startRegistry()
 	defer regSrv.Close()
 	bare := filepath.Join(dir, "deploy.git")
-	vars := map[string]string{"REGISTRY": host, "GIT": bare}
+	vars := map[string]string{"REGISTRY": host}
 	if err := newRepo(bare, filepath.Join(dir, "seed"), vars); err != nil {
 		return fmt.Errorf("creating the demo repository: %w", err)
 	}
 	_ = os.RemoveAll(filepath.Join(dir, "seed"))
+	gitSrv, gitURL, err := serveGit(filesystem.NewStorage(osfs.New(bare), cache.NewObjectLRUDefault()))
+	if err != nil {
+		return err
+	}
+	defer gitSrv.Close()
+	vars["GIT"] = gitURL
 	raw, err := files.ReadFile("tagwatch.yaml")
 	if err != nil {
 		return err
@@ -62,7 +72,8 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	rec, err := reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")))
+	rec, err := reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
+		reconcile.WithGitOptions(writeback.WithDepth(0))) // the in-process Git host serves full clones only
 	if err != nil {
 		return err
 	}
@@ -76,12 +87,13 @@ change is a commit that says what changed and why.
 
 The setup
   registry     %s (in this process; the image is %s)
-  git          %s (a bare repository, like one on a Git host)
+  git          %s (served from this process, like a Git host;
+               the repository is %s)
   environments, one folder each on branch main, both overlays of base/:
     staging     envs/staging     semver ">=1.0.0-0"  any version from 1.0.0 on, release candidates too
     production  envs/production  semver ">=1.0.0"    stable versions only
   both start at 0.9.0.
-`, host, s.repo, bare)
+`, host, s.repo, gitURL, bare)
 
 	steps := []struct {
 		title, explain string
@@ -125,7 +137,7 @@ Git is the record. Every commit carries a Tagwatch-Update trailer per change,
 and "tagwatch history" reads them back, from Git alone:
 
 `)
-	if err := writeHistory(ctx, w, bare, filepath.Join(dir, "cache", "history")); err != nil {
+	if err := writeHistory(ctx, w, gitURL, filepath.Join(dir, "cache", "history")); err != nil {
 		return fmt.Errorf("reading history: %w", err)
 	}
 	if o.Keep != "" {
@@ -134,7 +146,7 @@ The repository is kept in %s. Look around:
   git -C %s log --stat
   git clone %s deploy && cat deploy/envs/production/kustomization.yaml
   tagwatch history --repo file://%s
-(The registry is gone: it lived in this process.)
+(The registry and the Git host are gone: they lived in this process.)
 `, bare, bare, bare, bare)
 	} else {
 		s.say("\nEverything lived in a temporary directory, removed now; keep it with --keep DIR.\n")

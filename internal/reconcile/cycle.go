@@ -133,7 +133,7 @@ func (r *Reconciler) openRepo(ctx context.Context) (Repo, error) {
 	if g.Author.Name != "" || g.Author.Email != "" {
 		opts = append(opts, writeback.WithAuthor(writeback.Author{Name: g.Author.Name, Email: g.Author.Email}))
 	}
-	return r.o.open(ctx, g.URL, opts...)
+	return r.o.open(ctx, g.URL, append(opts, r.o.gitOpts...)...)
 }
 
 // found is the candidate tags of one watch, or why there are none.

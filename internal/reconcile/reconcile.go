@@ -50,6 +50,7 @@ type Option func(*options) error
 type options struct {
 	log         *logrus.Entry
 	open        Opener
+	gitOpts     []writeback.Option
 	cacheDir    string
 	concurrency int
 }
@@ -79,6 +80,13 @@ func WithOpener(open Opener) Option {
 // WithCacheDir is where the git working copy is cached (writeback.WithCacheDir).
 func WithCacheDir(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
+}
+
+// WithGitOptions adds options to every writeback.Open (after those the
+// config implies), e.g. writeback.WithDepth(0) for a server without shallow
+// clones.
+func WithGitOptions(opts ...writeback.Option) Option {
+	return func(o *options) error { o.gitOpts = append(o.gitOpts, opts...); return nil }
 }
 
 // WithConcurrency bounds the image repositories resolved at once (default 8).

@@ -186,7 +186,8 @@ func TestDaemonHealthAndCleanStop(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	keep := filepath.Join(t.TempDir(), "demo")
-	r := tagwatch(t, nil, "demo", "--keep", keep)
+	// No setup: not even git on the PATH.
+	r := tagwatch(t, []string{"PATH=" + t.TempDir()}, "demo", "--keep", keep)
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
