@@ -104,20 +104,9 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 		return nil, f.err
 	}
 	env := e.r.cfg.Environments[e.idx]
-	var locs []located
-	for _, l := range e.targets(kfile, w) {
-		cur, err := writeback.Read(dir, l.t)
-		if errors.Is(err, writeback.ErrNotFound) && l.t.Kind != writeback.Helm {
-			continue // optional targets: kustomization entry, markers
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", l.file, err)
-		}
-		l.cur = cur
-		locs = append(locs, l)
-	}
-	if len(locs) == 0 {
-		return nil, fmt.Errorf("not found under %s: no images entry named %q in a kustomization and no marker %q", env.Path, e.targets(kfile, w)[0].t.Name, w.alias)
+	locs, err := e.locate(dir, kfile, w)
+	if err != nil {
+		return nil, err
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := w.policy.Select(f.tags, cur)
@@ -133,6 +122,16 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 	}
 	wantDigest := w.img.WriteDigest || w.policy.Spec().Strategy == policy.Digest
 	digest := res.Digest
+	var todo []located
+	for _, l := range locs {
+		// Up to date: only targets that disagree with the first are brought in line.
+		if res.Decision == policy.Update || l.cur.Tag != res.Tag || wantDigest && digest != "" && l.cur.Digest != digest {
+			todo = append(todo, l)
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
 	if digest == "" {
 		d, err := e.digests.get(e.ctx, e.r.src, w.img.Image, res.Tag)
 		switch {
@@ -147,29 +146,58 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 	if wantDigest {
 		val.Digest = digest
 	}
+	files, from, err := e.write(dir, w, todo, val)
+	e.record(w, from, res.Tag, digest, files)
+	return files, err
+}
+
+// locate reads the targets of w that exist in dir. A configured Helm file
+// must hold the image; the kustomization entry and markers are optional,
+// but one target at least must exist.
+func (e *envRun) locate(dir, kfile string, w *watch) ([]located, error) {
+	var locs []located
+	ts := e.targets(kfile, w)
+	for _, l := range ts {
+		cur, err := writeback.Read(dir, l.t)
+		if errors.Is(err, writeback.ErrNotFound) && l.t.Kind != writeback.Helm {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", l.file, err)
+		}
+		l.cur = cur
+		locs = append(locs, l)
+	}
+	if len(locs) == 0 {
+		env := e.r.cfg.Environments[e.idx]
+		if kfile == "" {
+			return nil, fmt.Errorf("not found under %s: no kustomization and no marker %q", env.Path, w.alias)
+		}
+		return nil, fmt.Errorf("not found under %s: no images entry named %q in %s and no marker %q", env.Path, ts[0].t.Name, kfile, w.alias)
+	}
+	return locs, nil
+}
+
+// write sets val at every target of locs. It returns the files changed and
+// the value the first changed target held.
+func (e *envRun) write(dir string, w *watch, locs []located, val writeback.Image) ([]string, string, error) {
 	var files []string
 	from := ""
-	for i, l := range locs {
-		differs := l.cur.Tag != val.Tag || (wantDigest && l.cur.Digest != val.Digest)
-		if res.Decision != policy.Update && !differs {
-			continue // up to date: only bring stray targets in line
-		}
+	for _, l := range locs {
 		v := val
 		if l.t.Kind == writeback.Kustomize && w.img.KustomizeName != "" && w.img.KustomizeName != w.img.Image {
-			v.Name = w.img.Image
+			v.Name = w.img.Image // kustomize's newName
 		}
 		changed, err := writeback.Write(dir, l.t, v)
 		if err != nil {
-			e.record(w, from, res.Tag, digest, files)
-			return files, fmt.Errorf("writing %s: %w", l.file, err)
+			return files, from, fmt.Errorf("writing %s: %w", l.file, err)
 		}
 		if len(changed) > 0 && len(files) == 0 {
-			from = locs[i].cur.Tag
+			from = l.cur.Tag
 		}
 		files = append(files, changed...) // relative to the root already
 	}
-	e.record(w, from, res.Tag, digest, files)
-	return files, nil
+	return files, from, nil
 }
 
 // record notes a change per file changed (the audit message groups them

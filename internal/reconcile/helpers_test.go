@@ -77,11 +77,19 @@ func parseConfig(t testing.TB, yaml string) *config.Config {
 	return cfg
 }
 
-// countingSource counts ListTags calls by repository.
+// countingSource counts ListTags calls by repository, and Digest calls.
 type countingSource struct {
 	Source
-	mu    sync.Mutex
-	lists map[string]int
+	mu      sync.Mutex
+	lists   map[string]int
+	digests int
+}
+
+func (c *countingSource) Digest(ctx context.Context, repo, tag string) (string, error) {
+	c.mu.Lock()
+	c.digests++
+	c.mu.Unlock()
+	return c.Source.Digest(ctx, repo, tag)
 }
 
 func (c *countingSource) ListTags(ctx context.Context, repo string) ([]string, error) {

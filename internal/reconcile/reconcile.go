@@ -134,6 +134,7 @@ func New(cfg *config.Config, src Source, opts ...Option) (*Reconciler, error) {
 			return nil, fmt.Errorf("reconcile: %w", err)
 		}
 	}
+	o.log = o.log.WithField("repo", cfg.Git.URL)
 	r := &Reconciler{cfg: cfg, src: src, o: o, watches: make([][]watch, len(cfg.Environments))}
 	for i, env := range cfg.Environments {
 		for j, img := range env.Images {

@@ -117,7 +117,8 @@ func TestCyclePerEnvironmentSemver(t *testing.T) {
 		t.Errorf("listed %s %d times, want once", image, n)
 	}
 
-	// A second cycle has nothing to do.
+	// A second cycle has nothing to do, and asks the registry for no digest.
+	f.src.digests = 0
 	rep, err = f.rec.Cycle(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +128,9 @@ func TestCyclePerEnvironmentSemver(t *testing.T) {
 	}
 	if n := len(testgit.Commits(t, f.bare, "main")); n != 3 {
 		t.Errorf("remote has %d commits after an idle cycle, want 3", n)
+	}
+	if f.src.digests != 0 {
+		t.Errorf("idle cycle looked up %d digests, want none", f.src.digests)
 	}
 }
 
