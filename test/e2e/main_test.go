@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,6 +152,22 @@ func (w *world) once(extra ...string) (report, result) {
 		w.t.Errorf("a secret appears in the logs:\n%s", r.stderr)
 	}
 	return rep, r
+}
+
+// promote runs `tagwatch promote` as a user would, with the registry's
+// credentials in a docker config.json.
+func (w *world) promote(src string, tags ...string) {
+	w.t.Helper()
+	dir := w.t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(w.reg.User + ":" + w.reg.Pass))
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, w.reg.Host, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	r := tagwatch(w.t, []string{"DOCKER_CONFIG=" + dir}, append([]string{"promote", "--insecure", src}, tags...)...)
+	if r.code != 0 {
+		w.t.Fatalf("promote %s %v: exit %d\n%s", src, tags, r.code, r.stderr)
+	}
 }
 
 func (w *world) show(path string) string {

@@ -50,7 +50,7 @@ func TestPromotionPerEnvironment(t *testing.T) {
 		{"push a release candidate: staging only", func() { w.reg.PushImage(t, "team/app", t0.Add(time.Hour), "1.1.0-rc.1") },
 			[]string{"staging 1.0.0->1.1.0-rc.1"}},
 		{"nothing new: nothing to do", func() {}, nil},
-		{"promote by retag: production follows", func() { w.reg.Tag(t, "team/app", "1.1.0-rc.1", "1.1.0") },
+		{"promote by retag: production follows", func() { w.promote(image+":1.1.0-rc.1", "1.1.0") },
 			[]string{"staging 1.1.0-rc.1->1.1.0", "production 1.0.0->1.1.0"}},
 	}
 	for _, st := range steps {
