@@ -20,6 +20,22 @@ const (
 	RuleConstraint = "constraint" // semver: outside the constraint
 )
 
+// rule indexes ruleNames; counting in an array keeps maps out of the loop.
+type rule uint8
+
+const (
+	keep rule = iota
+	ruleCosign
+	ruleIgnoreTags
+	ruleAllowTags
+	ruleDigestTag
+	rulePlatforms
+	ruleConstraint
+	nRules
+)
+
+var ruleNames = [nRules]string{"", RuleCosign, RuleIgnoreTags, RuleAllowTags, RuleDigestTag, RulePlatforms, RuleConstraint}
+
 // allowFunc reports whether a tag passes allowTags, and for a regexp the
 // submatch indices extract expands.
 type allowFunc func(tag string) (ok bool, match []int)
@@ -103,29 +119,29 @@ func isCosign(tag string) bool {
 
 // nameRule returns the rule that drops tag ("" when it survives) and the
 // tag's sort key (the extract template expanded, or the tag itself).
-func (p *Policy) nameRule(tag string) (rule, key string) {
+func (p *Policy) nameRule(tag string) (r rule, key string) {
 	if isCosign(tag) {
-		return RuleCosign, ""
+		return ruleCosign, ""
 	}
 	for _, g := range p.spec.IgnoreTags {
 		if ok, _ := path.Match(g, tag); ok {
-			return RuleIgnoreTags, ""
+			return ruleIgnoreTags, ""
 		}
 	}
 	key = tag
 	if p.allow != nil {
 		ok, m := p.allow(tag)
 		if !ok {
-			return RuleAllowTags, ""
+			return ruleAllowTags, ""
 		}
 		if p.extract != "" {
 			key = string(p.allowRE.ExpandString(nil, p.extract, tag, m))
 		}
 	}
 	if p.spec.Strategy == Digest && tag != p.spec.Constraint {
-		return RuleDigestTag, ""
+		return ruleDigestTag, ""
 	}
-	return "", key
+	return keep, key
 }
 
 // keyOf returns the sort key of a tag regardless of cosign, ignoreTags and
@@ -295,6 +311,6 @@ func (p *Policy) platformsOK(t *Tag) bool {
 // allowTags' match, or the tag itself. ok is false when a name rule
 // (cosign, ignoreTags, allowTags, digest tag) drops tag.
 func (p *Policy) Key(tag string) (key string, ok bool) {
-	rule, key := p.nameRule(tag)
-	return key, rule == ""
+	r, key := p.nameRule(tag)
+	return key, r == keep
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
@@ -62,6 +63,9 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 		if got, want := da.cmp(db), ra.Cmp(rb); got != want {
 			t.Fatalf("cmp(%q, %q) = %d, math/big says %d", a, b, got, want)
+		}
+		if got, want := strings.Compare(da.encode(), db.encode()), ra.Cmp(rb); got != want {
+			t.Fatalf("encoded %q, %q compare %d, math/big says %d", a, b, got, want)
 		}
 	})
 }

@@ -240,7 +240,7 @@ func (p *Policy) NeedsDigest() bool { return p.spec.Strategy == Digest }
 func (p *Policy) FilterNames(tags []string) []string {
 	var out []string
 	for _, t := range tags {
-		if rule, _ := p.nameRule(t); rule == "" {
+		if r, _ := p.nameRule(t); r == keep {
 			out = append(out, t)
 		}
 	}

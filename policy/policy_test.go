@@ -395,3 +395,25 @@ func TestDeterministicMixes(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeInput exercises the parallel collection (from 16,384 tags): the
+// result equals that of the same tags in any order, and stats add up.
+func TestLargeInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large input")
+	}
+	tags := mix(20_000, 3)
+	for _, spec := range []policy.Spec{
+		{Constraint: ">=1.0.0 <4.0.0 || >=5.0.0-0"},
+		{Strategy: policy.Numerical, AllowTags: `^main-(\d+)-`, Extract: "$1"},
+	} {
+		p := mustNew(t, spec)
+		res := p.Select(tags, policy.Current{})
+		check(t, p, tags, policy.Current{}, want{Decision: res.Decision, Tag: res.Tag, Candidates: res.Candidates})
+		half := p.Select(tags[:10_000], policy.Current{})
+		other := p.Select(tags[10_000:], policy.Current{})
+		if got := half.Stats.Unparsable + other.Stats.Unparsable; got != res.Stats.Unparsable {
+			t.Errorf("%+v: unparsable %d, halves say %d", spec, res.Stats.Unparsable, got)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -19,41 +21,15 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	st := Stats{Seen: len(tags)}
-	drop := func(rule string) {
-		if st.Filtered == nil {
-			st.Filtered = make(map[string]int)
-		}
-		st.Filtered[rule]++
-	}
-	cands := make([]cand, 0, 64)
-	for i := range tags {
-		t := &tags[i]
-		rule, key := p.nameRule(t.Name)
-		if rule == "" && len(p.platforms) > 0 && !p.platformsOK(t) {
-			rule = RulePlatforms
-		}
-		if rule != "" {
-			drop(rule)
-			continue
-		}
-		c := cand{tag: t.Name, key: key, digest: t.Digest}
-		if p.spec.Strategy == Semver {
-			var admitted bool
-			c.ver, admitted = p.judgeSemver(key)
-			if c.ver == nil {
-				st.Unparsable++
-				continue
+	cands, counts := p.collectAll(tags)
+	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
+	for r := ruleCosign; r < nRules; r++ {
+		if n := counts.dropped[r]; n > 0 {
+			if st.Filtered == nil {
+				st.Filtered = make(map[string]int)
 			}
-			if !admitted {
-				drop(RuleConstraint)
-				continue
-			}
-		} else if !p.parseKey(&c, t) {
-			st.Unparsable++
-			continue
+			st.Filtered[ruleNames[r]] = n
 		}
-		cands = append(cands, c)
 	}
 	ranked := p.rank(cands, &st)
 	res := Result{Stats: st}
@@ -66,10 +42,81 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 		res.Reason = "No candidate: " + st.lost() + "."
 		return res
 	}
-	best := &ranked[0]
+	best := ranked[0]
 	res.Tag, res.Digest = best.tag, best.digest
 	res.Decision, res.Reason = p.decide(best, ranked, tags, cur)
 	return res
+}
+
+// counts are the drops of one collect.
+type counts struct {
+	dropped    [nRules]int
+	unparsable int
+}
+
+// parallelMin is the number of tags from which collectAll splits the work
+// between goroutines: parsing and constraint checks are independent per tag.
+const parallelMin = 16384
+
+// collectAll is collect over all tags, in chunks on several CPUs when there
+// are many. The chunks are joined in input order (ranking sorts anyway).
+func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
+	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
+	if n < 2 {
+		var c counts
+		return p.collect(tags, &c), c
+	}
+	parts := make([][]cand, n)
+	cs := make([]counts, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*len(tags)/n, (i+1)*len(tags)/n
+		wg.Go(func() { parts[i] = p.collect(tags[lo:hi], &cs[i]) })
+	}
+	wg.Wait()
+	var total counts
+	for i := range cs {
+		for r := range total.dropped {
+			total.dropped[r] += cs[i].dropped[r]
+		}
+		total.unparsable += cs[i].unparsable
+	}
+	return slices.Concat(parts...), total
+}
+
+// collect runs tags through the filters and parses their keys.
+func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
+	cands := make([]cand, 0, 64)
+	for i := range tags {
+		t := &tags[i]
+		r, key := p.nameRule(t.Name)
+		if r == keep && len(p.platforms) > 0 && !p.platformsOK(t) {
+			r = rulePlatforms
+		}
+		if r != keep {
+			cnt.dropped[r]++
+			continue
+		}
+		c := cand{tag: t.Name, key: key, digest: t.Digest}
+		if p.spec.Strategy == Semver {
+			var admitted bool
+			c.ver, admitted = p.judgeSemver(key)
+			if c.ver == nil {
+				cnt.unparsable++
+				continue
+			}
+			if !admitted {
+				cnt.dropped[ruleConstraint]++
+				continue
+			}
+			c.rank = semverRank(c.ver)
+		} else if !p.parseKey(&c, t) {
+			cnt.unparsable++
+			continue
+		}
+		cands = append(cands, c)
+	}
+	return cands
 }
 
 // judgeSemver parses key as a version (nil: unparsable) and reports whether
@@ -89,48 +136,69 @@ func (p *Policy) admit(v *semver.Version) bool {
 	return p.constraint.Check(v)
 }
 
-// rank collapses duplicates and sorts the candidates (its own slice) best
-// first.
-func (p *Policy) rank(cands []cand, st *Stats) []cand {
+// rank collapses duplicates and returns the candidates best first.
+func (p *Policy) rank(cands []cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
+	ptrs := make([]*cand, 0, len(cands))
 	if byName {
 		// The same tag listed twice with different metadata: keep the
-		// newest build, then the greatest digest.
-		seen := make(map[string]int, len(cands))
-		out := cands[:0]
-		for _, c := range cands {
-			if j, ok := seen[c.tag]; ok {
+		// newest build (or greatest digest), then the greatest digest.
+		seen := make(map[string]*cand, len(cands))
+		for i := range cands {
+			c := &cands[i]
+			if old, ok := seen[c.tag]; ok {
 				st.Duplicates++
-				if old := &out[j]; c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
-					*old = c
+				if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
+					*old = *c
 				}
 				continue
 			}
-			seen[c.tag] = len(out)
-			out = append(out, c)
+			seen[c.tag] = c
+			ptrs = append(ptrs, c)
 		}
-		cands = out
+	} else {
+		for i := range cands {
+			ptrs = append(ptrs, &cands[i])
+		}
 	}
-	slices.SortFunc(cands, func(a, b cand) int { return p.compare(&b, &a) })
+	// Sort small items that carry the rank inline: most comparisons end
+	// at the first bytes of the ranks.
+	type item struct {
+		rank string
+		c    *cand
+	}
+	items := make([]item, len(ptrs))
+	for i, c := range ptrs {
+		items[i] = item{c.rank, c}
+	}
+	slices.SortFunc(items, func(x, y item) int {
+		if !p.desc && x.rank != y.rank {
+			return strings.Compare(y.rank, x.rank)
+		}
+		return p.compare(y.c, x.c)
+	})
+	for i := range items {
+		ptrs[i] = items[i].c
+	}
 	if !byName {
 		// Equal keys are adjacent (compare breaks ties by key, then tag);
 		// the first of a run is the lexically greatest tag.
-		out := cands[:0]
-		for i, c := range cands {
+		out := ptrs[:0]
+		for i, c := range ptrs {
 			if i > 0 && c.key == out[len(out)-1].key {
 				st.Duplicates++
 				continue
 			}
 			out = append(out, c)
 		}
-		cands = out
+		ptrs = out
 	}
-	st.Candidates = len(cands)
-	return cands
+	st.Candidates = len(ptrs)
+	return ptrs
 }
 
 // decide compares the best candidate with the value in Git.
-func (p *Policy) decide(best *cand, ranked []cand, tags []Tag, cur Current) (Decision, string) {
+func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (Decision, string) {
 	n := len(ranked)
 	if p.spec.Strategy == Digest {
 		return p.decideDigest(best, cur)
@@ -156,11 +224,11 @@ func (p *Policy) decide(best *cand, ranked []cand, tags []Tag, cur Current) (Dec
 
 // current ranks the tag in Git under the policy's ranking, regardless of the
 // filters, or says why it cannot.
-func (p *Policy) current(tag string, ranked []cand, tags []Tag) (*cand, string) {
+func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string) {
 	if p.spec.Strategy == NewestBuild {
-		for i := range ranked {
-			if ranked[i].tag == tag {
-				return &ranked[i], ""
+		for _, c := range ranked {
+			if c.tag == tag {
+				return c, ""
 			}
 		}
 		// Filtered out, but the caller may still have given its metadata.
@@ -169,8 +237,10 @@ func (p *Policy) current(tag string, ranked []cand, tags []Tag) (*cand, string) 
 			if tags[i].Name != tag {
 				continue
 			}
-			if b := p.buildTime(&tags[i]); !b.IsZero() && (found == nil || b.After(found.built)) {
-				found = &cand{tag: tag, key: tag, built: b}
+			if b := p.buildTime(&tags[i]); !b.IsZero() {
+				if r := timeRank(b); found == nil || r > found.rank {
+					found = &cand{tag: tag, key: tag, rank: r}
+				}
 			}
 		}
 		if found == nil {
