@@ -170,13 +170,13 @@ func imageMeta(digest string, img v1.Image, p *v1.Platform) (Meta, error) {
 	if err != nil {
 		return Meta{}, fmt.Errorf("reading config of %s: %w", digest, err)
 	}
-	plat := cf.Platform()
+	plat := cf.Platform() // nil when the config names no OS
 	if p != nil && p.OS != "" {
 		plat = p
 	}
 	m := Meta{Digest: digest, Created: cf.Created.UTC()}
-	if s := plat.String(); s != "" {
-		m.Platforms = []Platform{{Platform: s, Created: m.Created}}
+	if plat != nil && plat.String() != "" {
+		m.Platforms = []Platform{{Platform: plat.String(), Created: m.Created}}
 	}
 	return m, nil
 }

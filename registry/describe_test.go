@@ -17,6 +17,7 @@ import (
 func TestDescribe(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
 	imgDigest := srv.PushImage(t, "team/app", created, "img")
+	bare := srv.Push(t, "team/app", srv.NewImage(t, created, ""), "no-platform") // config without os/architecture
 	idxDigest := srv.PushIndex(t, "team/app", created, []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}, "idx")
 	c := newClient(t, srv.Target)
 	ctx := context.Background()
@@ -26,6 +27,7 @@ func TestDescribe(t *testing.T) {
 		want registry.Meta
 	}{
 		{"img", registry.Meta{Digest: imgDigest, Created: created, Platforms: []registry.Platform{{"linux/amd64", created}}}},
+		{"no-platform", registry.Meta{Digest: bare, Created: created}},
 		{"idx", registry.Meta{Digest: idxDigest, Created: created.Add(2 * time.Minute), Platforms: []registry.Platform{
 			{"linux/amd64", created},
 			{"linux/arm/v7", created.Add(2 * time.Minute)},
