@@ -45,6 +45,14 @@ func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, erro
 		}
 	}
 	desc, err := t.r.puller.Head(ctx, ref)
+	if err != nil && strings.Contains(err.Error(), "did not include Docker-Content-Digest") {
+		// Some registries answer HEAD without the digest: GET the manifest,
+		// whose digest ggcr computes from the body.
+		var full *remote.Descriptor
+		if full, err = t.r.puller.Get(ctx, ref); err == nil {
+			desc = &full.Descriptor
+		}
+	}
 	if err != nil {
 		return "", wrapErr("reading the digest of "+ref.Name(), err)
 	}

@@ -223,3 +223,18 @@ func TestRetag(t *testing.T) {
 		t.Errorf("Retag to an invalid tag: err = %v", err)
 	}
 }
+
+// TestDigestWithoutHeader: a registry that answers HEAD without
+// Docker-Content-Digest still gives the digest (through a manifest GET).
+func TestDigestWithoutHeader(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	want := srv.PushImage(t, "team/app", created, "1.0.0")
+	srv.Inject(testreg.Fault{Method: "HEAD", Path: "/manifests/", DropHeader: "Docker-Content-Digest"})
+	got, err := newClient(t, srv.Target).Digest(context.Background(), srv.Repo("team/app"), "1.0.0")
+	if err != nil || got != want {
+		t.Errorf("Digest = %q, %v; want %q", got, err, want)
+	}
+	if srv.Count("GET", "/manifests/") != 1 {
+		t.Errorf("no fallback GET: %q", srv.Requests())
+	}
+}
