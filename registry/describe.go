@@ -45,6 +45,14 @@ func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, erro
 		}
 	}
 	desc, err := t.r.puller.Head(ctx, ref)
+	if err != nil && strings.Contains(err.Error(), "did not include Docker-Content-Digest") {
+		// Some registries answer HEAD without the digest: GET the manifest,
+		// whose digest ggcr computes from the body.
+		var full *remote.Descriptor
+		if full, err = t.r.puller.Get(ctx, ref); err == nil {
+			desc = &full.Descriptor
+		}
+	}
 	if err != nil {
 		return "", wrapErr("reading the digest of "+ref.Name(), err)
 	}
@@ -170,13 +178,13 @@ func imageMeta(digest string, img v1.Image, p *v1.Platform) (Meta, error) {
 	if err != nil {
 		return Meta{}, fmt.Errorf("reading config of %s: %w", digest, err)
 	}
-	plat := cf.Platform()
+	plat := cf.Platform() // nil when the config names no OS
 	if p != nil && p.OS != "" {
 		plat = p
 	}
 	m := Meta{Digest: digest, Created: cf.Created.UTC()}
-	if s := plat.String(); s != "" {
-		m.Platforms = []Platform{{Platform: s, Created: m.Created}}
+	if plat != nil && plat.String() != "" {
+		m.Platforms = []Platform{{Platform: plat.String(), Created: m.Created}}
 	}
 	return m, nil
 }

@@ -17,6 +17,7 @@ import (
 func TestDescribe(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
 	imgDigest := srv.PushImage(t, "team/app", created, "img")
+	bare := srv.Push(t, "team/app", srv.NewImage(t, created, ""), "no-platform") // config without os/architecture
 	idxDigest := srv.PushIndex(t, "team/app", created, []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}, "idx")
 	c := newClient(t, srv.Target)
 	ctx := context.Background()
@@ -26,6 +27,7 @@ func TestDescribe(t *testing.T) {
 		want registry.Meta
 	}{
 		{"img", registry.Meta{Digest: imgDigest, Created: created, Platforms: []registry.Platform{{"linux/amd64", created}}}},
+		{"no-platform", registry.Meta{Digest: bare, Created: created}},
 		{"idx", registry.Meta{Digest: idxDigest, Created: created.Add(2 * time.Minute), Platforms: []registry.Platform{
 			{"linux/amd64", created},
 			{"linux/arm/v7", created.Add(2 * time.Minute)},
@@ -219,5 +221,20 @@ func TestRetag(t *testing.T) {
 	}
 	if _, err := c.Retag(ctx, srv.Repo("team/app:1.0.0"), "bad tag"); err == nil || !strings.Contains(err.Error(), `"bad tag"`) {
 		t.Errorf("Retag to an invalid tag: err = %v", err)
+	}
+}
+
+// TestDigestWithoutHeader: a registry that answers HEAD without
+// Docker-Content-Digest still gives the digest (through a manifest GET).
+func TestDigestWithoutHeader(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	want := srv.PushImage(t, "team/app", created, "1.0.0")
+	srv.Inject(testreg.Fault{Method: "HEAD", Path: "/manifests/", DropHeader: "Docker-Content-Digest"})
+	got, err := newClient(t, srv.Target).Digest(context.Background(), srv.Repo("team/app"), "1.0.0")
+	if err != nil || got != want {
+		t.Errorf("Digest = %q, %v; want %q", got, err, want)
+	}
+	if srv.Count("GET", "/manifests/") != 1 {
+		t.Errorf("no fallback GET: %q", srv.Requests())
 	}
 }

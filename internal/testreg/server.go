@@ -45,6 +45,7 @@ type Fault struct {
 	Delay      time.Duration // sleep before answering
 	Truncate   bool          // answer normally but cut the body in half
 	Link       string        // answer normally but with this Link header ("<url>; rel=\"next\"")
+	DropHeader string        // answer normally but without this header (e.g. Docker-Content-Digest)
 	Reset      bool          // close the connection without an answer
 }
 
@@ -196,7 +197,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.Status, errorCode(f.Status), "injected fault")
 		return
 	}
-	if f == nil || (!f.Truncate && f.Link == "") {
+	if f == nil || (!f.Truncate && f.Link == "" && f.DropHeader == "") {
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
 			s.servePage(w, r)
 			return
@@ -212,6 +213,9 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := rec.Body.Bytes()
 	if f.Link != "" {
 		w.Header().Set("Link", f.Link)
+	}
+	if f.DropHeader != "" {
+		w.Header().Del(f.DropHeader)
 	}
 	if f.Truncate {
 		body = body[:len(body)/2]
