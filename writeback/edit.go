@@ -29,12 +29,12 @@ type yamlFile struct {
 	eol     string // "\r\n" when the file uses CRLF, else "\n"
 	lines   []int  // offsets of line starts in src
 	docs    []*yaml.Node
-	splices []splice
+	splices []textSplice
 	out     []byte // the edited bytes, once checked
 }
 
-// splice replaces src[start:end] with text.
-type splice struct {
+// textSplice replaces src[start:end] with text.
+type textSplice struct {
 	start, end int
 	text       string
 }
@@ -45,11 +45,11 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 func loadYAMLFile(abs, rel string) (*yamlFile, error) {
 	st, err := os.Stat(abs)
 	if err != nil {
-		return nil, fileErr(rel, 0, "reading", err)
+		return nil, newFileError(rel, 0, "reading", err)
 	}
 	data, err := os.ReadFile(abs)
 	if err != nil {
-		return nil, fileErr(rel, 0, "reading", err)
+		return nil, newFileError(rel, 0, "reading", err)
 	}
 	f, err := parseYAMLFile(rel, data)
 	if err != nil {
@@ -82,7 +82,7 @@ func parseYAMLFile(rel string, data []byte) (*yamlFile, error) {
 	}
 	docs, err := decodeYAMLDocuments(f.src)
 	if err != nil {
-		return nil, fileErr(rel, yamlErrorLine(err), "parsing: "+err.Error(), ErrMalformedYAML)
+		return nil, newFileError(rel, yamlErrorLine(err), "parsing: "+err.Error(), ErrMalformedYAML)
 	}
 	f.docs = docs
 	return f, nil
@@ -137,7 +137,7 @@ func (f *yamlFile) errAt(n *yaml.Node, msg string, sentinel error) error {
 	if n != nil {
 		line = n.Line
 	}
-	return fileErr(f.rel, line, msg, sentinel)
+	return newFileError(f.rel, line, msg, sentinel)
 }
 
 // offset converts a 1-based line and column (in characters, as the YAML
@@ -365,19 +365,19 @@ func (f *yamlFile) endsWithEOL() bool {
 }
 
 func (f *yamlFile) replace(start, end int, text string) {
-	f.splices = append(f.splices, splice{start, end, text})
+	f.splices = append(f.splices, textSplice{start, end, text})
 }
 
 // result returns the file's bytes with the splices applied.
 func (f *yamlFile) result() ([]byte, error) {
-	sp := append([]splice(nil), f.splices...)
+	sp := append([]textSplice(nil), f.splices...)
 	sort.SliceStable(sp, func(i, j int) bool { return sp[i].start < sp[j].start })
 	out := make([]byte, 0, len(f.bom)+len(f.src)+64)
 	out = append(out, f.bom...)
 	last := 0
 	for _, s := range sp {
 		if s.start < last || s.end < s.start || s.end > len(f.src) {
-			return nil, fileErr(f.rel, 0, "overlapping edits", ErrMalformedYAML)
+			return nil, newFileError(f.rel, 0, "overlapping edits", ErrMalformedYAML)
 		}
 		out = append(out, f.src[last:s.start]...)
 		out = append(out, s.text...)
@@ -396,7 +396,7 @@ func (f *yamlFile) original() []byte {
 func (f *yamlFile) save(data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(f.abs), "."+filepath.Base(f.abs)+".tagwatch-*")
 	if err != nil {
-		return fileErr(f.rel, 0, "writing", err)
+		return newFileError(f.rel, 0, "writing", err)
 	}
 	name := tmp.Name()
 	_, err = tmp.Write(data)
@@ -411,7 +411,7 @@ func (f *yamlFile) save(data []byte) error {
 	}
 	if err != nil {
 		_ = os.Remove(name)
-		return fileErr(f.rel, 0, "writing", err)
+		return newFileError(f.rel, 0, "writing", err)
 	}
 	return nil
 }

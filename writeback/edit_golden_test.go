@@ -45,7 +45,7 @@ type goldenCase struct {
 	SymlinkOut string `yaml:"symlinkOut"`
 }
 
-var sentinels = map[string]error{
+var goldenSentinels = map[string]error{
 	"ErrNotFound":      ErrNotFound,
 	"ErrOutsideRepo":   ErrOutsideRepo,
 	"ErrInvalidValue":  ErrInvalidValue,
@@ -83,13 +83,13 @@ func TestWriteGolden(t *testing.T) {
 				t.Fatalf("case.yaml: %v", err)
 			}
 			root := t.TempDir()
-			copyTree(t, filepath.Join(dir, "original"), root)
+			copyGoldenTree(t, filepath.Join(dir, "original"), root)
 			if c.SymlinkOut != "" {
 				if err := os.Symlink(t.TempDir(), filepath.Join(root, filepath.FromSlash(c.SymlinkOut))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			before := readTree(t, root)
+			before := readGoldenTree(t, root)
 			got, err := Write(root, c.target(), c.image())
 			if c.Error != "" || c.ErrorIs != "" {
 				if err == nil {
@@ -98,10 +98,10 @@ func TestWriteGolden(t *testing.T) {
 				if !strings.Contains(err.Error(), c.Error) {
 					t.Errorf("error %q does not contain %q", err, c.Error)
 				}
-				if want, ok := sentinels[c.ErrorIs]; !ok || !errors.Is(err, want) {
+				if want, ok := goldenSentinels[c.ErrorIs]; !ok || !errors.Is(err, want) {
 					t.Errorf("error %q is not %s", err, c.ErrorIs)
 				}
-				if diff := cmp.Diff(before, readTree(t, root)); diff != "" {
+				if diff := cmp.Diff(before, readGoldenTree(t, root)); diff != "" {
 					t.Errorf("failed Write changed files (-before +after):\n%s", diff)
 				}
 				return
@@ -116,7 +116,7 @@ func TestWriteGolden(t *testing.T) {
 			if _, err := os.Stat(expected); err != nil {
 				expected = filepath.Join(dir, "original") // already up to date
 			}
-			if diff := cmp.Diff(readTree(t, expected), readTree(t, root)); diff != "" {
+			if diff := cmp.Diff(readGoldenTree(t, expected), readGoldenTree(t, root)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
 			again, err := Write(root, c.target(), c.image())
@@ -137,8 +137,8 @@ func TestWriteGolden(t *testing.T) {
 	}
 }
 
-// copyTree copies the regular files and symlinks of src into dst.
-func copyTree(t testing.TB, src, dst string) {
+// copyGoldenTree copies the regular files and symlinks of src into dst.
+func copyGoldenTree(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -167,9 +167,9 @@ func copyTree(t testing.TB, src, dst string) {
 	}
 }
 
-// readTree maps each file under root (slash path) to its content; a
+// readGoldenTree maps each file under root (slash path) to its content; a
 // symlink maps to "-> target".
-func readTree(t testing.TB, root string) map[string]string {
+func readGoldenTree(t testing.TB, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

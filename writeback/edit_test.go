@@ -133,7 +133,7 @@ func TestTargetValidate(t *testing.T) {
 
 func TestReadKustomizeNotFound(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "kustomization.yaml"), "images:\n- name: other\n  newTag: \"1\"\n")
+	writeTestFile(t, filepath.Join(root, "kustomization.yaml"), "images:\n- name: other\n  newTag: \"1\"\n")
 	_, err := Read(root, Target{Kind: Kustomize, Path: ".", Name: "app"})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Read = %v, want ErrNotFound", err)
@@ -151,7 +151,7 @@ func TestReadKustomizeNotFound(t *testing.T) {
 func TestWriteKeepsModeAndCleansUp(t *testing.T) {
 	root := t.TempDir()
 	name := filepath.Join(root, "kustomization.yaml")
-	writeFile(t, name, "images:\n- name: app\n  newTag: \"1\"\n")
+	writeTestFile(t, name, "images:\n- name: app\n  newTag: \"1\"\n")
 	if err := os.Chmod(name, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestWriteKeepsModeAndCleansUp(t *testing.T) {
 }
 
 func TestFileErrorMessage(t *testing.T) {
-	err := fileErr("envs/a/kustomization.yaml", 7, `duplicate images entry "app" (also at line 3)`, ErrMalformedYAML)
+	err := newFileError("envs/a/kustomization.yaml", 7, `duplicate images entry "app" (also at line 3)`, ErrMalformedYAML)
 	want := `envs/a/kustomization.yaml:7: duplicate images entry "app" (also at line 3): malformed YAML`
 	if err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)

@@ -19,8 +19,8 @@ func openValues(root string, t Target) (*yamlFile, error) {
 	return loadYAMLFile(p.abs, p.rel)
 }
 
-// located is a field found by a dotted path.
-type located struct {
+// fieldLocation is a field found by a dotted path.
+type fieldLocation struct {
 	value *yaml.Node
 	flow  bool // inside a flow collection
 }
@@ -29,21 +29,21 @@ type located struct {
 // Helm reads only that one), stepping with kyaml's Field and
 // GetElementByIndex. Paths never cross an alias: writing through one would
 // change every place sharing the anchor.
-func (f *yamlFile) lookupPath(p string) (located, error) {
+func (f *yamlFile) lookupPath(p string) (fieldLocation, error) {
 	steps, err := parseFieldPath(p)
 	if err != nil {
-		return located{}, err
+		return fieldLocation{}, err
 	}
 	roots := f.roots()
 	if len(roots) == 0 {
-		return located{}, fileErr(f.rel, 0, "no field "+p+" (empty file)", ErrNotFound)
+		return fieldLocation{}, newFileError(f.rel, 0, "no field "+p+" (empty file)", ErrNotFound)
 	}
 	cur, flow := yaml.NewRNode(roots[0]), false
 	for i, st := range steps {
 		n := cur.YNode()
 		where := formatFieldPath(steps[:i])
 		if n.Kind == yaml.AliasNode {
-			return located{}, f.errAt(n, fmt.Sprintf("field path %s crosses the alias *%s at %s", p, n.Value, where), ErrInvalidValue)
+			return fieldLocation{}, f.errAt(n, fmt.Sprintf("field path %s crosses the alias *%s at %s", p, n.Value, where), ErrInvalidValue)
 		}
 		flow = flow || n.Style&yaml.FlowStyle != 0
 		if st.index >= 0 {
@@ -52,7 +52,7 @@ func (f *yamlFile) lookupPath(p string) (located, error) {
 				next, _ = cur.Pipe(yaml.GetElementByIndex(st.index))
 			}
 			if next == nil {
-				return located{}, f.errAt(n, fmt.Sprintf("no field %s: no element %d in %q", p, st.index, where), ErrNotFound)
+				return fieldLocation{}, f.errAt(n, fmt.Sprintf("no field %s: no element %d in %q", p, st.index, where), ErrNotFound)
 			}
 			cur = next
 			continue
@@ -62,18 +62,18 @@ func (f *yamlFile) lookupPath(p string) (located, error) {
 			fld = cur.Field(st.key)
 		}
 		if fld == nil {
-			return located{}, f.errAt(n, fmt.Sprintf("no field %s: no key %q in %q", p, st.key, where), ErrNotFound)
+			return fieldLocation{}, f.errAt(n, fmt.Sprintf("no field %s: no key %q in %q", p, st.key, where), ErrNotFound)
 		}
 		cur = fld.Value
 	}
 	v := cur.YNode()
 	if v.Kind == yaml.AliasNode {
-		return located{}, f.errAt(v, fmt.Sprintf("field %s is the alias *%s; edit its anchor instead", p, v.Value), ErrInvalidValue)
+		return fieldLocation{}, f.errAt(v, fmt.Sprintf("field %s is the alias *%s; edit its anchor instead", p, v.Value), ErrInvalidValue)
 	}
 	if v.Kind != yaml.ScalarNode {
-		return located{}, f.errAt(v, fmt.Sprintf("field %s is not a scalar", p), ErrInvalidValue)
+		return fieldLocation{}, f.errAt(v, fmt.Sprintf("field %s is not a scalar", p), ErrInvalidValue)
 	}
-	return located{value: v, flow: flow}, nil
+	return fieldLocation{value: v, flow: flow}, nil
 }
 
 // helmImage reads the image at t from f. A missing repository or digest
@@ -124,17 +124,17 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 		return nil, err
 	}
 	want := Image{Name: before.Name, Tag: before.Tag, Digest: img.Digest}
-	var set []field
+	var set []scalarField
 	switch {
 	case t.ImageField != "":
 		if img.Name != "" {
 			want.Name = img.Name
 		}
 		if want.Name == "" {
-			return nil, fileErr(f.rel, 0, "field "+t.ImageField+" has no repository name to keep", ErrInvalidValue)
+			return nil, newFileError(f.rel, 0, "field "+t.ImageField+" has no repository name to keep", ErrInvalidValue)
 		}
 		want.Tag = img.Tag
-		set = append(set, field{t.ImageField, want.String()})
+		set = append(set, scalarField{t.ImageField, want.String()})
 	default:
 		switch {
 		case img.Tag != "":
@@ -143,19 +143,19 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 			if img.Digest != "" && t.DigestField == "" {
 				v += "@" + img.Digest
 			}
-			set = append(set, field{t.TagField, v})
+			set = append(set, scalarField{t.TagField, v})
 		case t.DigestField == "":
 			return nil, fmt.Errorf("%s: a digest without a tag needs a digest field: %w", f.rel, ErrInvalidValue)
 		}
 		if t.RepositoryField != "" && img.Name != "" {
 			want.Name = img.Name
-			set = append(set, field{t.RepositoryField, img.Name})
+			set = append(set, scalarField{t.RepositoryField, img.Name})
 		}
 		if t.DigestField != "" {
 			_, err := f.lookupPath(t.DigestField)
 			switch {
 			case err == nil:
-				set = append(set, field{t.DigestField, img.Digest})
+				set = append(set, scalarField{t.DigestField, img.Digest})
 			case img.Digest != "":
 				return nil, err
 			}

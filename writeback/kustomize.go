@@ -65,7 +65,7 @@ func mapField(m *yaml.Node, key string) (k, v *yaml.Node) {
 	return fld.Key.YNode(), fld.Value.YNode()
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == yaml.NodeTagNull }
+func isNullNode(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == yaml.NodeTagNull }
 
 // parseKustomization locates the images entry called name in f.
 func parseKustomization(f *yamlFile, name string) (*kustomization, error) {
@@ -74,7 +74,7 @@ func parseKustomization(f *yamlFile, name string) (*kustomization, error) {
 	if len(roots) > 1 {
 		return nil, f.errAt(roots[1], "a kustomization has one document, this file has more", ErrMalformedYAML)
 	}
-	if len(roots) == 0 || isNull(roots[0]) {
+	if len(roots) == 0 || isNullNode(roots[0]) {
 		return k, nil
 	}
 	if roots[0].Kind != yaml.MappingNode {
@@ -82,7 +82,7 @@ func parseKustomization(f *yamlFile, name string) (*kustomization, error) {
 	}
 	k.root = roots[0]
 	k.imagesKey, k.images = mapField(k.root, "images")
-	if k.images == nil || isNull(k.images) {
+	if k.images == nil || isNullNode(k.images) {
 		return k, nil
 	}
 	if k.images.Kind != yaml.SequenceNode {
@@ -136,13 +136,13 @@ func readKustomize(root string, t Target) (Image, error) {
 		return Image{}, err
 	}
 	if k.entry == nil {
-		return Image{}, fileErr(f.rel, 0, fmt.Sprintf("no images entry %q", t.Name), ErrNotFound)
+		return Image{}, newFileError(f.rel, 0, fmt.Sprintf("no images entry %q", t.Name), ErrNotFound)
 	}
 	return k.image(), nil
 }
 
 // field is one key and value to write.
-type field struct{ key, value string }
+type scalarField struct{ key, value string }
 
 // editKustomize plans the edit of t to img; it returns the file when it changes.
 func editKustomize(root string, t Target, img Image) ([]*yamlFile, error) {
@@ -150,6 +150,11 @@ func editKustomize(root string, t Target, img Image) ([]*yamlFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return kustomizeEdit(f, t, img)
+}
+
+// kustomizeEdit plans the edit of kustomization f.
+func kustomizeEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 	k, err := parseKustomization(f, t.Name)
 	if err != nil {
 		return nil, err
@@ -199,7 +204,7 @@ func finishEdit(f *yamlFile, verify func(*yamlFile) error) ([]*yamlFile, error) 
 		err = verify(nf)
 	}
 	if err != nil {
-		return nil, fileErr(f.rel, 0, "edit could not be verified, nothing written", fmt.Errorf("%w: %w", ErrMalformedYAML, err))
+		return nil, newFileError(f.rel, 0, "edit could not be verified, nothing written", fmt.Errorf("%w: %w", ErrMalformedYAML, err))
 	}
 	f.out = out
 	return []*yamlFile{f}, nil
@@ -207,18 +212,18 @@ func finishEdit(f *yamlFile, verify func(*yamlFile) error) ([]*yamlFile, error) 
 
 // updateEntry sets newName, newTag and digest of the existing entry.
 func (k *kustomization) updateEntry(img Image) error {
-	var set []field
+	var set []scalarField
 	var remove []string
 	if cur := k.image(); img.Name != "" && img.Name != cur.Name {
-		set = append(set, field{"newName", img.Name})
+		set = append(set, scalarField{"newName", img.Name})
 	}
 	if img.Tag != "" {
-		set = append(set, field{"newTag", img.Tag})
+		set = append(set, scalarField{"newTag", img.Tag})
 	} else {
 		remove = append(remove, "newTag")
 	}
 	if img.Digest != "" {
-		set = append(set, field{"digest", img.Digest})
+		set = append(set, scalarField{"digest", img.Digest})
 	} else {
 		remove = append(remove, "digest")
 	}
@@ -231,7 +236,7 @@ func (k *kustomization) flow() bool {
 
 // setFields sets fields of mapping m (in canonical order, new ones placed
 // after the nearest earlier field) and removes the fields in remove.
-func (f *yamlFile) setFields(m *yaml.Node, flow bool, set []field, remove []string) error {
+func (f *yamlFile) setFields(m *yaml.Node, flow bool, set []scalarField, remove []string) error {
 	removed := map[string]bool{}
 	for _, key := range remove {
 		if _, v := mapField(m, key); v != nil {
@@ -242,7 +247,7 @@ func (f *yamlFile) setFields(m *yaml.Node, flow bool, set []field, remove []stri
 		}
 	}
 	var anchors []*yaml.Node
-	pending := map[*yaml.Node][]field{}
+	pending := map[*yaml.Node][]scalarField{}
 	for _, fl := range set {
 		_, v := mapField(m, fl.key)
 		if v != nil {
@@ -277,7 +282,7 @@ func (f *yamlFile) fieldAnchor(m *yaml.Node, key string, removed map[string]bool
 		if k == key {
 			break
 		}
-		if _, v := mapField(m, k); v != nil && !removed[k] && (best == nil || after(v, best)) {
+		if _, v := mapField(m, k); v != nil && !removed[k] && (best == nil || nodeAfter(v, best)) {
 			best = v
 		}
 	}
@@ -291,7 +296,9 @@ func (f *yamlFile) fieldAnchor(m *yaml.Node, key string, removed map[string]bool
 	return best
 }
 
-func after(a, b *yaml.Node) bool { return a.Line > b.Line || a.Line == b.Line && a.Column > b.Column }
+func nodeAfter(a, b *yaml.Node) bool {
+	return a.Line > b.Line || a.Line == b.Line && a.Column > b.Column
+}
 
 // replaceScalar replaces the text of scalar n by v, keeping its quoting.
 func (f *yamlFile) replaceScalar(n *yaml.Node, v string, flow bool) error {
@@ -314,7 +321,7 @@ func (f *yamlFile) replaceScalar(n *yaml.Node, v string, flow bool) error {
 }
 
 // insertFieldsAfter inserts fields into mapping m after the value node a.
-func (f *yamlFile) insertFieldsAfter(m, a *yaml.Node, flow bool, fields []field) error {
+func (f *yamlFile) insertFieldsAfter(m, a *yaml.Node, flow bool, fields []scalarField) error {
 	end, err := f.nodeEnd(a, flow)
 	if err != nil {
 		return err
@@ -408,15 +415,15 @@ func (f *yamlFile) removeField(m *yaml.Node, key string, flow bool) error {
 // addEntry appends an images entry for name, creating images: if needed.
 func (k *kustomization) addEntry(name string, img Image) error {
 	f := k.f
-	fields := []field{{"name", name}}
+	fields := []scalarField{{"name", name}}
 	if img.Name != "" && img.Name != name {
-		fields = append(fields, field{"newName", img.Name})
+		fields = append(fields, scalarField{"newName", img.Name})
 	}
 	if img.Tag != "" {
-		fields = append(fields, field{"newTag", img.Tag})
+		fields = append(fields, scalarField{"newTag", img.Tag})
 	}
 	if img.Digest != "" {
-		fields = append(fields, field{"digest", img.Digest})
+		fields = append(fields, scalarField{"digest", img.Digest})
 	}
 	flowEntry := flowMapping(fields)
 	rootFlow := k.root != nil && k.root.Style&yaml.FlowStyle != 0
@@ -469,7 +476,7 @@ func (k *kustomization) addEntry(name string, img Image) error {
 }
 
 // appendToImages appends an entry after the last one of images:.
-func (k *kustomization) appendToImages(fields []field, flowEntry string) error {
+func (k *kustomization) appendToImages(fields []scalarField, flowEntry string) error {
 	f, seq := k.f, k.images
 	if seq.Style&yaml.FlowStyle != 0 || len(seq.Content) == 0 {
 		if len(seq.Content) == 0 {
@@ -506,7 +513,7 @@ func (k *kustomization) appendToImages(fields []field, flowEntry string) error {
 }
 
 // blockEntry renders a block sequence entry: the dash at column dc, the keys at kc.
-func (f *yamlFile) blockEntry(dc, kc int, fields []field) string {
+func (f *yamlFile) blockEntry(dc, kc int, fields []scalarField) string {
 	var lines []string
 	for i, fl := range fields {
 		prefix := strings.Repeat(" ", kc)
@@ -518,7 +525,7 @@ func (f *yamlFile) blockEntry(dc, kc int, fields []field) string {
 	return strings.Join(lines, f.eol)
 }
 
-func flowMapping(fields []field) string {
+func flowMapping(fields []scalarField) string {
 	var parts []string
 	for _, fl := range fields {
 		parts = append(parts, fl.key+": "+formatScalar(fl.value, 0, true))

@@ -59,9 +59,9 @@ func TestKustomizeOracle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeFile(t, filepath.Join(root, "base", "kustomization.yaml"), "resources: [deployment.yaml]\n")
-			writeFile(t, filepath.Join(root, "base", "deployment.yaml"), oracleDeployment)
-			writeFile(t, filepath.Join(root, "overlay", "kustomization.yaml"), tc.overlay)
+			writeTestFile(t, filepath.Join(root, "base", "kustomization.yaml"), "resources: [deployment.yaml]\n")
+			writeTestFile(t, filepath.Join(root, "base", "deployment.yaml"), oracleDeployment)
+			writeTestFile(t, filepath.Join(root, "overlay", "kustomization.yaml"), tc.overlay)
 			if _, err := Write(root, Target{Kind: Kustomize, Path: "overlay", Name: "team/app"}, tc.img); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
@@ -87,7 +87,7 @@ func TestKustomizeOracle(t *testing.T) {
 	}
 }
 
-func writeFile(t testing.TB, name, content string) {
+func writeTestFile(t testing.TB, name, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		t.Fatal(err)

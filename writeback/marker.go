@@ -24,12 +24,12 @@ const (
 	markerDigest = "digest"
 )
 
-// marker is one marked scalar.
-type marker struct {
-	f     *yamlFile
-	node  *yaml.Node
-	flow  bool
-	field string
+// markedScalar is one scalar carrying a marker comment.
+type markedScalar struct {
+	f           *yamlFile
+	node        *yaml.Node
+	flow        bool
+	scalarField string
 }
 
 // parseMarkerComment parses a line comment. ok is false when the comment
@@ -76,8 +76,8 @@ func parseMarkerValue(v string) (alias, fieldName string, err error) {
 }
 
 // markers returns the scalars of f marked for alias, in file order.
-func (f *yamlFile) markers(alias string) ([]marker, error) {
-	var out []marker
+func (f *yamlFile) markers(alias string) ([]markedScalar, error) {
+	var out []markedScalar
 	check := func(n *yaml.Node, comment string, flow bool) error {
 		if comment == "" {
 			return nil
@@ -89,7 +89,7 @@ func (f *yamlFile) markers(alias string) ([]marker, error) {
 		if err != nil {
 			return f.errAt(n, err.Error(), ErrMalformedYAML)
 		}
-		out = append(out, marker{f: f, node: n, flow: flow, field: fld})
+		out = append(out, markedScalar{f: f, node: n, flow: flow, scalarField: fld})
 		return nil
 	}
 	var walk func(n *yaml.Node, flow bool) error
@@ -195,8 +195,8 @@ func markerFiles(root string, t Target) ([]*yamlFile, error) {
 	return files, nil
 }
 
-func collectMarkers(files []*yamlFile, alias string) ([]marker, error) {
-	var all []marker
+func collectMarkers(files []*yamlFile, alias string) ([]markedScalar, error) {
+	var all []markedScalar
 	for _, f := range files {
 		ms, err := f.markers(alias)
 		if err != nil {
@@ -209,12 +209,12 @@ func collectMarkers(files []*yamlFile, alias string) ([]marker, error) {
 
 // markerImage combines marked values: the first whole marker wins, else
 // the first :name, :tag and :digest markers.
-func markerImage(ms []marker) Image {
+func markerImage(ms []markedScalar) Image {
 	var img Image
 	var seenName, seenTag, seenDigest bool
 	for _, m := range ms {
 		v := m.node.Value
-		switch m.field {
+		switch m.scalarField {
 		case markerWhole:
 			return splitReference(v)
 		case markerName:
@@ -269,7 +269,7 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 	}
 	hasDigest := false
 	for _, m := range ms {
-		hasDigest = hasDigest || m.field == markerDigest
+		hasDigest = hasDigest || m.scalarField == markerDigest
 	}
 	wants := map[*yamlFile][]string{} // per file, the value of each marker in order
 	for _, m := range ms {
@@ -313,9 +313,9 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 // markerValue is what marker m gets for img. A value that stays as it is
 // (":name" with no name to write, a ":tag" when only a digest is written
 // and a ":digest" marker exists) is the current value.
-func markerValue(m marker, img Image, hasDigest bool) (string, error) {
+func markerValue(m markedScalar, img Image, hasDigest bool) (string, error) {
 	cur := m.node.Value
-	switch m.field {
+	switch m.scalarField {
 	case markerWhole:
 		name := img.Name
 		if name == "" {

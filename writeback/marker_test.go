@@ -63,7 +63,7 @@ func TestMarkerRead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			for n, c := range tc.files {
-				writeFile(t, root+"/env/"+n, c)
+				writeTestFile(t, root+"/env/"+n, c)
 			}
 			got, err := Read(root, Target{Kind: Marker, Path: "env", Name: "app"})
 			if err != nil {

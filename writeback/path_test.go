@@ -57,11 +57,11 @@ func TestParseFieldPath(t *testing.T) {
 func TestResolveRepoPath(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
-	writeFile(t, filepath.Join(root, "envs", "prod", "kustomization.yaml"), "images: []\n")
-	mustSymlink(t, filepath.Join(root, "envs", "prod"), filepath.Join(root, "prod-link")) // inside: fine
-	mustSymlink(t, "../envs/prod", filepath.Join(root, "envs", "rel-link"))               // relative, inside
-	mustSymlink(t, outside, filepath.Join(root, "envs", "out"))                           // points out
-	mustSymlink(t, "../../..", filepath.Join(root, "envs", "prod", "up"))                 // climbs out
+	writeTestFile(t, filepath.Join(root, "envs", "prod", "kustomization.yaml"), "images: []\n")
+	symlinkForTest(t, filepath.Join(root, "envs", "prod"), filepath.Join(root, "prod-link")) // inside: fine
+	symlinkForTest(t, "../envs/prod", filepath.Join(root, "envs", "rel-link"))               // relative, inside
+	symlinkForTest(t, outside, filepath.Join(root, "envs", "out"))                           // points out
+	symlinkForTest(t, "../../..", filepath.Join(root, "envs", "prod", "up"))                 // climbs out
 	tests := []struct {
 		in      string
 		wantRel string
@@ -105,8 +105,8 @@ func TestResolveRepoPath(t *testing.T) {
 // edited in place: the link stays a link and the real file is reported.
 func TestWriteThroughSymlinkInside(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "shared", "kustomization.yaml"), "images:\n- name: a\n  newTag: \"1\"\n")
-	mustSymlink(t, "shared", filepath.Join(root, "prod"))
+	writeTestFile(t, filepath.Join(root, "shared", "kustomization.yaml"), "images:\n- name: a\n  newTag: \"1\"\n")
+	symlinkForTest(t, "shared", filepath.Join(root, "prod"))
 	got, err := Write(root, Target{Kind: Kustomize, Path: "prod", Name: "a"}, Image{Tag: "2"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestWriteThroughSymlinkInside(t *testing.T) {
 	}
 }
 
-func mustSymlink(t testing.TB, oldname, newname string) {
+func symlinkForTest(t testing.TB, oldname, newname string) {
 	t.Helper()
 	if err := os.Symlink(oldname, newname); err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-func fileErr(path string, line int, msg string, err error) error {
+func newFileError(path string, line int, msg string, err error) error {
 	return &FileError{Path: path, Line: line, Msg: msg, Err: err}
 }
 
