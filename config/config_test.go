@@ -232,6 +232,11 @@ func TestPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TAGWATCH_TEST_TOKEN", "from-env")
+	t.Setenv("TAGWATCH_TEST_EMPTY", "")
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		auth    GitAuth
@@ -242,6 +247,8 @@ func TestPassword(t *testing.T) {
 		{name: "env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_TOKEN"}, want: "from-env"},
 		{name: "file", auth: GitAuth{PasswordFile: file}, want: "s3cret"},
 		{name: "unset env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_UNSET"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_UNSET is not set"},
+		{name: "empty env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_EMPTY"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_EMPTY is empty"},
+		{name: "empty file", auth: GitAuth{PasswordFile: empty}, wantErr: "git.auth.passwordFile: " + empty + " is empty"},
 		{name: "missing file", auth: GitAuth{PasswordFile: filepath.Join(dir, "nope")}, wantErr: "git.auth.passwordFile: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

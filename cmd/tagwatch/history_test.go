@@ -118,3 +118,19 @@ func TestHistoryUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestHistoryShallowClone(t *testing.T) {
+	bare, clone := historyRepo(t)
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	testgit.Git(t, "", "clone", "--quiet", "--depth", "1", "file://"+bare, shallow)
+	if !isShallow(shallow) || isShallow(clone.Dir) {
+		t.Fatalf("isShallow: shallow clone %v, full clone %v", isShallow(shallow), isShallow(clone.Dir))
+	}
+	out, err := execute(t, "history", "--repo", shallow, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"env": "production"`) || strings.Contains(out, `"env": "staging"`) {
+		t.Errorf("history of a depth-1 clone = %s; want the head's change only", out)
+	}
+}
