@@ -196,8 +196,12 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 		rep, err := rec.Cycle(cycleCtx, reconcile.DryRun(f.dryRun))
 		if cycleCtx.Err() == nil {
 			health.Cycle(err)
-			if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
-				log.WithError(werr).Error("writing the report")
+			// JSON: one report per cycle; text: only cycles that did something.
+			quiet := f.output == "text" && len(rep.Changes)+len(rep.Held)+len(rep.Errors) == 0
+			if !quiet {
+				if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
+					log.WithError(werr).Error("writing the report")
+				}
 			}
 		}
 		select {

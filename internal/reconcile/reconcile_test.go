@@ -205,6 +205,9 @@ environments:
   - name: fine
     path: envs/fine
     images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: gone
+    path: envs/gone
+    images: [{image: REG/team/app, kustomizeName: team/app}]
 `
 	malformed := "images:\n  - name: team/app\n    newTag: [1.0.0\n"
 	f := newFixture(t, cfg, map[string]string{
@@ -222,7 +225,7 @@ environments:
 	for _, e := range rep.Errors {
 		gotErrs = append(gotErrs, e.Env+" "+strings.TrimPrefix(e.Image, f.reg.host+"/"))
 	}
-	wantErrs := []string{"broken team/app", "missing-image team/nothing-here", "no-entry team/app"}
+	wantErrs := []string{"broken team/app", "missing-image team/nothing-here", "no-entry team/app", "gone "}
 	if diff := cmp.Diff(wantErrs, gotErrs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s\n%+v", diff, rep.Errors)
 	}
