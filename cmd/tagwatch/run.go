@@ -104,6 +104,9 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
+	if f.once && f.listen != "" {
+		log.Warn("--listen is ignored with --once: health endpoints are for the daemon")
+	}
 	if f.once {
 		rep, err := rec.Cycle(cmd.Context(), reconcile.DryRun(f.dryRun))
 		if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -421,5 +422,57 @@ func BenchmarkCycleIdle(b *testing.B) {
 		if err != nil || len(rep.Changes) != 0 || len(rep.Errors) != 0 {
 			b.Fatalf("idle cycle: %+v %v", rep, err)
 		}
+	}
+}
+
+// failingRepo applies the edits to its working tree, as Publish would,
+// then fails the push.
+type failingRepo struct{ Repo }
+
+func (f failingRepo) Publish(_ context.Context, edits []writeback.Edit) (writeback.PublishResult, error) {
+	for _, e := range edits {
+		if _, _, err := e.Apply(f.Dir()); err != nil {
+			return writeback.PublishResult{}, err
+		}
+	}
+	return writeback.PublishResult{}, errors.New("remote hung up")
+}
+
+func TestCyclePushFailureIsReported(t *testing.T) {
+	failing := func(ctx context.Context, url string, opts ...writeback.Option) (Repo, error) {
+		r, err := OpenGit(ctx, url, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return failingRepo{r}, nil
+	}
+	f := newFixture(t, twoEnvs, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "0.9.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "0.9.0"),
+	}, WithOpener(failing))
+	f.reg.push("team/app", "1.0.0")
+	before := testgit.Head(t, f.bare, "main")
+	rep, err := f.rec.Cycle(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "remote hung up") {
+		t.Errorf("Cycle error = %v, want the push failure", err)
+	}
+	if len(rep.Changes) != 0 || len(rep.Commits) != 0 {
+		t.Errorf("changes %v, commits %v: nothing reached the remote", rep.Changes, rep.Commits)
+	}
+	var got []string
+	for _, e := range rep.Errors {
+		got = append(got, e.Env+"|"+strings.TrimPrefix(e.Image, f.reg.host+"/"))
+	}
+	if diff := cmp.Diff([]string{"staging|team/app", "production|team/app", "|"}, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s\n%+v", diff, rep.Errors)
+	}
+	if after := testgit.Head(t, f.bare, "main"); after != before {
+		t.Errorf("remote moved")
+	}
+	// The next cycle starts from the remote again and goes through.
+	f.rec.o.open = OpenGit
+	rep, err = f.rec.Cycle(context.Background())
+	if err != nil || len(rep.Commits) != 2 {
+		t.Errorf("next cycle: %v, %+v", err, rep)
 	}
 }
