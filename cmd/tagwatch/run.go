@@ -197,6 +197,9 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 	log.WithField("interval", interval.String()).Info("watching")
 	for {
 		rep, err := rec.Cycle(cycleCtx, reconcile.DryRun(f.dryRun))
+		if err != nil {
+			log.WithError(err).Error("cycle failed")
+		}
 		if cycleCtx.Err() == nil {
 			health.Cycle(err)
 			// JSON: one report per cycle; text: only cycles that did something.

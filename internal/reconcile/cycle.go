@@ -68,8 +68,7 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 		}
 	}
 	if pubErr != nil {
-		log.WithError(pubErr).Error("cycle failed")
-		return rep, pubErr
+		return rep, pubErr // the caller logs it
 	}
 	log.WithFields(logrus.Fields{"changes": len(rep.Changes), "held": len(rep.Held), "errors": len(rep.Errors), "commits": len(rep.Commits)}).Info("cycle done")
 	return rep, nil
