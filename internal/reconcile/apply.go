@@ -19,7 +19,9 @@ import (
 // envRun is one environment in one cycle. apply may run more than once
 // (after a rejected push); each run starts over from what it reads.
 type envRun struct {
-	r       *Reconciler
+	r *Reconciler
+	// ctx is the cycle's: apply has writeback.Edit's fixed signature and
+	// may look a digest up in the registry.
 	ctx     context.Context
 	idx     int
 	found   []found
