@@ -28,6 +28,10 @@ func FuzzParseSemver(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, tag string, loose bool) {
 		v := parseSemver(tag, loose)
+		st, ok := scanSemver(tag, loose)
+		if valid := ok && st.valid(); valid != (v != nil) {
+			t.Fatalf("scanSemver(%q): valid = %v, but the semver package parses it as %v", tag, valid, v)
+		}
 		if v != nil {
 			ref, err := semver.NewVersion(tag)
 			if err != nil {

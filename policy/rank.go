@@ -189,6 +189,37 @@ func scanSemver(tag string, loose bool) (st semverTag, ok bool) {
 	return st, true
 }
 
+// valid reports whether the pre-release and build parts are dot-separated
+// non-empty identifiers of [0-9A-Za-z-], numeric pre-release identifiers
+// without leading zeros: SemVer 2.0.0 §9-10, as the semver package checks
+// them (FuzzParseSemver holds the two together).
+func (st semverTag) valid() bool {
+	return (st.pre == "" || validIdents(st.pre, true)) && (st.meta == "" || validIdents(st.meta, false))
+}
+
+func validIdents(s string, pre bool) bool {
+	for id := range strings.SplitSeq(s, ".") {
+		if id == "" {
+			return false
+		}
+		digits := true
+		for i := 0; i < len(id); i++ {
+			c := id[i]
+			switch {
+			case '0' <= c && c <= '9':
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '-':
+				digits = false
+			default:
+				return false
+			}
+		}
+		if pre && digits && len(id) > 1 && id[0] == '0' {
+			return false
+		}
+	}
+	return true
+}
+
 // version builds the semver.Version; the semver package validates the
 // pre-release and build parts (StrictNewVersion).
 func (st semverTag) version() *semver.Version {

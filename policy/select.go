@@ -99,9 +99,9 @@ func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
 		}
 		c := cand{tag: t.Name, key: key, digest: t.Digest}
 		if p.spec.Strategy == Semver {
-			var admitted bool
-			c.ver, admitted = p.judgeSemver(key)
-			if c.ver == nil {
+			var parsed, admitted bool
+			c.ver, parsed, admitted = p.judgeSemver(key)
+			if !parsed {
 				cnt.unparsable++
 				continue
 			}
@@ -119,14 +119,24 @@ func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
 	return cands
 }
 
-// judgeSemver parses key as a version (nil: unparsable) and reports whether
-// the constraint admits it. Pre-releases skip the check when the constraint
-// has no pre-release comparator (they cannot pass): the semver package
-// formats an error for every version a constraint rejects, which dominates
-// selection from large tag lists.
-func (p *Policy) judgeSemver(key string) (*semver.Version, bool) {
-	v := parseSemver(key, p.spec.Loose)
-	return v, v != nil && p.admit(v)
+// judgeSemver parses key as a version and reports whether the constraint
+// admits it (v is nil when it is not parsed because it cannot pass).
+// Pre-releases skip the semver package when the constraint has no
+// pre-release comparator, for they cannot pass: it formats an error for every
+// version a constraint rejects, which dominates selection from large tag
+// lists.
+func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bool) {
+	st, ok := scanSemver(key, p.spec.Loose)
+	if !ok || !st.valid() {
+		return nil, false, false
+	}
+	if st.pre != "" && !p.preComparator {
+		return nil, true, false
+	}
+	if v = st.version(); v == nil {
+		return nil, false, false
+	}
+	return v, true, p.constraint.Check(v)
 }
 
 func (p *Policy) admit(v *semver.Version) bool {
