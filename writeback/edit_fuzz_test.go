@@ -127,6 +127,62 @@ func FuzzWriteKustomization(f *testing.F) {
 	})
 }
 
+// FuzzWriteHelmValues edits arbitrary values bytes in memory at image.tag
+// (or the whole reference at containers[0].image). It must not panic; on
+// success the result parses, reads back and a second edit changes nothing.
+func FuzzWriteHelmValues(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/helm-*/original/*.yaml")
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data, uint8(0))
+		}
+	}
+	f.Add([]byte("containers:\n- image: reg:5000/app:1 # x\n"), uint8(1))
+	const d = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	targets := []Target{
+		{Kind: Helm, Path: "values.yaml", TagField: "image.tag"},
+		{Kind: Helm, Path: "values.yaml", ImageField: "containers[0].image"},
+		{Kind: Helm, Path: "values.yaml", RepositoryField: "image.repository", TagField: "image.tag", DigestField: "image.digest"},
+	}
+	images := []Image{{Tag: "1.20"}, {Name: "registry.example.com/app", Tag: "true", Digest: d}}
+	edit := func(data []byte, t Target, img Image) ([]byte, error) {
+		vf, err := parseYAMLFile("values.yaml", data)
+		if err != nil {
+			return nil, err
+		}
+		files, err := helmEdit(vf, t, img)
+		if err != nil || len(files) == 0 {
+			return nil, err
+		}
+		return files[0].out, nil
+	}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		target := targets[int(which)%len(targets)]
+		img := images[int(which/3)%len(images)]
+		out, err := edit(data, target, img)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedYAML) && !errors.Is(err, ErrInvalidValue) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidTarget) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if out == nil {
+			out = data
+		}
+		nf, err := parseYAMLFile("values.yaml", out)
+		if err != nil {
+			t.Fatalf("result does not parse: %v\n%s", err, out)
+		}
+		got, err := helmImage(nf, target)
+		if err != nil || got.Tag != img.Tag || got.Digest != img.Digest {
+			t.Fatalf("read back %+v, %v; wrote %+v\n%s", got, err, img, out)
+		}
+		if again, err := edit(out, target, img); err != nil || again != nil {
+			t.Fatalf("second edit = %q, %v", again, err)
+		}
+	})
+}
+
 // insertedInto reports whether new is old with text inserted at one place
 // (as in a flow collection gaining an entry).
 func insertedInto(old, new string) bool {

@@ -119,9 +119,14 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return helmEdit(f, t, img)
+}
+
+// helmPlan returns the fields to set for img and the image Read must then return.
+func helmPlan(f *yamlFile, t Target, img Image) ([]scalarField, Image, error) {
 	before, err := helmImage(f, t)
 	if err != nil {
-		return nil, err
+		return nil, Image{}, err
 	}
 	want := Image{Name: before.Name, Tag: before.Tag, Digest: img.Digest}
 	var set []scalarField
@@ -131,7 +136,7 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 			want.Name = img.Name
 		}
 		if want.Name == "" {
-			return nil, newFileError(f.rel, 0, "field "+t.ImageField+" has no repository name to keep", ErrInvalidValue)
+			return nil, Image{}, newFileError(f.rel, 0, "field "+t.ImageField+" has no repository name to keep", ErrInvalidValue)
 		}
 		want.Tag = img.Tag
 		set = append(set, scalarField{t.ImageField, want.String()})
@@ -145,7 +150,7 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 			}
 			set = append(set, scalarField{t.TagField, v})
 		case t.DigestField == "":
-			return nil, fmt.Errorf("%s: a digest without a tag needs a digest field: %w", f.rel, ErrInvalidValue)
+			return nil, Image{}, fmt.Errorf("%s: a digest without a tag needs a digest field: %w", f.rel, ErrInvalidValue)
 		}
 		if t.RepositoryField != "" && img.Name != "" {
 			want.Name = img.Name
@@ -157,9 +162,18 @@ func editHelm(root string, t Target, img Image) ([]*yamlFile, error) {
 			case err == nil:
 				set = append(set, scalarField{t.DigestField, img.Digest})
 			case img.Digest != "":
-				return nil, err
+				return nil, Image{}, err
 			}
 		}
+	}
+	return set, want, nil
+}
+
+// helmEdit plans the edit of values file f.
+func helmEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
+	set, want, err := helmPlan(f, t, img)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range set {
 		loc, err := f.lookupPath(s.key)

@@ -133,10 +133,15 @@ func Read(root string, t Target) (Image, error) {
 // nothing else byte for byte. It returns the files it changed (relative to
 // root, slash-separated); none when the value was already there.
 //
-// An empty img.Name leaves the name alone; an empty img.Digest removes a
-// stale digest, and for Kustomize an empty img.Tag (a digest only) removes
-// a stale newTag, as kustomize edit set image does. Files are written
-// atomically and only after the edit has been read back and checked.
+// img must pass Image.Validate (a tag, a digest or both). An empty img.Name
+// leaves the name alone; an empty img.Digest removes a stale digest, and for
+// Kustomize an empty img.Tag (a digest only) removes a stale newTag, so the
+// entry renders exactly img. Every file's edit is planned, re-parsed and
+// read back before any file is written, so a refusal writes nothing; each
+// file is then replaced atomically (temporary file and rename, mode kept).
+// Should an I/O error stop a multi-file marker write midway, the files
+// already written are returned with the error. Safe to repeat: it decides
+// from what it reads, so it can re-run on a new head after a rejected push.
 func Write(root string, t Target, img Image) ([]string, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
