@@ -148,7 +148,7 @@ func Parse(name string, data []byte) (*Config, error) {
 func (c *Config) finish(decodeErrs Errors) (*Config, error) {
 	c.setDefaults()
 	errs := decodeErrs
-	for _, e := range c.Validate() {
+	for _, e := range c.validate() {
 		if !covered(decodeErrs, e.Field) {
 			errs = append(errs, e)
 		}

@@ -295,3 +295,19 @@ func TestDuration(t *testing.T) {
 		t.Errorf("MarshalText = %s", b)
 	}
 }
+
+func TestValidateAfterChange(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate of a loaded config = %v", err)
+	}
+	c.Environments[0].Name = "Bad"
+	err = c.Validate()
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Error() != `t.yaml:4: environments[0].name: "Bad" must match [a-z0-9][a-z0-9-]*` {
+		t.Errorf("Validate = %v", err)
+	}
+}
