@@ -259,3 +259,39 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("text dry run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestHelmValuesAndMarkers(t *testing.T) {
+	w := newWorld(t, map[string]string{
+		"envs/prod/values.yaml": "image:\n  repository: REG/team/app # the chart's image\n  tag: \"1.0.0\"\n",
+		"envs/prod/cronjob.yaml": "apiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n            - name: migrate\n" +
+			"              image: REG/team/app:1.0.0 # {\"$tagwatch\": \"app\"}\n",
+	})
+	w.config(`  - name: prod
+    path: envs/prod
+    images:
+      - image: REG/team/app
+        constraint: ^1
+        writeDigest: true
+        helm: {file: values.yaml, repository: image.repository, tag: image.tag}
+`)
+	d := w.reg.PushImage(t, "team/app", t0, "1.0.0", "1.2.0")
+	rep, r := w.once()
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff([]string{"prod 1.0.0->1.2.0"}, moves(rep.Changes)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	want := map[string]string{
+		"envs/prod/values.yaml":  "  tag: \"1.2.0@" + d + "\"",
+		"envs/prod/cronjob.yaml": "image: " + w.reg.Repo("team/app") + ":1.2.0@" + d + " # {\"$tagwatch\": \"app\"}",
+	}
+	for file, line := range want {
+		if got := w.show(file); !strings.Contains(got, line) {
+			t.Errorf("%s lacks %q:\n%s", file, line, got)
+		}
+	}
+	if got := w.show("envs/prod/values.yaml"); !strings.Contains(got, "# the chart's image") {
+		t.Errorf("a comment was lost:\n%s", got)
+	}
+}
