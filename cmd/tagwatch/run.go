@@ -31,6 +31,7 @@ type runFlags struct {
 	listen   string
 	cacheDir string
 	grace    time.Duration
+	timeout  time.Duration
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -67,6 +68,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.StringVar(&f.listen, "listen", "", "serve /healthz and /readyz on this address (e.g. :8080)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
+	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -108,7 +110,9 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		log.Warn("--listen is ignored with --once: health endpoints are for the daemon")
 	}
 	if f.once {
-		rep, err := rec.Cycle(cmd.Context(), reconcile.DryRun(f.dryRun))
+		ctx, cancel := withTimeout(cmd.Context(), f.timeout)
+		defer cancel()
+		rep, err := rec.Cycle(ctx, reconcile.DryRun(f.dryRun))
 		if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
 			return werr
 		}
@@ -121,6 +125,14 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return nil
 	}
 	return daemon(cmd.Context(), rec, cfg, f, out, log)
+}
+
+// withTimeout bounds a cycle; d <= 0 means no limit.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // newReconciler wires the registry client and the loop for cfg.
@@ -196,7 +208,9 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 
 	log.WithField("interval", interval.String()).Info("watching")
 	for {
-		rep, err := rec.Cycle(cycleCtx, reconcile.DryRun(f.dryRun))
+		ctx, cancel := withTimeout(cycleCtx, f.timeout)
+		rep, err := rec.Cycle(ctx, reconcile.DryRun(f.dryRun))
+		cancel()
 		if err != nil {
 			log.WithError(err).Error("cycle failed")
 		}
