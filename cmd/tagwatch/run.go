@@ -183,28 +183,8 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 		}()
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	stopping := make(chan struct{})
-	cycleCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	stopping, cycleCtx, abandon := onSignals(ctx, f.grace, log)
 	defer abandon()
-	go func() {
-		select {
-		case s := <-sigs:
-			log.WithField("signal", s.String()).Info("stopping after the cycle under way; signal again to abandon it")
-		case <-ctx.Done():
-		}
-		close(stopping)
-		select {
-		case <-sigs:
-			log.Warn("abandoning the cycle under way")
-		case <-time.After(f.grace):
-		case <-cycleCtx.Done():
-			return
-		}
-		abandon()
-	}()
 
 	log.WithField("interval", interval.String()).Info("watching")
 	for {
@@ -231,4 +211,34 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 		case <-time.After(interval):
 		}
 	}
+}
+
+// onSignals handles SIGINT and SIGTERM for the daemon: the first closes
+// stopping (no new cycle starts) and, after grace or a second signal,
+// cancels cycleCtx (the cycle under way is abandoned). ctx ending counts
+// as a first signal. Call abandon when done.
+func onSignals(ctx context.Context, grace time.Duration, log *logrus.Entry) (stopping <-chan struct{}, cycleCtx context.Context, abandon func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stop := make(chan struct{})
+	cycleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case s := <-sigs:
+			log.WithField("signal", s.String()).Info("stopping after the cycle under way; signal again to abandon it")
+		case <-ctx.Done():
+		case <-cycleCtx.Done():
+			return
+		}
+		close(stop)
+		select {
+		case <-sigs:
+			log.Warn("abandoning the cycle under way")
+		case <-time.After(grace):
+		case <-cycleCtx.Done():
+			return
+		}
+		cancel()
+	}()
+	return stop, cycleCtx, func() { signal.Stop(sigs); cancel() }
 }

@@ -39,46 +39,65 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 		return err
 	}
 	defer cleanup()
-	log := o.Log
+	s, stop, err := setup(ctx, w, dir, o.Log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return s.play(o.Keep != "")
+}
+
+// setup starts the registry and the Git host, seeds the repository and
+// builds the reconcile loop from the embedded config.
+func setup(ctx context.Context, w io.Writer, dir string, log *logrus.Entry) (*story, func(), error) {
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		log = logrus.NewEntry(l)
 	}
-
 	regSrv, host := startRegistry()
-	defer regSrv.Close()
-	bare := filepath.Join(dir, "deploy.git")
+	s := &story{w: w, ctx: ctx, repo: host + "/demo/app", host: host, last: map[string]string{}, dir: dir}
+	s.bare = filepath.Join(dir, "deploy.git")
 	vars := map[string]string{"REGISTRY": host}
-	if err := newRepo(bare, filepath.Join(dir, "seed"), vars); err != nil {
-		return fmt.Errorf("creating the demo repository: %w", err)
+	if err := newRepo(s.bare, filepath.Join(dir, "seed"), vars); err != nil {
+		regSrv.Close()
+		return nil, nil, fmt.Errorf("creating the demo repository: %w", err)
 	}
 	_ = os.RemoveAll(filepath.Join(dir, "seed"))
-	gitSrv, gitURL, err := serveGit(filesystem.NewStorage(osfs.New(bare), cache.NewObjectLRUDefault()))
+	gitSrv, gitURL, err := serveGit(filesystem.NewStorage(osfs.New(s.bare), cache.NewObjectLRUDefault()))
 	if err != nil {
-		return err
+		regSrv.Close()
+		return nil, nil, err
 	}
-	defer gitSrv.Close()
-	vars["GIT"] = gitURL
+	stop := func() { gitSrv.Close(); regSrv.Close() }
+	s.gitURL, vars["GIT"] = gitURL, gitURL
 	raw, err := files.ReadFile("tagwatch.yaml")
 	if err != nil {
-		return err
+		stop()
+		return nil, nil, err
 	}
 	cfg, err := config.Parse("demo tagwatch.yaml", expand(raw, vars))
 	if err != nil {
-		return fmt.Errorf("the embedded config: %w", err)
+		stop()
+		return nil, nil, fmt.Errorf("the embedded config: %w", err)
 	}
 	client, err := registry.New(registry.WithHosts(reconcile.Hosts(cfg)...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
 	if err != nil {
-		return err
+		stop()
+		return nil, nil, err
 	}
-	rec, err := reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
+	s.rec, err = reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
 		reconcile.WithGitOptions(writeback.WithDepth(0))) // the in-process Git host serves full clones only
 	if err != nil {
-		return err
+		stop()
+		return nil, nil, err
 	}
-	s := &story{w: w, ctx: ctx, rec: rec, repo: host + "/demo/app", last: map[string]string{}}
+	return s, stop, nil
+}
 
+// play tells the story.
+func (s *story) play(kept bool) error {
+	host, bare, gitURL, w, ctx := s.host, s.bare, s.gitURL, s.w, s.ctx
 	s.say(`tagwatch demo: one image, two environments, one promotion, all on this machine.
 
 tagwatch watches a container registry and keeps the image tags of your
@@ -137,10 +156,10 @@ Git is the record. Every commit carries a Tagwatch-Update trailer per change,
 and "tagwatch history" reads them back, from Git alone:
 
 `)
-	if err := writeHistory(ctx, w, gitURL, filepath.Join(dir, "cache", "history")); err != nil {
+	if err := writeHistory(ctx, w, gitURL, filepath.Join(s.dir, "cache", "history")); err != nil {
 		return fmt.Errorf("reading history: %w", err)
 	}
-	if o.Keep != "" {
+	if kept {
 		s.say(`
 The repository is kept in %s. Look around:
   git -C %s log --stat
@@ -161,12 +180,16 @@ then run "tagwatch run --config tagwatch.yaml".
 
 // story runs the steps and prints what happened.
 type story struct {
-	w    io.Writer
-	ctx  context.Context
-	rec  *reconcile.Reconciler
-	repo string
-	last map[string]string // env → its latest commit
-	err  error
+	w      io.Writer
+	ctx    context.Context
+	rec    *reconcile.Reconciler
+	repo   string // the image repository
+	host   string // the registry
+	bare   string // the repository on disk
+	gitURL string // the repository served
+	dir    string
+	last   map[string]string // env → its latest commit
+	err    error
 }
 
 func (s *story) say(format string, args ...any) {
