@@ -93,6 +93,11 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if err != nil {
 		return usagef("%w", err)
 	}
+	// Secrets are read again at each use; a missing one is a configuration
+	// error now rather than a failed cycle later.
+	if _, err := cfg.Git.Auth.Password(); err != nil {
+		return usagef("%s: %w", f.config, err)
+	}
 	cacheDir, err := cacheDir(f.cacheDir)
 	if err != nil {
 		return err

@@ -56,6 +56,11 @@ environments:
 			}
 		})
 	}
+	secretCfg := filepath.Join(dir, "secret.yaml")
+	withSecret := strings.Replace(good, "url: https://git.example.com/deploy.git", "url: https://git.example.com/deploy.git, auth: {passwordEnv: TW_E2E_UNSET_TOKEN}", 1)
+	if err := os.WriteFile(secretCfg, []byte(withSecret), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -65,6 +70,7 @@ environments:
 		{"missing file", []string{"run", "--config", filepath.Join(dir, "nope.yaml"), "--once"}, "nope.yaml"},
 		{"bad output", []string{"run", "--config", "x.yaml", "-o", "yaml"}, "-o"},
 		{"stray argument", []string{"run", "extra"}, "extra"},
+		{"unset password variable", []string{"run", "--config", secretCfg, "--once"}, "TW_E2E_UNSET_TOKEN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tagwatch(t, nil, tc.args...)
