@@ -417,3 +417,18 @@ func TestLargeInput(t *testing.T) {
 		}
 	}
 }
+
+func TestString(t *testing.T) {
+	for spec, want := range map[*policy.Spec]string{
+		{}:                              `semver "*"`,
+		{Constraint: "^1", Loose: true}: `semver "^1" (loose)`,
+		{Strategy: policy.Numerical}:    "numerical order",
+		{Strategy: policy.Alphabetical, Order: "desc"}:                     "alphabetical order (smallest first)",
+		{Strategy: policy.Digest, Constraint: "latest"}:                    `digest of "latest"`,
+		{Strategy: policy.NewestBuild, Platforms: []string{"linux/amd64"}}: "newest-build (linux/amd64)",
+	} {
+		if got := mustNew(t, *spec).String(); got != want {
+			t.Errorf("%+v: String() = %q, want %q", *spec, got, want)
+		}
+	}
+}

@@ -290,6 +290,10 @@ func (p *Policy) decideDigest(best *cand, cur Current) (Decision, string) {
 	}
 }
 
+// String names the ranking in words, for logs and commit messages:
+// `semver ">=1.0.0"`, "numerical order (smallest first)", "newest-build".
+func (p *Policy) String() string { return p.describe() }
+
 // describe names the ranking in words: `semver ">=1.0.0"`.
 func (p *Policy) describe() string {
 	s := p.spec
@@ -309,6 +313,11 @@ func (p *Policy) describe() string {
 			return string(s.Strategy) + " order (smallest first)"
 		}
 		return string(s.Strategy) + " order"
+	case Digest:
+		return fmt.Sprintf("digest of %q", s.Constraint)
+	}
+	if len(s.Platforms) > 0 {
+		return fmt.Sprintf("%s (%s)", s.Strategy, strings.Join(s.Platforms, ", "))
 	}
 	return string(s.Strategy)
 }
