@@ -26,7 +26,7 @@ type yamlFile struct {
 	mode    fs.FileMode
 	bom     []byte // UTF-8 byte order mark, kept as it was
 	src     []byte // the bytes after the BOM; every offset indexes src
-	eol     string // "\r\n" when the file uses CRLF, else "\n"
+	eol     string // the file's line break: "\r\n", "\r" or "\n"
 	lines   []int  // offsets of line starts in src
 	docs    []*yaml.Node
 	splices []textSplice
@@ -65,8 +65,11 @@ func parseYAMLFile(rel string, data []byte) (*yamlFile, error) {
 	if bytes.HasPrefix(data, utf8BOM) {
 		f.bom, f.src = data[:3], data[3:]
 	}
-	if bytes.Contains(f.src, []byte("\r\n")) {
+	switch {
+	case bytes.Contains(f.src, []byte("\r\n")):
 		f.eol = "\r\n"
+	case bytes.IndexByte(f.src, '\r') >= 0 && bytes.IndexByte(f.src, '\n') < 0:
+		f.eol = "\r" // classic Mac line endings
 	}
 	f.lines = append(f.lines, 0)
 	for i := 0; i < len(f.src); i++ {
@@ -352,11 +355,6 @@ func (f *yamlFile) nextLineStart(p int) int {
 		return e + 2
 	}
 	return e + 1
-}
-
-// column is the 0-based character column of offset p.
-func (f *yamlFile) column(p int) int {
-	return utf8.RuneCount(f.src[f.lineStart(p):p])
 }
 
 // endsWithEOL reports whether the file ends with a line break.

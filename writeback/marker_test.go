@@ -1,6 +1,9 @@
 package writeback
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,5 +76,34 @@ func TestMarkerRead(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Marker scanning skips .git, reads each real file once (a symlink to a
+// file inside the repository is the same file) and refuses a symlinked
+// YAML file that points out of the repository.
+func TestMarkerFilesWalk(t *testing.T) {
+	root := t.TempDir()
+	const marked = "image: team/app:1.0 # {\"$tagwatch\": \"app\"}\n"
+	writeTestFile(t, filepath.Join(root, "env", "a.yaml"), marked)
+	writeTestFile(t, filepath.Join(root, "env", ".git", "b.yaml"), marked)
+	writeTestFile(t, filepath.Join(root, "env", "c.txt"), marked)
+	symlinkForTest(t, "a.yaml", filepath.Join(root, "env", "same.yaml"))
+	got, err := Write(root, Target{Kind: Marker, Path: "env", Name: "app"}, Image{Tag: "2.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"env/a.yaml"}, got); diff != "" {
+		t.Errorf("changed (-want +got):\n%s", diff)
+	}
+
+	outside := filepath.Join(t.TempDir(), "x.yaml")
+	writeTestFile(t, outside, marked)
+	symlinkForTest(t, outside, filepath.Join(root, "env", "out.yaml"))
+	if _, err := Write(root, Target{Kind: Marker, Path: "env", Name: "app"}, Image{Tag: "3.0"}); !errors.Is(err, ErrOutsideRepo) {
+		t.Fatalf("Write with a symlink out = %v, want ErrOutsideRepo", err)
+	}
+	if data, _ := os.ReadFile(outside); string(data) != marked {
+		t.Errorf("file outside the repository changed: %q", data)
 	}
 }
