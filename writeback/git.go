@@ -165,6 +165,7 @@ type Repo struct {
 	auth     transport.AuthMethod
 	opts     repoOptions
 	base     plumbing.Hash // the remote head the working tree was last reset to
+	clean    bool          // the working tree and index match HEAD
 	readOnly bool
 }
 
@@ -245,6 +246,9 @@ func (r *Repo) Sync(ctx context.Context) error {
 	h, err := r.repoFetch(ctx)
 	if err != nil {
 		return err
+	}
+	if r.clean && r.repoFastReset(h) == nil {
+		return nil
 	}
 	return r.repoResetTo(h)
 }

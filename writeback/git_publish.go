@@ -112,6 +112,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	}
 	tree := c.TreeHash
 	changed := map[string]repoChange{}
+	r.clean = false // until the index has caught up with the commits
 	for _, e := range edits {
 		res := EditResult{Name: e.Name}
 		msg, files, err := e.Apply(r.dir)
@@ -162,6 +163,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		out.results = append(out.results, res)
 	}
 	if out.head == r.base {
+		r.clean = true
 		return out, nil
 	}
 	out.objects, out.ov = objects, ov
@@ -178,6 +180,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	if err := r.repoUpdateIndex(changed); err != nil {
 		return out, fmt.Errorf("updating index: %w", err)
 	}
+	r.clean = true
 	return out, nil
 }
 
