@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +296,31 @@ func TestHelmValuesAndMarkers(t *testing.T) {
 	}
 	if got := w.show("envs/prod/values.yaml"); !strings.Contains(got, "# the chart's image") {
 		t.Errorf("a comment was lost:\n%s", got)
+	}
+}
+
+func TestOverSSH(t *testing.T) {
+	w := newWorld(t, twoOverlays("0.9.0"))
+	ssh := testgit.StartSSH(t)
+	cfg := fmt.Sprintf(`git:
+  url: %s
+  branch: main
+  auth: {sshKeyFile: %s, knownHostsFile: %s}
+registries: [{prefix: %q, insecure: true, credentials: %q}]
+environments:
+%s`, ssh.URL(w.bare), ssh.KeyFile, ssh.KnownHosts, w.reg.Host, w.reg.CredentialsFile(t), w.expand(stagingProduction))
+	if err := os.WriteFile(filepath.Join(w.dir, "tagwatch.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.reg.PushImage(t, "team/app", t0, "1.0.0")
+	rep, r := w.once()
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\nsshd:\n%s", r.code, r.stderr, ssh.Log())
+	}
+	if diff := cmp.Diff([]string{"staging 0.9.0->1.0.0", "production 0.9.0->1.0.0"}, moves(rep.Changes)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if got := testgit.Head(t, w.bare, "main"); got != rep.Commits[len(rep.Commits)-1] {
+		t.Errorf("main is at %s, want the last commit %v", got, rep.Commits)
 	}
 }
