@@ -162,13 +162,20 @@ func (r *Reconciler) resolve(ctx context.Context) [][]found {
 	g.SetLimit(r.o.concurrency)
 	for _, repo := range order {
 		g.Go(func() error {
+			// Environments often share a policy: resolve each one once.
+			bySpec := map[string]found{}
 			for _, w := range byRepo[repo] {
-				tags, err := resolve.Candidates(ctx, src, w.policy, repo)
-				if err != nil {
-					err = fmt.Errorf("resolving tags of %s: %w", repo, err)
-					r.o.log.WithFields(logrus.Fields{"env": r.cfg.Environments[w.env].Name, "image": repo}).WithError(err).Warn("image skipped")
+				key := fmt.Sprintf("%#v", w.policy.Spec())
+				f, ok := bySpec[key]
+				if !ok {
+					tags, err := resolve.Candidates(ctx, src, w.policy, repo)
+					if err != nil {
+						err = fmt.Errorf("resolving tags of %s: %w", repo, err)
+					}
+					f = found{tags: tags, err: err}
+					bySpec[key] = f
 				}
-				out[w.env][w.idx] = found{tags: tags, err: err}
+				out[w.env][w.idx] = f // shared read-only: Select never mutates its input
 			}
 			return nil
 		})
