@@ -324,3 +324,23 @@ environments:
 		t.Errorf("main is at %s, want the last commit %v", got, rep.Commits)
 	}
 }
+
+func TestNewestBuildWithPlatforms(t *testing.T) {
+	w := newWorld(t, map[string]string{"envs/dev/kustomization.yaml": kustomization("team/app", "main-aaaa")})
+	w.config(`  - name: dev
+    path: envs/dev
+    images:
+      - {image: REG/team/app, kustomizeName: team/app, strategy: newest-build, allowTags: '^main-', platforms: [linux/arm64]}
+`)
+	w.reg.PushIndex(t, "team/app", t0, []string{"linux/amd64", "linux/arm64"}, "main-aaaa")
+	w.reg.PushIndex(t, "team/app", t0.Add(2*time.Hour), []string{"linux/amd64", "linux/arm64"}, "main-bbbb")
+	w.reg.PushImage(t, "team/app", t0.Add(3*time.Hour), "main-cccc") // newer, but amd64 only
+	w.reg.PushIndex(t, "team/app", t0.Add(4*time.Hour), []string{"linux/arm64"}, "pr-dddd")
+	rep, r := w.once()
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff([]string{"dev main-aaaa->main-bbbb"}, moves(rep.Changes)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
