@@ -125,7 +125,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 			return err
 		}
 		if rep.Failed() {
-			return fmt.Errorf("%d of the cycle's targets failed", len(rep.Errors))
+			return fmt.Errorf("the cycle reported %d error(s); the rest went through", len(rep.Errors))
 		}
 		return nil
 	}
