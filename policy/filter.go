@@ -48,6 +48,7 @@ func (p *Policy) compileFilters(spec *Spec) error {
 		if _, err := path.Match(g, ""); err != nil {
 			return invalid(fmt.Sprintf("ignoreTags[%d]", i), g, "%v", err)
 		}
+		p.ignore = append(p.ignore, compileGlob(g))
 	}
 	if spec.Extract != "" {
 		if spec.Strategy == NewestBuild || spec.Strategy == Digest {
@@ -111,6 +112,55 @@ func (p *Policy) setAllowRE(re *regexp.Regexp) {
 	}
 }
 
+// glob is an ignoreTags pattern. The common shapes (a literal, "*x",
+// "x*", "*x*", "*") are matched with string functions, everything else by
+// path.Match, which they agree with (FuzzGlob).
+type glob struct {
+	pattern string
+	shape   byte // '=' literal, '<' "x*", '>' "*x", '~' "*x*", 0: path.Match
+	lit     string
+}
+
+func compileGlob(pattern string) glob {
+	g := glob{pattern: pattern}
+	inner := strings.TrimSuffix(strings.TrimPrefix(pattern, "*"), "*")
+	if strings.ContainsAny(inner, "*?[\\") {
+		return g
+	}
+	lead, trail := strings.HasPrefix(pattern, "*"), len(pattern) > 1 && strings.HasSuffix(pattern, "*")
+	switch {
+	case pattern == "*":
+		g.shape = '~' // contains ""
+	case lead && trail:
+		g.shape = '~'
+	case lead:
+		g.shape = '>'
+	case trail:
+		g.shape = '<'
+	default:
+		g.shape = '='
+	}
+	g.lit = inner
+	return g
+}
+
+func (g glob) match(tag string) bool {
+	if g.shape == '=' {
+		return tag == g.lit
+	}
+	if g.shape == 0 || strings.Contains(tag, "/") { // '*' does not match '/'
+		ok, _ := path.Match(g.pattern, tag)
+		return ok
+	}
+	switch g.shape {
+	case '<':
+		return strings.HasPrefix(tag, g.lit)
+	case '>':
+		return strings.HasSuffix(tag, g.lit)
+	}
+	return strings.Contains(tag, g.lit)
+}
+
 // isCosign reports the tags sigstore's cosign stores beside images.
 func isCosign(tag string) bool {
 	return strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") ||
@@ -123,8 +173,8 @@ func (p *Policy) nameRule(tag string) (r rule, key string) {
 	if isCosign(tag) {
 		return ruleCosign, ""
 	}
-	for _, g := range p.spec.IgnoreTags {
-		if ok, _ := path.Match(g, tag); ok {
+	for _, g := range p.ignore {
+		if g.match(tag) {
 			return ruleIgnoreTags, ""
 		}
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/big"
+	"path"
 	"strings"
 	"testing"
 
@@ -125,6 +126,23 @@ func FuzzPreComparator(f *testing.F) {
 		}
 		if !hasPreComparator(constraint) && cs.Check(v) {
 			t.Fatalf("%q admits pre-release %q, but hasPreComparator says it cannot", constraint, version)
+		}
+	})
+}
+
+// FuzzGlob: the string-function shapes of ignoreTags agree with path.Match.
+func FuzzGlob(f *testing.F) {
+	for _, s := range [][2]string{{"*-debug", "1.0-debug"}, {"tag?", "tag1"}, {"*", "a/b"}, {"latest", "latest"},
+		{"main-*", "main-1"}, {"*rc*", "1.0-rc1"}, {"**", "x"}, {"*a*", "b/a"}, {"\\*", "*"}, {"[a-]", "-"}, {"a*", "a/b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, tag string) {
+		want, err := path.Match(pattern, tag)
+		if err != nil {
+			return
+		}
+		if got := compileGlob(pattern).match(tag); got != want {
+			t.Fatalf("glob %q on %q = %v, path.Match says %v", pattern, tag, got, want)
 		}
 	})
 }

@@ -126,8 +126,10 @@ type Policy struct {
 	// preComparator is false only when no comparator of the constraint has
 	// a pre-release, so no pre-release version can satisfy it.
 	preComparator bool
+	ranges        *rangeSet      // the constraint for many versions at once; nil: Check each
 	allow         allowFunc      // nil: every tag is allowed
 	allowRE       *regexp.Regexp // set when allow is a regexp (needed by extract)
+	ignore        []glob         // compiled ignoreTags
 	extract       string         // template; "" when the key is the tag itself
 	desc          bool
 	platforms     []platform
@@ -185,6 +187,7 @@ func (p *Policy) compileConstraint(spec *Spec) error {
 		}
 		p.constraint = cs
 		p.preComparator = hasPreComparator(c)
+		p.ranges = newRangeSet(cs)
 	case Digest:
 		if spec.Constraint == "" {
 			return invalid("constraint", spec.Constraint, "the digest strategy needs the tag to follow")

@@ -114,7 +114,7 @@ func TestSelect(t *testing.T) {
 		{"strict ignores 1.24", semver(""), names("1.24", "1.24.0"), "1.24",
 			want{Decision: policy.Update, Tag: "1.24.0", Reason: "cannot be ranked", Stats: &policy.Stats{Seen: 2, Unparsable: 1, Candidates: 1}}},
 		{"v1.24.0 in git is not churned to 1.24.0", semver(""), names("1.24.0"), "v1.24.0",
-			want{Decision: policy.Held, Tag: "1.24.0"}},
+			want{Decision: policy.Held, Tag: "1.24.0", Reason: "(same precedence, and the tie goes to the lexically greater tag)"}},
 		{"build metadata tie", semver(""), names("1.0.0+b2", "1.0.0+b10", "1.0.0"), "",
 			want{Decision: policy.Update, Tag: "1.0.0+b2", Candidates: []string{"1.0.0+b2", "1.0.0+b10", "1.0.0"}}},
 
@@ -137,6 +137,8 @@ func TestSelect(t *testing.T) {
 			want{Decision: policy.Update, Tag: "main-1700000100-1234567", Reason: "does not match allowTags"}},
 		{"main-ts-sha held", policy.Spec{Strategy: policy.Numerical, AllowTags: tsRE, Extract: "$ts"}, mainTags, "main-1800000000-0000000",
 			want{Decision: policy.Held, Tag: "main-1700000100-1234567"}},
+		{"extracted current not a version", policy.Spec{AllowTags: `^app-(.*)$`, Extract: "$1"}, names("app-1.0.0"), "app-latest",
+			want{Decision: policy.Update, Tag: "app-1.0.0", Reason: `The tag in Git, "app-latest", extracts to "latest", which is not a MAJOR.MINOR.PATCH version, so it cannot be ranked`}},
 
 		// Keys that collide: the lexically greatest tag represents them.
 		{"extracted keys collide", policy.Spec{Strategy: policy.Numerical, AllowTags: tsRE, Extract: "$ts"},

@@ -16,6 +16,8 @@ type cand struct {
 	rank   string // the parsed key, encoded so that byte order is the strategy's order
 	ver    *semver.Version
 	digest string
+	// rejected: outside the constraint (applyRanges), dropped before ranking
+	rejected bool
 }
 
 // parseKey parses c.key (or, for newest-build and digest, the metadata of

@@ -21,7 +21,10 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	cands, counts := p.collectAll(tags)
+	parts, counts := p.collectAll(tags)
+	if p.ranges != nil {
+		p.applyRanges(parts, &counts)
+	}
 	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
 	for r := ruleCosign; r < nRules; r++ {
 		if n := counts.dropped[r]; n > 0 {
@@ -31,7 +34,7 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 			st.Filtered[ruleNames[r]] = n
 		}
 	}
-	ranked := p.rank(cands, &st)
+	ranked := p.rank(parts, &st)
 	res := Result{Stats: st}
 	res.Candidates = make([]string, len(ranked))
 	for i, c := range ranked {
@@ -59,12 +62,12 @@ type counts struct {
 const parallelMin = 16384
 
 // collectAll is collect over all tags, in chunks on several CPUs when there
-// are many. The chunks are joined in input order (ranking sorts anyway).
-func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
+// are many. It returns the candidates of each chunk.
+func (p *Policy) collectAll(tags []Tag) ([][]cand, counts) {
 	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
 	if n < 2 {
 		var c counts
-		return p.collect(tags, &c), c
+		return [][]cand{p.collect(tags, &c)}, c
 	}
 	parts := make([][]cand, n)
 	cs := make([]counts, n)
@@ -81,12 +84,18 @@ func (p *Policy) collectAll(tags []Tag) ([]cand, counts) {
 		}
 		total.unparsable += cs[i].unparsable
 	}
-	return slices.Concat(parts...), total
+	return parts, total
 }
 
 // collect runs tags through the filters and parses their keys.
 func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
-	cands := make([]cand, 0, 64)
+	// Semver keeps few of a large list (most tags are not versions, or
+	// outside the constraint); the other strategies keep most.
+	size := 64
+	if p.spec.Strategy != Semver {
+		size = len(tags)
+	}
+	cands := make([]cand, 0, size)
 	for i := range tags {
 		t := &tags[i]
 		r, key := p.nameRule(t.Name)
@@ -136,7 +145,44 @@ func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bo
 	if v = st.version(); v == nil {
 		return nil, false, false
 	}
+	if p.ranges != nil {
+		return v, true, true // applyRanges decides for all versions at once
+	}
 	return v, true, p.constraint.Check(v)
+}
+
+// applyRanges drops the candidates the constraint does not admit, deciding
+// for all versions at once over their sorted order (see rangeSet).
+func (p *Policy) applyRanges(parts [][]cand, cnt *counts) {
+	var all []*cand
+	for _, part := range parts {
+		for i := range part {
+			all = append(all, &part[i])
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b *cand) int { return a.ver.Compare(b.ver) })
+	vs := make([]*semver.Version, len(all))
+	for i, c := range all {
+		vs[i] = c.ver
+	}
+	for i, ok := range p.ranges.admit(vs) {
+		if !ok {
+			all[i].rejected = true
+			cnt.dropped[ruleConstraint]++
+		}
+	}
+	for i, part := range parts {
+		kept := part[:0]
+		for _, c := range part {
+			if !c.rejected {
+				kept = append(kept, c)
+			}
+		}
+		parts[i] = kept
+	}
 }
 
 func (p *Policy) admit(v *semver.Version) bool {
@@ -147,28 +193,33 @@ func (p *Policy) admit(v *semver.Version) bool {
 }
 
 // rank collapses duplicates and returns the candidates best first.
-func (p *Policy) rank(cands []cand, st *Stats) []*cand {
+func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
-	ptrs := make([]*cand, 0, len(cands))
+	n := 0
+	for _, part := range parts {
+		n += len(part)
+	}
+	ptrs := make([]*cand, 0, n)
+	var seen map[string]*cand
 	if byName {
-		// The same tag listed twice with different metadata: keep the
-		// newest build (or greatest digest), then the greatest digest.
-		seen := make(map[string]*cand, len(cands))
-		for i := range cands {
-			c := &cands[i]
-			if old, ok := seen[c.tag]; ok {
-				st.Duplicates++
-				if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
-					*old = *c
+		seen = make(map[string]*cand, n)
+	}
+	for _, part := range parts {
+		for i := range part {
+			c := &part[i]
+			if byName {
+				// The same tag listed twice with different metadata: keep
+				// the newest build (or greatest digest), then the greatest digest.
+				if old, ok := seen[c.tag]; ok {
+					st.Duplicates++
+					if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
+						*old = *c
+					}
+					continue
 				}
-				continue
+				seen[c.tag] = c
 			}
-			seen[c.tag] = c
 			ptrs = append(ptrs, c)
-		}
-	} else {
-		for i := range cands {
-			ptrs = append(ptrs, &cands[i])
 		}
 	}
 	// Sort small items that carry the rank inline: most comparisons end
@@ -226,10 +277,42 @@ func (p *Policy) decide(best *cand, ranked []*cand, tags []Tag, cur Current) (De
 	if p.compare(best, c) > 0 {
 		return Update, fmt.Sprintf("%q ranks above %q, the tag in Git, under %s.", best.tag, cur.Tag, p.describe())
 	}
-	if p.spec.AllowDowngrade {
-		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe())
+	tie := ""
+	if p.tied(best, c) {
+		tie = fmt.Sprintf(" (same %s, and the tie goes to the lexically greater %s)", p.tieWhat(), p.tieSide(best, c))
 	}
-	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe())
+	if p.spec.AllowDowngrade {
+		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s%s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe(), tie)
+	}
+	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s%s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe(), tie)
+}
+
+// tied reports whether a and b are equal under the strategy itself, before
+// the tie-breaks by key and tag.
+func (p *Policy) tied(a, b *cand) bool {
+	if a.rank != b.rank {
+		return false
+	}
+	return a.ver == nil || b.ver == nil || a.ver.Compare(b.ver) == 0
+}
+
+func (p *Policy) tieWhat() string {
+	switch p.spec.Strategy {
+	case Semver:
+		return "precedence"
+	case Numerical:
+		return "number"
+	case NewestBuild:
+		return "build time"
+	}
+	return "key"
+}
+
+func (p *Policy) tieSide(a, b *cand) string {
+	if p.extract != "" && a.key != b.key {
+		return "extracted key"
+	}
+	return "tag"
 }
 
 // current ranks the tag in Git under the policy's ranking, regardless of the
@@ -264,15 +347,17 @@ func (p *Policy) current(tag string, ranked []*cand, tags []Tag) (*cand, string)
 	}
 	c := &cand{tag: tag, key: key}
 	if !p.parseKey(c, nil) {
-		switch p.spec.Strategy {
-		case Semver:
+		what := "a number"
+		if p.spec.Strategy == Semver {
+			what = "a MAJOR.MINOR.PATCH version"
 			if p.spec.Loose {
-				return nil, fmt.Sprintf("is not a version (key %q)", key)
+				what = "a version"
 			}
-			return nil, fmt.Sprintf("is not a MAJOR.MINOR.PATCH version (key %q)", key)
-		default:
-			return nil, fmt.Sprintf("is not a number (key %q)", key)
 		}
+		if p.extract != "" {
+			return nil, fmt.Sprintf("extracts to %q, which is not %s", key, what)
+		}
+		return nil, "is not " + what
 	}
 	return c, ""
 }
