@@ -86,7 +86,9 @@ func main() {
 	}
 	host := strings.TrimPrefix(url, "http://")
 	start := time.Now()
-	if err := seed(host, opts, tagMany, *semverTags, *buildTags); err != nil {
+	// distribution 2.8 on a filesystem mixes up concurrent image pushes.
+	jobs := map[string]int{"inprocess": 8, "distribution": 1}[*kind]
+	if err := seed(host, opts, tagMany, *semverTags, *buildTags, jobs); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("%s registry %s seeded in %v: %s/bench/semver (%d tags), %s/bench/builds (%d images)",
@@ -222,7 +224,7 @@ environments:
 }
 
 // seed fills the two repositories.
-func seed(host string, opts []remote.Option, tagMany func(repo, src string, tags []string) error, semverTags, buildTags int) error {
+func seed(host string, opts []remote.Option, tagMany func(repo, src string, tags []string) error, semverTags, buildTags, jobs int) error {
 	base, err := random.Image(512, 1)
 	if err != nil {
 		return err
@@ -250,7 +252,7 @@ func seed(host string, opts []remote.Option, tagMany func(repo, src string, tags
 		return err
 	}
 	g := errgroup.Group{}
-	g.SetLimit(8)
+	g.SetLimit(jobs)
 	for i := range buildTags {
 		g.Go(func() error {
 			return push("bench/builds", fmt.Sprintf("sha-%07x", i*7919), t0.Add(time.Duration(i)*time.Minute))
