@@ -67,7 +67,10 @@ func (c *Client) knownTag(ref string) (string, bool) {
 		return d.(string), true
 	}
 	if c.cache != nil {
-		return c.cache.tag(ref)
+		if d, ok := c.cache.tag(ref); ok {
+			c.tagsSeen.Store(ref, d) // so that learnTag does not rewrite the same record
+			return d, true
+		}
 	}
 	return "", false
 }

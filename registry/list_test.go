@@ -56,17 +56,19 @@ func TestListTagsPagination(t *testing.T) {
 		name             string
 		tags, page, askN int
 		wantListRequests int
+		repeat           bool // testreg.Options.RepeatLastPage
 	}{
 		{name: "one page", tags: 5, page: 10, askN: 100, wantListRequests: 1},
 		{name: "pages", tags: 50, page: 7, askN: 100, wantListRequests: 8},
 		// 49 = 7 pages of 7: the last page is full, so it carries a Link;
 		// following it, ggcr's registry answers the first page again.
 		// The walk must stop there instead of looping.
-		{name: "repeated page at the end", tags: 49, page: 7, askN: 100, wantListRequests: 8},
+		{name: "repeated page at the end", tags: 49, page: 7, askN: 100, repeat: true, wantListRequests: 8},
+		{name: "full last page", tags: 49, page: 7, askN: 100, wantListRequests: 7},
 		{name: "client page smaller", tags: 50, page: 100, askN: 20, wantListRequests: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testreg.Start(t, testreg.Options{PageSize: tc.page})
+			srv := testreg.Start(t, testreg.Options{PageSize: tc.page, RepeatLastPage: tc.repeat})
 			want := tagNames("v", tc.tags)
 			seed(t, srv, "team/app", want)
 			srv.ResetCounts()

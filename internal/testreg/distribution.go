@@ -35,35 +35,55 @@ type DistributionOptions struct {
 func StartDistribution(t testing.TB, opts DistributionOptions) *Target {
 	t.Helper()
 	bin := testenv.LookPath(t, "Debian package docker-registry", "docker-registry", "/usr/bin/docker-registry")
-	dir := t.TempDir()
-	tg := &Target{dir: dir}
+	htpasswd := ""
+	if opts.Auth {
+		htpasswd = testenv.LookPath(t, "Debian package apache2-utils", "htpasswd")
+	}
+	tg, stop, err := RunDistribution(bin, htpasswd, t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return tg
+}
+
+// RunDistribution is StartDistribution for programs that are not tests
+// (benchmarks): bin is the docker-registry program, htpasswd the htpasswd
+// program (needed with Auth), dir an empty directory for its files. stop
+// ends the registry.
+func RunDistribution(bin, htpasswd, dir string, opts DistributionOptions) (tg *Target, stop func(), err error) {
+	tg = &Target{dir: dir}
 	var authCfg, tlsCfg string
 	if opts.Auth {
-		htpasswd := testenv.LookPath(t, "Debian package apache2-utils", "htpasswd")
-		tg.User, tg.Pass = "tagwatch", randomHex(t, 12)
+		tg.User, tg.Pass = "tagwatch", randomHex(12)
 		out, err := exec.Command(htpasswd, "-Bbn", tg.User, tg.Pass).Output()
 		if err != nil {
-			t.Fatalf("testreg: htpasswd: %v", err)
+			return nil, nil, fmt.Errorf("testreg: htpasswd: %w", err)
 		}
 		p := filepath.Join(dir, "htpasswd")
 		if err := os.WriteFile(p, out, 0o600); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		authCfg = fmt.Sprintf("auth:\n  htpasswd:\n    realm: testreg\n    path: %s\n", p)
 	}
 	scheme := "http"
 	if opts.TLS {
 		scheme = "https"
-		cert, key := selfSigned(t, dir)
+		cert, key, err := selfSigned(dir)
+		if err != nil {
+			return nil, nil, err
+		}
 		tg.CAFile = cert
 		tlsCfg = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
 	}
-	var err error
 	if tg.transport, err = newTransport(tg.CAFile); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port, err := freePort()
+		if err != nil {
+			return nil, nil, err
+		}
 		tg.Host = fmt.Sprintf("127.0.0.1:%d", port)
 		tg.URL = scheme + "://" + tg.Host
 		cfg := fmt.Sprintf(`version: 0.1
@@ -79,30 +99,29 @@ storage:
 http:
   addr: %s
   secret: %s
-%s%s`, filepath.Join(dir, "data"), tg.Host, randomHex(t, 16), tlsCfg, authCfg)
+%s%s`, filepath.Join(dir, "data"), tg.Host, randomHex(16), tlsCfg, authCfg)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		cmd := exec.Command(bin, "serve", cfgPath)
 		var logs strings.Builder
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
-			t.Fatalf("testreg: starting %s: %v", bin, err)
+			return nil, nil, fmt.Errorf("testreg: starting %s: %w", bin, err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		if waitReady(tg, done) {
-			t.Cleanup(func() {
+			return tg, func() {
 				cmd.Process.Kill()
 				<-done
-			})
-			return tg
+			}, nil
 		}
 		cmd.Process.Kill()
 		<-done
 		if attempt == 2 {
-			t.Fatalf("testreg: docker-registry did not come up on %s:\n%s", tg.Host, logs.String())
+			return nil, nil, fmt.Errorf("testreg: docker-registry did not come up on %s:\n%s", tg.Host, logs.String())
 		}
 	}
 }
@@ -126,30 +145,27 @@ func waitReady(tg *Target, done <-chan error) bool {
 	return false
 }
 
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func randomHex(t testing.TB, n int) string {
+func randomHex(n int) string {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
+	rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and localhost, valid for a
 // day, and its key; the certificate is its own CA.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
-	t.Helper()
+func selfSigned(dir string) (certFile, keyFile string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
@@ -165,18 +181,18 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	kb, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
-	return certFile, keyFile
+	return certFile, keyFile, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,9 +28,14 @@ type Options struct {
 	User, Pass string
 	// PageSize > 0 paginates tag lists: at most PageSize tags per answer
 	// (fewer when the client asks ?n= smaller) with a Link header to the
-	// next page. Like ggcr's registry underneath, a `last` at or past the
-	// final tag answers with the first page again.
+	// next page when there is one. Without PageSize a client's ?n= is
+	// honoured the same way.
 	PageSize int
+	// RepeatLastPage sends a Link after a full last page too; following it,
+	// ggcr's registry underneath answers a `last` at or past the final tag
+	// with the first page again. A client that trusts Links loops forever
+	// (plain ggcr remote.List does).
+	RepeatLastPage bool
 	// Latency delays every /v2/ request (slow registry).
 	Latency time.Duration
 }
@@ -248,7 +254,8 @@ func (s *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		var page struct {
 			Tags []string `json:"tags"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &page); err == nil && len(page.Tags) == n {
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err == nil && len(page.Tags) == n &&
+			(s.opts.RepeatLastPage || s.hasAfter(r, page.Tags[n-1])) {
 			next := fmt.Sprintf("%s?n=%d&last=%s", r.URL.Path, n, page.Tags[n-1])
 			w.Header().Set("Link", "<"+next+`>; rel="next"`)
 		}
@@ -256,6 +263,18 @@ func (s *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rec.Code)
 	io.Copy(w, bytes.NewReader(rec.Body.Bytes()))
+}
+
+// hasAfter reports whether the tag list of r's repository has a tag after last.
+func (s *Handler) hasAfter(r *http.Request, last string) bool {
+	probe := r.Clone(r.Context())
+	probe.URL.RawQuery = url.Values{"n": {"1"}, "last": {last}}.Encode()
+	rec := httptest.NewRecorder()
+	s.reg.ServeHTTP(rec, probe)
+	var page struct {
+		Tags []string `json:"tags"`
+	}
+	return json.Unmarshal(rec.Body.Bytes(), &page) == nil && len(page.Tags) == 1 && page.Tags[0] > last
 }
 
 // Tag puts the manifest behind repo:src (a tag or "sha256:…") under each of
