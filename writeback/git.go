@@ -247,6 +247,11 @@ func (r *Repo) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.repoPackCount() > repoMaxPacks {
+		// Every fetch and every Publish adds a pack, and go-git does not
+		// repack: start again from a fresh clone once in a while.
+		return r.repoClone(ctx)
+	}
 	if r.clean && r.repoFastReset(h) == nil {
 		return nil
 	}
