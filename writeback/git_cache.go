@@ -157,8 +157,26 @@ func (r *Repo) repoClone(ctx context.Context) error {
 	if r.repo, err = repoPlainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
-	r.base = head.Hash()
+	r.base, r.clean = head.Hash(), true
 	return nil
+}
+
+// repoMaxPacks is how many pack files a cached copy may gather before Sync
+// clones it again.
+var repoMaxPacks = 100
+
+func (r *Repo) repoPackCount() int {
+	entries, err := os.ReadDir(filepath.Join(r.dir, git.GitDirName, "objects", "pack"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".pack" {
+			n++
+		}
+	}
+	return n
 }
 
 // repoFetch fetches the branch into its remote-tracking ref and returns the

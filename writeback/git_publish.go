@@ -15,7 +15,9 @@ import (
 // returns the commit message and the files it changed (relative to dir);
 // no files means nothing to commit. Apply may run more than once: after a
 // rejected push it runs again on the new remote head, so it must decide from
-// what it reads there, not from what it saw before.
+// what it reads there, not from what it saw before. Apply must list every
+// file it changed or removed, also when it fails: only those are committed,
+// and only those are put back when it fails. Paths must stay inside dir.
 type Edit struct {
 	Name  string
 	Apply func(dir string) (message string, files []string, err error)

@@ -452,3 +452,27 @@ func TestSyncFollowsRemote(t *testing.T) {
 		t.Errorf("commit changed %q", got)
 	}
 }
+
+func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
+	defer func(n int) { repoMaxPacks = n }(repoMaxPacks)
+	repoMaxPacks = 3
+	bare := testgit.NewBare(t, map[string]string{"a.yaml": "0\n"})
+	r := openTest(t, "file://"+bare)
+	marker := filepath.Join(r.Dir(), ".git", "tagwatch-test-marker")
+	os.WriteFile(marker, nil, 0o644)
+	for i := 1; i <= 4; i++ {
+		if err := r.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, r, setFile("a.yaml", fmt.Sprintln(i)))
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("cache not cloned again after packs piled up: %v", err)
+	}
+	if n := r.repoPackCount(); n > repoMaxPacks+1 {
+		t.Errorf("%d packs, want at most %d", n, repoMaxPacks+1)
+	}
+	if r.Head() != testgit.Head(t, bare, "main") || readWT(t, r, "a.yaml") != "4\n" {
+		t.Errorf("after re-clone: head %s, a.yaml %q", r.Head(), readWT(t, r, "a.yaml"))
+	}
+}
