@@ -69,16 +69,13 @@ func makeRepoOptions(opts []Option) (repoOptions, error) {
 		}
 		o.cacheDir = filepath.Join(base, "tagwatch", "git")
 	}
-	if o.branch != "" && !plumbing.NewBranchReferenceName(o.branch).IsBranch() {
-		return o, fmt.Errorf("invalid branch name %q", o.branch)
-	}
 	return o, nil
 }
 
 // WithBranch sets the branch read and written; default: the remote's default branch.
 func WithBranch(b string) Option {
 	return func(o *repoOptions) error {
-		if err := plumbing.ReferenceName(plumbing.NewBranchReferenceName(b)).Validate(); err != nil || b == "" {
+		if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || b == "" {
 			return fmt.Errorf("invalid branch name %q", b)
 		}
 		o.branch = b
@@ -161,10 +158,11 @@ type Repo struct {
 	repo     *git.Repository
 	dir      string
 	branch   string
-	ep       repoEndpoint // nil-able fields when opened with OpenDir
+	ep       repoEndpoint // zero when opened with OpenDir
 	auth     transport.AuthMethod
 	opts     repoOptions
 	base     plumbing.Hash // the remote head the working tree was last reset to
+	clean    bool          // the working tree and index match HEAD
 	readOnly bool
 }
 
@@ -173,6 +171,11 @@ var ErrReadOnly = errors.New("repository opened read-only")
 
 // Open clones url into the cache, or reuses the cached copy (fetch and hard
 // reset to the remote branch). A corrupt or foreign cache directory is re-cloned.
+//
+// url is a local path, file://, http(s):// (credentials in it are moved into
+// the auth and never stored), ssh:// or scp-like user@host:path. The cache
+// directory of a URL is named by a hash of it; two processes must not share
+// one cache directory at the same time.
 func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	o, err := makeRepoOptions(opts)
 	if err != nil {
@@ -245,6 +248,14 @@ func (r *Repo) Sync(ctx context.Context) error {
 	h, err := r.repoFetch(ctx)
 	if err != nil {
 		return err
+	}
+	if r.repoPackCount() > repoMaxPacks {
+		// Every fetch and every Publish adds a pack, and go-git does not
+		// repack: start again from a fresh clone once in a while.
+		return r.repoClone(ctx)
+	}
+	if r.clean && r.repoFastReset(h) == nil {
+		return nil
 	}
 	return r.repoResetTo(h)
 }

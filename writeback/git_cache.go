@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/utils/merkletrie"
 )
 
 const repoRemoteName = "origin"
@@ -154,8 +157,26 @@ func (r *Repo) repoClone(ctx context.Context) error {
 	if r.repo, err = repoPlainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
-	r.base = head.Hash()
+	r.base, r.clean = head.Hash(), true
 	return nil
+}
+
+// repoMaxPacks is how many pack files a cached copy may gather before Sync
+// clones it again.
+var repoMaxPacks = 100
+
+func (r *Repo) repoPackCount() int {
+	entries, err := os.ReadDir(filepath.Join(r.dir, git.GitDirName, "objects", "pack"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".pack" {
+			n++
+		}
+	}
+	return n
 }
 
 // repoFetch fetches the branch into its remote-tracking ref and returns the
@@ -186,6 +207,76 @@ func (r *Repo) repoFetch(ctx context.Context) (plumbing.Hash, error) {
 	return ref.Hash(), nil
 }
 
+// repoFastReset moves a clean working tree (one that matches its HEAD, as
+// after Open and Publish) to h by writing only the files that differ between
+// the two trees, and records them in the index: on a large repository this
+// is much cheaper than a hard reset, which looks at every file.
+func (r *Repo) repoFastReset(h plumbing.Hash) error {
+	head, err := r.repo.Head()
+	if err != nil {
+		return err
+	}
+	from, err := r.repoTreeOf(head.Hash())
+	if err != nil {
+		return err
+	}
+	to, err := r.repoTreeOf(h)
+	if err != nil {
+		return err
+	}
+	changes, err := object.DiffTree(from, to)
+	if err != nil {
+		return err
+	}
+	changed := make(map[string]repoChange, len(changes))
+	for _, ch := range changes {
+		action, err := ch.Action()
+		if err != nil {
+			return err
+		}
+		if action == merkletrie.Delete {
+			p := ch.From.Name
+			full := filepath.Join(r.dir, filepath.FromSlash(p))
+			if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			for d := filepath.Dir(full); d != r.dir && os.Remove(d) == nil; d = filepath.Dir(d) {
+			}
+			changed[p] = repoChange{path: p, deleted: true}
+			continue
+		}
+		_, f, err := ch.Files()
+		if err != nil || f == nil {
+			return fmt.Errorf("%s: %v", ch.To.Name, err) // a submodule: let a hard reset deal with it
+		}
+		p := ch.To.Name // f.Name is only the base name
+		if err := r.repoCheckout(f, filepath.Join(r.dir, filepath.FromSlash(p))); err != nil {
+			return err
+		}
+		changed[p] = repoChange{path: p, hash: f.Hash, mode: f.Mode}
+	}
+	if err := r.repoUpdateIndex(changed); err != nil {
+		return err
+	}
+	branch := plumbing.NewBranchReferenceName(r.branch)
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(branch, h)); err != nil {
+		return err
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
+		return err
+	}
+	r.base = h
+	return nil
+}
+
+func (r *Repo) repoTreeOf(commit plumbing.Hash) (*object.Tree, error) {
+	c, err := r.repo.CommitObject(commit)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tree()
+}
+
 // repoResetTo points the branch and HEAD at h and makes the index and the
 // working tree match it (git reset --hard).
 func (r *Repo) repoResetTo(h plumbing.Hash) error {
@@ -200,7 +291,7 @@ func (r *Repo) repoResetTo(h plumbing.Hash) error {
 	if err := wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset}); err != nil {
 		return fmt.Errorf("reset %s to %s: %w", r.dir, h, err)
 	}
-	r.base = h
+	r.base, r.clean = h, true
 	return nil
 }
 

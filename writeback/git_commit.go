@@ -79,7 +79,7 @@ func (o *repoOverlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 // pack encodes the objects of hashes (all held in memory) as a packfile.
 func (o *repoOverlay) pack(hashes []plumbing.Hash, refDeltas bool) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := packfile.NewEncoder(&buf, o.mem, refDeltas).Encode(hashes, 10); err != nil {
+	if _, err := packfile.NewEncoder(&buf, o.mem, refDeltas).Encode(hashes, 0); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

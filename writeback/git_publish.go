@@ -15,7 +15,9 @@ import (
 // returns the commit message and the files it changed (relative to dir);
 // no files means nothing to commit. Apply may run more than once: after a
 // rejected push it runs again on the new remote head, so it must decide from
-// what it reads there, not from what it saw before.
+// what it reads there, not from what it saw before. Apply must list every
+// file it changed or removed, also when it fails: only those are committed,
+// and only those are put back when it fails. Paths must stay inside dir.
 type Edit struct {
 	Name  string
 	Apply func(dir string) (message string, files []string, err error)
@@ -112,6 +114,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	}
 	tree := c.TreeHash
 	changed := map[string]repoChange{}
+	r.clean = false // until the index has caught up with the commits
 	for _, e := range edits {
 		res := EditResult{Name: e.Name}
 		msg, files, err := e.Apply(r.dir)
@@ -162,6 +165,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		out.results = append(out.results, res)
 	}
 	if out.head == r.base {
+		r.clean = true
 		return out, nil
 	}
 	out.objects, out.ov = objects, ov
@@ -178,6 +182,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	if err := r.repoUpdateIndex(changed); err != nil {
 		return out, fmt.Errorf("updating index: %w", err)
 	}
+	r.clean = true
 	return out, nil
 }
 

@@ -414,3 +414,65 @@ func TestRepoPushRefusal(t *testing.T) {
 		t.Errorf("a transport error became ErrPushRejected: %v", err)
 	}
 }
+
+// TestSyncFollowsRemote checks the quick path of Sync (only the files that
+// differ are written) against the CLI's view of the result.
+func TestSyncFollowsRemote(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a\n", "gone/b.yaml": "b\n", "keep/c.yaml": "c\n"})
+	r := openTest(t, "file://"+bare)
+	publish(t, r, setFile("a.yaml", "ours\n"))
+	foreign := testgit.NewClone(t, bare)
+	foreign.Git("pull", "--quiet")
+	foreign.Git("rm", "--quiet", "gone/b.yaml")
+	foreign.Write("new/deep/d.yaml", "d\n")
+	foreign.Write("keep/c.yaml", "c2\n")
+	foreign.Git("add", "-A")
+	foreign.Git("commit", "--quiet", "-m", "foreign")
+	foreign.Git("push", "--quiet", "origin", "HEAD:main")
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.Head() != testgit.Head(t, bare, "main") {
+		t.Errorf("Head() = %s, not the remote head", r.Head())
+	}
+	if st := testgit.Git(t, r.Dir(), "status", "--porcelain", "--untracked-files=all"); st != "" {
+		t.Errorf("git status after Sync:\n%s", st)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir(), "gone")); !os.IsNotExist(err) {
+		t.Errorf("emptied directory left behind: %v", err)
+	}
+	for file, want := range map[string]string{"a.yaml": "ours\n", "keep/c.yaml": "c2\n", "new/deep/d.yaml": "d\n"} {
+		if got := readWT(t, r, file); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	// The index is exact too: the next Publish commits only what it changes.
+	res := publish(t, r, setFile("keep/c.yaml", "c3\n"))
+	if got := testgit.Git(t, bare, "show", "--name-only", "--format=", res.Head); got != "keep/c.yaml" {
+		t.Errorf("commit changed %q", got)
+	}
+}
+
+func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
+	defer func(n int) { repoMaxPacks = n }(repoMaxPacks)
+	repoMaxPacks = 3
+	bare := testgit.NewBare(t, map[string]string{"a.yaml": "0\n"})
+	r := openTest(t, "file://"+bare)
+	marker := filepath.Join(r.Dir(), ".git", "tagwatch-test-marker")
+	os.WriteFile(marker, nil, 0o644)
+	for i := 1; i <= 4; i++ {
+		if err := r.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, r, setFile("a.yaml", fmt.Sprintln(i)))
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("cache not cloned again after packs piled up: %v", err)
+	}
+	if n := r.repoPackCount(); n > repoMaxPacks+1 {
+		t.Errorf("%d packs, want at most %d", n, repoMaxPacks+1)
+	}
+	if r.Head() != testgit.Head(t, bare, "main") || readWT(t, r, "a.yaml") != "4\n" {
+		t.Errorf("after re-clone: head %s, a.yaml %q", r.Head(), readWT(t, r, "a.yaml"))
+	}
+}

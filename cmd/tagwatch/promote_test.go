@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagwatch/tagwatch/internal/testreg"
+)
+
+// execute runs the CLI in process and returns stdout and the exit status.
+func runRegistryCmd(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	g := &globals{}
+	root := newRootCmd(g)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	switch {
+	case err == nil:
+		return out.String(), exitOK
+	case isUsageErr(err):
+		return out.String(), exitUsage
+	default:
+		t.Logf("error: %v", err)
+		return out.String(), exitFailed
+	}
+}
+
+func isUsageErr(err error) bool {
+	_, ok := err.(usageError)
+	return ok
+}
+
+func TestPromote(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	digest := srv.PushImage(t, "team/app", time.Now(), "1.4.0-rc.2")
+	srv.ResetCounts()
+	out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:1.4.0-rc.2"), "1.4.0", "stable")
+	if code != exitOK || strings.TrimSpace(out) != digest {
+		t.Fatalf("promote: exit %d, stdout %q; want 0 and %s", code, out, digest)
+	}
+	if n := srv.Count("", "/blobs/"); n != 0 {
+		t.Errorf("promote touched blobs: %q", srv.Requests())
+	}
+	for _, tag := range []string{"1.4.0", "stable"} {
+		srv.ResetCounts()
+		if out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:"+tag), tag+"-again"); code != exitOK || strings.TrimSpace(out) != digest {
+			t.Errorf("%s does not hold the promoted digest: %q (exit %d)", tag, out, code)
+		}
+	}
+	if _, code := runRegistryCmd(t, "promote", srv.Repo("team/app:missing"), "x"); code != exitFailed {
+		t.Errorf("missing source: exit %d, want %d", code, exitFailed)
+	}
+}
+
+func TestPromoteUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"promote"},
+		{"promote", "registry.example.com/team/app:1.0.0"},
+		{"promote", "registry.example.com/team/app", "1.0.0"},
+		{"promote", "registry.example.com/team/app:1.0.0", "not a tag"},
+		{"promote", "Registry.Example.com/Team/App:1.0.0", "x"},
+	} {
+		if _, code := runRegistryCmd(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Package reconcile is the loop of tagwatch: the only place that knows the
+// whole flow from registries to Git.
+//
+// One cycle reads the environments' files from a cached working copy of the
+// git repository, lists every watched image repository once (however many
+// environments watch it), lets each environment's policy choose a tag against
+// the value Git holds now, rewrites every target of the image (kustomization,
+// Helm values, marked scalars) and publishes one commit per environment, all
+// in one push. Whatever fails (an image, an environment, a registry, a
+// malformed file) is reported and the rest still goes through.
+//
+// The outcome is a Report, the object `tagwatch run --once -o json` prints.
+package reconcile

@@ -1,0 +1,95 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+)
+
+// Report is the outcome of one cycle (DESIGN.md §3, `run --once -o json`).
+// Slices are never nil, so the JSON always holds every key.
+type Report struct {
+	Changes []Change `json:"changes"`
+	Held    []Change `json:"held"`
+	Errors  []Error  `json:"errors"`
+	Commits []string `json:"commits"`
+}
+
+// Change is one image moved (or, in Held, left alone) in one environment.
+// File is the first file the change touched, relative to the repository root.
+type Change struct {
+	Env    string `json:"env"`
+	Image  string `json:"image"`
+	File   string `json:"file"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Digest string `json:"digest"`
+	// Commit is the commit that made the change ("" in Held and in a dry
+	// run). Not part of the JSON report, whose commits list them all.
+	Commit string `json:"-"`
+}
+
+// Error is one failure; Env and Image are empty when it concerns the whole
+// cycle (the git repository) or a whole environment.
+type Error struct {
+	Env   string `json:"env"`
+	Image string `json:"image"`
+	Error string `json:"error"`
+}
+
+func newReport() Report {
+	return Report{Changes: []Change{}, Held: []Change{}, Errors: []Error{}, Commits: []string{}}
+}
+
+// Failed reports whether anything failed (exit status 1).
+func (r Report) Failed() bool { return len(r.Errors) > 0 }
+
+// WriteText writes a short summary a person reads.
+func (r Report) WriteText(w io.Writer, dryRun bool) error {
+	verb := "updated"
+	if dryRun {
+		verb = "would update"
+	}
+	var err error
+	p := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, args...)
+		}
+	}
+	for _, c := range r.Changes {
+		p("%s %s: %s %s -> %s%s (%s)\n", verb, c.Env, c.Image, orNone(c.From), c.To, digestSuffix(c.Digest), c.File)
+	}
+	for _, c := range r.Held {
+		p("held %s: %s stays at %s (best candidate %s ranks lower; no downgrade)\n", c.Env, c.Image, c.From, c.To)
+	}
+	for _, e := range r.Errors {
+		switch {
+		case e.Env == "" && e.Image == "":
+			p("error: %s\n", e.Error)
+		case e.Image == "":
+			p("error %s: %s\n", e.Env, e.Error)
+		default:
+			p("error %s: %s: %s\n", e.Env, e.Image, e.Error)
+		}
+	}
+	for _, c := range r.Commits {
+		p("commit %s\n", c)
+	}
+	if len(r.Changes) == 0 && len(r.Held) == 0 && len(r.Errors) == 0 {
+		p("everything is up to date\n")
+	}
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func digestSuffix(d string) string {
+	if d == "" {
+		return ""
+	}
+	return "@" + d
+}

@@ -1,0 +1,121 @@
+// Package resolve turns a repository and a policy into the tags the policy
+// ranks: it lists the repository's tags, keeps those that pass the policy's
+// name filters, and fetches the metadata the policy needs for those
+// survivors only.
+//
+// It is the one place where registry and policy meet, so both the reconcile
+// loop and `tagwatch test` use it:
+//
+//	tags, err := resolve.Candidates(ctx, client, pol, "registry.example.com/team/app")
+//	if err != nil { … }
+//	res := pol.Select(tags, policy.Current{Tag: inGit})
+//
+// What it costs, per call, with a *registry.Client as Source:
+//   - one tag list (shared with every other caller in the same cycle);
+//   - semver, alphabetical, numerical without platforms: nothing more;
+//   - digest: one HEAD for the followed tag;
+//   - newest-build or any platforms filter: registry.Client.Describe for each
+//     surviving tag (a HEAD per tag once the digest-keyed cache is warm).
+package resolve
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tagwatch/tagwatch/policy"
+	"github.com/tagwatch/tagwatch/registry"
+	"golang.org/x/sync/errgroup"
+)
+
+// Source is what Candidates needs from a registry client; *registry.Client
+// implements it.
+type Source interface {
+	ListTags(ctx context.Context, repo string) ([]string, error)
+	Describe(ctx context.Context, repo, tag string) (registry.Meta, error)
+	Digest(ctx context.Context, repo, tag string) (string, error)
+}
+
+// DefaultConcurrency is how many metadata requests Candidates runs at once.
+// The registry client's per-host rate limit still applies.
+const DefaultConcurrency = 8
+
+// Option tunes Candidates.
+type Option func(*options)
+
+type options struct{ concurrency int }
+
+// WithConcurrency sets how many metadata requests run at once (minimum 1).
+func WithConcurrency(n int) Option {
+	return func(o *options) { o.concurrency = max(1, n) }
+}
+
+// Candidates lists the tags of repo, applies pol's name filters and returns
+// the survivors, in the registry's order, with Digest (pol.NeedsDigest) or
+// Digest, Created and Platforms (pol.NeedsMetadata) filled.
+//
+// A tag that disappears between the list and its metadata request
+// (registry.ErrNotFound) is left out: it is no candidate any more. Any other
+// error fails the whole call, since ranking over partial metadata could pick
+// the wrong tag; Source errors name the repository and tag (registry.Client's do).
+func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string, opts ...Option) ([]policy.Tag, error) {
+	o := options{concurrency: DefaultConcurrency}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	all, err := src.ListTags(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	names := pol.FilterNames(all)
+	tags := make([]policy.Tag, len(names))
+	for i, n := range names {
+		tags[i].Name = n
+	}
+	needMeta, needDigest := pol.NeedsMetadata(), pol.NeedsDigest()
+	if !needMeta && !needDigest {
+		return tags, nil
+	}
+	gone := make([]bool, len(tags))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.concurrency)
+	for i := range tags {
+		g.Go(func() error {
+			err := fill(gctx, src, repo, &tags[i], needMeta)
+			if errors.Is(err, registry.ErrNotFound) {
+				gone[i] = true
+				return nil
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	kept := tags[:0]
+	for i, t := range tags {
+		if !gone[i] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, nil
+}
+
+func fill(ctx context.Context, src Source, repo string, t *policy.Tag, needMeta bool) error {
+	if !needMeta {
+		d, err := src.Digest(ctx, repo, t.Name)
+		if err != nil {
+			return err
+		}
+		t.Digest = d
+		return nil
+	}
+	m, err := src.Describe(ctx, repo, t.Name)
+	if err != nil {
+		return err
+	}
+	t.Digest, t.Created = m.Digest, m.Created
+	for _, p := range m.Platforms {
+		t.Platforms = append(t.Platforms, policy.Platform{Platform: p.Platform, Created: p.Created})
+	}
+	return nil
+}

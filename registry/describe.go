@@ -1,0 +1,251 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+)
+
+// tagRef parses repo and tag into a reference with its settings.
+func (c *Client) tagRef(repo, tag string) (target, name.Tag, error) {
+	t, err := c.resolve(repo)
+	if err != nil {
+		return target{}, name.Tag{}, err
+	}
+	ref, err := name.NewTag(t.repo.Name()+":"+tag, t.r.nameOpts...)
+	if err != nil {
+		return target{}, name.Tag{}, fmt.Errorf("tag %q of %s: %w", tag, t.repo.Name(), err)
+	}
+	return t, ref, nil
+}
+
+// Digest returns the digest behind repo:tag (a HEAD request). Within a cycle
+// the answer is shared; on hosts with ImmutableTags a digest seen before
+// (in this process or in the cache directory) is trusted without a request.
+func (c *Client) Digest(ctx context.Context, repo, tag string) (string, error) {
+	t, ref, err := c.tagRef(repo, tag)
+	if err != nil {
+		return "", err
+	}
+	return shared(ctx, c, "digest", func(cy *cycle) map[string]result[string] { return cy.digests }, ref.Name(),
+		func(ctx context.Context) (string, error) { return c.head(ctx, t, ref) })
+}
+
+func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, error) {
+	if t.r.host.ImmutableTags {
+		if d, ok := c.knownTag(ref.Name()); ok {
+			return d, nil
+		}
+	}
+	desc, err := t.r.puller.Head(ctx, ref)
+	if err != nil && strings.Contains(err.Error(), "did not include Docker-Content-Digest") {
+		// Some registries answer HEAD without the digest: GET the manifest,
+		// whose digest ggcr computes from the body.
+		var full *remote.Descriptor
+		if full, err = t.r.puller.Get(ctx, ref); err == nil {
+			desc = &full.Descriptor
+		}
+	}
+	if err != nil {
+		return "", wrapErr("reading the digest of "+ref.Name(), err)
+	}
+	d := desc.Digest.String()
+	c.learnTag(ref.Name(), d)
+	return d, nil
+}
+
+// knownTag returns the digest last seen behind ref.
+func (c *Client) knownTag(ref string) (string, bool) {
+	if d, ok := c.tagsSeen.Load(ref); ok {
+		return d.(string), true
+	}
+	if c.cache != nil {
+		if d, ok := c.cache.tag(ref); ok {
+			c.tagsSeen.Store(ref, d) // so that learnTag does not rewrite the same record
+			return d, true
+		}
+	}
+	return "", false
+}
+
+func (c *Client) learnTag(ref, digest string) {
+	if old, ok := c.tagsSeen.Swap(ref, digest); ok && old == digest {
+		return
+	}
+	if c.cache != nil {
+		_ = c.cache.storeTag(ref, digest) // best effort: the cache is only a cache
+	}
+}
+
+func (c *Client) knownMeta(digest string) (Meta, bool) {
+	if m, ok := c.mem.Load(digest); ok {
+		return m.(Meta), true
+	}
+	if c.cache != nil {
+		if m, ok := c.cache.meta(digest); ok {
+			c.mem.Store(digest, m)
+			return m, true
+		}
+	}
+	return Meta{}, false
+}
+
+func (c *Client) learnMeta(m Meta) {
+	c.mem.Store(m.Digest, m)
+	if c.cache != nil {
+		_ = c.cache.storeMeta(m) // best effort
+	}
+}
+
+// Describe returns digest, created time and platforms of repo:tag, using the cache.
+//
+// A tag seen before costs one HEAD (none with ImmutableTags), then the
+// digest-keyed cache answers. A tag never seen is read with one manifest GET
+// by tag (no HEAD first, it would only repeat the digest), then one config
+// blob GET per image (for an index: manifest and config of each platform,
+// attestations skipped), unless the digest is already cached.
+func (c *Client) Describe(ctx context.Context, repo, tag string) (Meta, error) {
+	t, ref, err := c.tagRef(repo, tag)
+	if err != nil {
+		return Meta{}, err
+	}
+	m, err := shared(ctx, c, "describe", func(cy *cycle) map[string]result[Meta] { return cy.metas }, ref.Name(),
+		func(ctx context.Context) (Meta, error) { return c.describe(ctx, t, ref) })
+	m.Platforms = slices.Clone(m.Platforms)
+	return m, err
+}
+
+func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, error) {
+	what := "reading metadata of " + ref.Name()
+	var desc *remote.Descriptor
+	if _, seen := c.knownTag(ref.Name()); seen {
+		d, err := c.Digest(ctx, t.repo.Name(), ref.TagStr())
+		if err != nil {
+			return Meta{}, err
+		}
+		if m, ok := c.knownMeta(d); ok {
+			return m, nil
+		}
+		if desc, err = t.r.puller.Get(ctx, t.repo.Digest(d)); err != nil {
+			return Meta{}, wrapErr(what, err)
+		}
+	} else {
+		var err error
+		if desc, err = t.r.puller.Get(ctx, ref); err != nil {
+			return Meta{}, wrapErr(what, err)
+		}
+		d := desc.Digest.String()
+		c.learnTag(ref.Name(), d)
+		cy := c.cyc.Load()
+		cy.mu.Lock()
+		if _, ok := cy.digests[ref.Name()]; !ok {
+			cy.digests[ref.Name()] = result[string]{v: d}
+		}
+		cy.mu.Unlock()
+		if m, ok := c.knownMeta(d); ok {
+			return m, nil
+		}
+	}
+	m, err := c.metaOf(desc)
+	if err != nil {
+		return Meta{}, wrapErr(what, err)
+	}
+	c.learnMeta(m)
+	return m, nil
+}
+
+// metaOf reads the config(s) behind desc.
+func (c *Client) metaOf(desc *remote.Descriptor) (Meta, error) {
+	switch {
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return Meta{}, err
+		}
+		return imageMeta(desc.Digest.String(), img, nil)
+	case desc.MediaType.IsIndex():
+		return c.indexMeta(desc)
+	}
+	return Meta{}, fmt.Errorf("unsupported media type %q", desc.MediaType)
+}
+
+func imageMeta(digest string, img v1.Image, p *v1.Platform) (Meta, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return Meta{}, fmt.Errorf("reading config of %s: %w", digest, err)
+	}
+	plat := cf.Platform() // nil when the config names no OS
+	if p != nil && p.OS != "" {
+		plat = p
+	}
+	m := Meta{Digest: digest, Created: cf.Created.UTC()}
+	if plat != nil && plat.String() != "" {
+		m.Platforms = []Platform{{Platform: plat.String(), Created: m.Created}}
+	}
+	return m, nil
+}
+
+func (c *Client) indexMeta(desc *remote.Descriptor) (Meta, error) {
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return Meta{}, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return Meta{}, err
+	}
+	m := Meta{Digest: desc.Digest.String()}
+	var mu sync.Mutex
+	g := errgroup.Group{}
+	g.SetLimit(4)
+	for _, child := range im.Manifests {
+		if !child.MediaType.IsImage() || isAttestation(child) {
+			continue
+		}
+		g.Go(func() error {
+			cm, ok := c.knownMeta(child.Digest.String())
+			if !ok {
+				img, err := idx.Image(child.Digest)
+				if err != nil {
+					return err
+				}
+				if cm, err = imageMeta(child.Digest.String(), img, child.Platform); err != nil {
+					return err
+				}
+				c.learnMeta(cm)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range cm.Platforms {
+				if child.Platform != nil && child.Platform.OS != "" {
+					p.Platform = child.Platform.String()
+				}
+				m.Platforms = append(m.Platforms, p)
+			}
+			if cm.Created.After(m.Created) {
+				m.Created = cm.Created
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Meta{}, err
+	}
+	slices.SortFunc(m.Platforms, func(a, b Platform) int { return strings.Compare(a.Platform, b.Platform) })
+	return m, nil
+}
+
+// isAttestation reports buildkit's attestation manifests ("unknown/unknown").
+func isAttestation(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown"
+}

@@ -1,0 +1,58 @@
+package registry
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzCacheFile: whatever a cache file holds, reading it never panics and
+// never yields an entry for another digest.
+func FuzzCacheFile(f *testing.F) {
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	f.Add([]byte(`{"digest":"` + digest + `","created":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"digest":"sha256:ffff","created":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"digest": "sha256:tru`))
+	f.Add([]byte{0xff, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := newDiskCache(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := d.metaPath(digest)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := d.meta(digest); ok && m.Digest != digest {
+			t.Errorf("entry for %s read as %s", digest, m.Digest)
+		}
+		if err := d.storeMeta(Meta{Digest: digest, Created: time.Unix(1, 0).UTC()}); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := d.meta(digest); !ok || !m.Created.Equal(time.Unix(1, 0)) {
+			t.Errorf("rewritten entry not read back: %+v %v", m, ok)
+		}
+	})
+}
+
+// FuzzCredentials: a credentials value never shows up in an error.
+func FuzzCredentials(f *testing.F) {
+	f.Add("user:pass")
+	f.Add("no-colon-secret")
+	f.Add(":only-password")
+	f.Fuzz(func(t *testing.T, secret string) {
+		if len(secret) < 4 || strings.ContainsRune(secret, 0) {
+			return
+		}
+		p := t.TempDir() + "/creds"
+		if err := os.WriteFile(p, []byte(secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := credentialsRef{file: p}.Authorization()
+		if err != nil && strings.Contains(err.Error(), strings.TrimSpace(secret)) && strings.TrimSpace(secret) != "" &&
+			!strings.Contains(p, strings.TrimSpace(secret)) && !strings.Contains(`credentials from file: want "user:pass"`, strings.TrimSpace(secret)) {
+			t.Errorf("error shows the secret: %v", err)
+		}
+	})
+}

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/internal/testreg"
+)
+
+// binary is the tagwatch built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tagwatch-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tagwatch")
+	out, err := exec.Command("go", "build", "-o", binary, "github.com/tagwatch/tagwatch/cmd/tagwatch").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building tagwatch: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what a run of the binary left.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// tagwatch runs the binary with args and extra environment variables.
+func tagwatch(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running tagwatch %v: %v", args, err)
+	}
+	return r
+}
+
+// report is `run --once -o json`.
+type report struct {
+	Changes []change `json:"changes"`
+	Held    []change `json:"held"`
+	Errors  []struct {
+		Env, Image, Error string
+	} `json:"errors"`
+	Commits []string `json:"commits"`
+}
+
+type change struct {
+	Env, Image, File, From, To, Digest string
+}
+
+// world is a registry with auth, a git remote over smart HTTP and a config.
+type world struct {
+	t      *testing.T
+	reg    *testreg.Target
+	bare   string
+	git    *testgit.HTTPServer
+	dir    string // config and cache
+	gitURL string
+}
+
+const tokenEnv = "TW_E2E_GIT_TOKEN"
+
+// newWorld starts the servers; files seed the repository ("REG" in them
+// stands for the registry's host).
+func newWorld(t *testing.T, files map[string]string) *world {
+	t.Helper()
+	w := &world{t: t, reg: testreg.StartDistribution(t, testreg.DistributionOptions{Auth: true}), dir: t.TempDir()}
+	seed := map[string]string{}
+	for k, v := range files {
+		seed[k] = w.expand(v)
+	}
+	w.bare = testgit.NewBare(t, seed)
+	w.git = testgit.ServeHTTP(t, w.bare)
+	w.gitURL = w.git.URL
+	return w
+}
+
+func (w *world) expand(s string) string { return strings.ReplaceAll(s, "REG", w.reg.Host) }
+
+// config writes tagwatch.yaml: the git remote and registry of the world,
+// then environments (YAML, "REG" expanded).
+func (w *world) config(environments string) string {
+	w.t.Helper()
+	cfg := fmt.Sprintf(`git:
+  url: %s
+  branch: main
+  author: {name: tagwatch-e2e, email: e2e@example.com}
+  auth: {username: %s, passwordEnv: %s}
+registries:
+  - prefix: %s
+    insecure: true
+    credentials: %s
+interval: 1s
+environments:
+%s`, w.gitURL, w.git.Username, tokenEnv, w.reg.Host, w.reg.CredentialsFile(w.t), w.expand(environments))
+	p := filepath.Join(w.dir, "tagwatch.yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// run runs tagwatch with the world's token and cache.
+func (w *world) run(args ...string) result {
+	w.t.Helper()
+	return tagwatch(w.t, []string{tokenEnv + "=" + w.git.Password}, args...)
+}
+
+// once runs one cycle with -o json and decodes the report.
+func (w *world) once(extra ...string) (report, result) {
+	w.t.Helper()
+	args := append([]string{"run", "--config", filepath.Join(w.dir, "tagwatch.yaml"), "--once", "-o", "json",
+		"--cache-dir", filepath.Join(w.dir, "cache")}, extra...)
+	r := w.run(args...)
+	var rep report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		w.t.Fatalf("stdout is not one JSON report: %v\nstdout:\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, w.git.Password) || strings.Contains(r.stderr, w.reg.Pass) {
+		w.t.Errorf("a secret appears in the logs:\n%s", r.stderr)
+	}
+	return rep, r
+}
+
+// promote runs `tagwatch promote` as a user would, with the registry's
+// credentials in a docker config.json.
+func (w *world) promote(src string, tags ...string) {
+	w.t.Helper()
+	dir := w.t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(w.reg.User + ":" + w.reg.Pass))
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, w.reg.Host, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	r := tagwatch(w.t, []string{"DOCKER_CONFIG=" + dir}, append([]string{"promote", "--insecure", src}, tags...)...)
+	if r.code != 0 {
+		w.t.Fatalf("promote %s %v: exit %d\n%s", src, tags, r.code, r.stderr)
+	}
+}
+
+func (w *world) show(path string) string {
+	w.t.Helper()
+	return testgit.Show(w.t, w.bare, "main", path)
+}
+
+// kustomization is an overlay whose images entry name is at tag.
+func kustomization(name, tag string) string {
+	return "resources:\n  - ../../base\nimages:\n  - name: " + name + "\n    newTag: " + tag + "\n"
+}
+
+// moves lists the changes as "env from->to".
+func moves(cs []change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Env+" "+c.From+"->"+c.To)
+	}
+	return out
+}
