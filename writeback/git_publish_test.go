@@ -404,3 +404,41 @@ func TestLog(t *testing.T) {
 		t.Errorf("Publish on OpenDir: %v, want ErrReadOnly", err)
 	}
 }
+
+func TestPublishFileModes(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a\n"})
+	r := openTest(t, "file://"+bare)
+	outside := t.TempDir()
+	modes := Edit{Name: "modes", Apply: func(dir string) (string, []string, error) {
+		if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			return "", nil, err
+		}
+		if err := os.Symlink("a.yaml", filepath.Join(dir, "link.yaml")); err != nil {
+			return "", nil, err
+		}
+		return "modes", []string{"run.sh", "link.yaml"}, nil
+	}}
+	escape := Edit{Name: "escape", Apply: func(dir string) (string, []string, error) {
+		if err := os.Symlink(outside, filepath.Join(dir, "out")); err != nil {
+			return "", nil, err
+		}
+		os.WriteFile(filepath.Join(outside, "secret.yaml"), []byte("s\n"), 0o644)
+		return "escape", []string{"out/secret.yaml"}, nil
+	}}
+	res, err := r.Publish(context.Background(), []Edit{modes, escape})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Edits[0].Err != nil || !errors.Is(res.Edits[1].Err, ErrOutsideRepo) {
+		t.Errorf("edit errors: %v, %v", res.Edits[0].Err, res.Edits[1].Err)
+	}
+	got := testgit.Git(t, bare, "ls-tree", "main")
+	for _, want := range []string{"100755 blob", "\trun.sh", "120000 blob", "\tlink.yaml"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("remote tree lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "out") {
+		t.Errorf("file behind a symlink committed:\n%s", got)
+	}
+}

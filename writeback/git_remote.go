@@ -225,7 +225,7 @@ func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 func (ep repoEndpoint) repoError(op string, err error) error {
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired):
-		err = &repoScrubbedError{err: err, msg: "authentication required: set auth.username and a password or token"}
+		err = &repoScrubbedError{err: err, msg: "authentication required (no credentials, or the remote rejected them): check auth.username and the password or token"}
 	case errors.Is(err, transport.ErrAuthorizationFailed):
 		err = &repoScrubbedError{err: err, msg: "authorization failed: check the username and password or token"}
 	case strings.Contains(err.Error(), "knownhosts: key is unknown"),
