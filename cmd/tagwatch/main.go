@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -48,16 +49,40 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	log := g.log
-	if log == nil {
-		log = newLogger("text", "info")
-	}
-	log.Error(err.Error())
+	code := exitFailed
 	var ue usageError
-	if errors.As(err, &ue) {
-		return exitUsage
+	// cobra reports an unknown subcommand only as text.
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
+		code = exitUsage
 	}
-	return exitFailed
+	if g.log != nil && g.logFormat == "json" {
+		g.log.WithField("exitCode", code).Error(err.Error())
+	} else {
+		// Errors (a config's list of problems) can span lines: print them as
+		// they are rather than as one quoted log field.
+		fmt.Fprintf(os.Stderr, "tagwatch: %v\n", err)
+	}
+	return code
+}
+
+// usageArgs wraps every command's argument check so that its errors exit
+// with status 2, like every other usage error.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -92,6 +117,7 @@ Start with "tagwatch demo" to see a full promotion on an embedded registry.`,
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	usageArgs(root)
 	return root
 }
 

@@ -27,6 +27,12 @@ func TestExitCodes(t *testing.T) {
 	if got := run([]string{"--no-such-flag"}); got != exitUsage {
 		t.Errorf("unknown flag: exit %d, want %d", got, exitUsage)
 	}
+	if got := run([]string{"version", "extra"}); got != exitUsage {
+		t.Errorf("version with an argument: exit %d, want %d", got, exitUsage)
+	}
+	if got := run([]string{"no-such-command"}); got != exitUsage {
+		t.Errorf("unknown command: exit %d, want %d", got, exitUsage)
+	}
 	if got := run([]string{"--log-format", "xml", "version"}); got != exitUsage {
 		t.Errorf("bad log format: exit %d, want %d", got, exitUsage)
 	}
