@@ -36,6 +36,9 @@ type Options struct {
 	// with the first page again. A client that trusts Links loops forever
 	// (plain ggcr remote.List does).
 	RepeatLastPage bool
+	// NoLink serves tag lists as ggcr's registry alone does: ?n= honoured,
+	// no Link header ever (a client trusting Links sees the first page only).
+	NoLink bool
 	// Latency delays every /v2/ request (slow registry).
 	Latency time.Duration
 }
@@ -45,6 +48,7 @@ type Fault struct {
 	Method string // "" matches any
 	Path   string // substring of the URL path; "" matches any /v2/ request but the ping
 	Times  int    // requests it applies to; 0 means 1
+	After  int    // matching requests to let through untouched first
 
 	Status     int           // answer with this status and a registry error body
 	RetryAfter string        // Retry-After header sent with Status
@@ -159,6 +163,10 @@ func (s *Handler) fault(r *http.Request) *Fault {
 		if !strings.Contains(r.URL.Path, f.Path) {
 			continue
 		}
+		if f.After > 0 {
+			f.After--
+			return nil
+		}
 		f.Times--
 		if f.Times <= 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
@@ -204,7 +212,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil || (!f.Truncate && f.Link == "" && f.DropHeader == "") {
-		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") && !s.opts.NoLink {
 			s.servePage(w, r)
 			return
 		}
