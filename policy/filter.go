@@ -20,6 +20,22 @@ const (
 	RuleConstraint = "constraint" // semver: outside the constraint
 )
 
+// rule indexes ruleNames; counting in an array keeps maps out of the loop.
+type rule uint8
+
+const (
+	keep rule = iota
+	ruleCosign
+	ruleIgnoreTags
+	ruleAllowTags
+	ruleDigestTag
+	rulePlatforms
+	ruleConstraint
+	nRules
+)
+
+var ruleNames = [nRules]string{"", RuleCosign, RuleIgnoreTags, RuleAllowTags, RuleDigestTag, RulePlatforms, RuleConstraint}
+
 // allowFunc reports whether a tag passes allowTags, and for a regexp the
 // submatch indices extract expands.
 type allowFunc func(tag string) (ok bool, match []int)
@@ -32,6 +48,7 @@ func (p *Policy) compileFilters(spec *Spec) error {
 		if _, err := path.Match(g, ""); err != nil {
 			return invalid(fmt.Sprintf("ignoreTags[%d]", i), g, "%v", err)
 		}
+		p.ignore = append(p.ignore, compileGlob(g))
 	}
 	if spec.Extract != "" {
 		if spec.Strategy == NewestBuild || spec.Strategy == Digest {
@@ -95,6 +112,55 @@ func (p *Policy) setAllowRE(re *regexp.Regexp) {
 	}
 }
 
+// glob is an ignoreTags pattern. The common shapes (a literal, "*x",
+// "x*", "*x*", "*") are matched with string functions, everything else by
+// path.Match, which they agree with (FuzzGlob).
+type glob struct {
+	pattern string
+	shape   byte // '=' literal, '<' "x*", '>' "*x", '~' "*x*", 0: path.Match
+	lit     string
+}
+
+func compileGlob(pattern string) glob {
+	g := glob{pattern: pattern}
+	inner := strings.TrimSuffix(strings.TrimPrefix(pattern, "*"), "*")
+	if strings.ContainsAny(inner, "*?[\\") {
+		return g
+	}
+	lead, trail := strings.HasPrefix(pattern, "*"), len(pattern) > 1 && strings.HasSuffix(pattern, "*")
+	switch {
+	case pattern == "*":
+		g.shape = '~' // contains ""
+	case lead && trail:
+		g.shape = '~'
+	case lead:
+		g.shape = '>'
+	case trail:
+		g.shape = '<'
+	default:
+		g.shape = '='
+	}
+	g.lit = inner
+	return g
+}
+
+func (g glob) match(tag string) bool {
+	if g.shape == '=' {
+		return tag == g.lit
+	}
+	if g.shape == 0 || strings.Contains(tag, "/") { // '*' does not match '/'
+		ok, _ := path.Match(g.pattern, tag)
+		return ok
+	}
+	switch g.shape {
+	case '<':
+		return strings.HasPrefix(tag, g.lit)
+	case '>':
+		return strings.HasSuffix(tag, g.lit)
+	}
+	return strings.Contains(tag, g.lit)
+}
+
 // isCosign reports the tags sigstore's cosign stores beside images.
 func isCosign(tag string) bool {
 	return strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") ||
@@ -103,29 +169,29 @@ func isCosign(tag string) bool {
 
 // nameRule returns the rule that drops tag ("" when it survives) and the
 // tag's sort key (the extract template expanded, or the tag itself).
-func (p *Policy) nameRule(tag string) (rule, key string) {
+func (p *Policy) nameRule(tag string) (r rule, key string) {
 	if isCosign(tag) {
-		return RuleCosign, ""
+		return ruleCosign, ""
 	}
-	for _, g := range p.spec.IgnoreTags {
-		if ok, _ := path.Match(g, tag); ok {
-			return RuleIgnoreTags, ""
+	for _, g := range p.ignore {
+		if g.match(tag) {
+			return ruleIgnoreTags, ""
 		}
 	}
 	key = tag
 	if p.allow != nil {
 		ok, m := p.allow(tag)
 		if !ok {
-			return RuleAllowTags, ""
+			return ruleAllowTags, ""
 		}
 		if p.extract != "" {
 			key = string(p.allowRE.ExpandString(nil, p.extract, tag, m))
 		}
 	}
 	if p.spec.Strategy == Digest && tag != p.spec.Constraint {
-		return RuleDigestTag, ""
+		return ruleDigestTag, ""
 	}
-	return "", key
+	return keep, key
 }
 
 // keyOf returns the sort key of a tag regardless of cosign, ignoreTags and
@@ -295,6 +361,6 @@ func (p *Policy) platformsOK(t *Tag) bool {
 // allowTags' match, or the tag itself. ok is false when a name rule
 // (cosign, ignoreTags, allowTags, digest tag) drops tag.
 func (p *Policy) Key(tag string) (key string, ok bool) {
-	rule, key := p.nameRule(tag)
-	return key, rule == ""
+	r, key := p.nameRule(tag)
+	return key, r == keep
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -46,9 +47,10 @@ func FuzzNew(f *testing.F) {
 	for i, tags := range seedTags(f) {
 		f.Add(strategies[i%len(strategies)], []string{"", ">=1.0.0-0", "^1", "1.0.x", "latest", "*-*"}[i%6],
 			[]string{"", `^v?(\d+)`, "regexp:^a", "[="}[i%4], []string{"", "$1", "${1}", "$x"}[i%4],
-			[]string{"", "*-debug", "[", "tag?"}[i%4], []string{"", "asc", "desc"}[i%3], i%2 == 0, tags, "1.0.0")
+			[]string{"", "*-debug", "[", "tag?"}[i%4], []string{"", "asc", "desc"}[i%3],
+			[]string{"", "linux/amd64", "linux/arm64/v8", "linux"}[i%4], i%2 == 0, tags, "1.0.0")
 	}
-	f.Fuzz(func(t *testing.T, strategy, constraint, allow, extract, ignore, order string, argo bool, tagList, cur string) {
+	f.Fuzz(func(t *testing.T, strategy, constraint, allow, extract, ignore, order, platform string, argo bool, tagList, cur string) {
 		spec := policy.Spec{
 			Strategy: policy.Strategy(strategy), Constraint: constraint, AllowTags: allow, ArgoCompat: argo,
 			Extract: extract, Order: order, Loose: argo,
@@ -56,13 +58,18 @@ func FuzzNew(f *testing.F) {
 		if ignore != "" {
 			spec.IgnoreTags = []string{ignore}
 		}
+		if platform != "" {
+			spec.Platforms = []string{platform}
+		}
 		p, err := policy.New(spec)
 		if err != nil {
 			return
 		}
 		var tags []policy.Tag
 		for i, n := range strings.Split(tagList, "\n") {
-			tags = append(tags, policy.Tag{Name: n, Digest: "sha256:" + strings.Repeat("a", i%3)})
+			tags = append(tags, policy.Tag{Name: n, Digest: "sha256:" + strings.Repeat("a", i%3),
+				Created:   time.Unix(int64(i%4), 0),
+				Platforms: []policy.Platform{{Platform: []string{"linux/amd64", "linux/arm64/v8"}[i%2], Created: time.Unix(int64(i%5), 0)}}})
 		}
 		res := p.Select(tags, policy.Current{Tag: cur})
 		checkInvariants(t, tags, res)

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"math/big"
+	"path"
+	"strings"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
@@ -27,6 +29,10 @@ func FuzzParseSemver(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, tag string, loose bool) {
 		v := parseSemver(tag, loose)
+		st, ok := scanSemver(tag, loose)
+		if valid := ok && st.valid(); valid != (v != nil) {
+			t.Fatalf("scanSemver(%q): valid = %v, but the semver package parses it as %v", tag, valid, v)
+		}
 		if v != nil {
 			ref, err := semver.NewVersion(tag)
 			if err != nil {
@@ -63,6 +69,9 @@ func FuzzParseDecimal(f *testing.F) {
 		if got, want := da.cmp(db), ra.Cmp(rb); got != want {
 			t.Fatalf("cmp(%q, %q) = %d, math/big says %d", a, b, got, want)
 		}
+		if got, want := strings.Compare(da.encode(), db.encode()), ra.Cmp(rb); got != want {
+			t.Fatalf("encoded %q, %q compare %d, math/big says %d", a, b, got, want)
+		}
 	})
 }
 
@@ -95,6 +104,45 @@ func FuzzTemplate(f *testing.F) {
 			if key != want {
 				t.Fatalf("Key(%q) = %q, want %q", tag, key, want)
 			}
+		}
+	})
+}
+
+// FuzzPreComparator: skipping the check of pre-releases when the constraint
+// has no pre-release comparator never changes the outcome.
+func FuzzPreComparator(f *testing.F) {
+	for i, c := range []string{">=1.0.0-0", "^1", "2.x-0", "1.0.0 - 2.0.0", "1.0.0-rc.1 - 2", "*", "~1.2.3-beta", ">=1.0.0 <2.0.0 || ^3.0.0-0", "!=1.2.3-rc.1"} {
+		f.Add(c, seedVersions[i%len(seedVersions)])
+		f.Add(c, "1.5.0-rc.1")
+	}
+	f.Fuzz(func(t *testing.T, constraint, version string) {
+		cs, err := semver.NewConstraint(constraint)
+		if err != nil {
+			return
+		}
+		v, err := semver.NewVersion(version)
+		if err != nil || v.Prerelease() == "" {
+			return
+		}
+		if !hasPreComparator(constraint) && cs.Check(v) {
+			t.Fatalf("%q admits pre-release %q, but hasPreComparator says it cannot", constraint, version)
+		}
+	})
+}
+
+// FuzzGlob: the string-function shapes of ignoreTags agree with path.Match.
+func FuzzGlob(f *testing.F) {
+	for _, s := range [][2]string{{"*-debug", "1.0-debug"}, {"tag?", "tag1"}, {"*", "a/b"}, {"latest", "latest"},
+		{"main-*", "main-1"}, {"*rc*", "1.0-rc1"}, {"**", "x"}, {"*a*", "b/a"}, {"\\*", "*"}, {"[a-]", "-"}, {"a*", "a/b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, tag string) {
+		want, err := path.Match(pattern, tag)
+		if err != nil {
+			return
+		}
+		if got := compileGlob(pattern).match(tag); got != want {
+			t.Fatalf("glob %q on %q = %v, path.Match says %v", pattern, tag, got, want)
 		}
 	})
 }

@@ -81,17 +81,17 @@ type Stats struct {
 	Seen       int            // tags given
 	Filtered   map[string]int // dropped, by rule ("allowTags", "ignoreTags", "cosign", "platforms", "constraint", "digest-tag")
 	Unparsable int            // not parseable under the strategy (not semver, not a number)
-	Duplicates int            // collapsed because their sort keys collided
+	Duplicates int            // collapsed: the same tag twice, or extracted keys that collided
 	Candidates int            // left to rank
 }
 
 // Result is what Select returns. A "nothing to do" outcome is a value, not an error.
 type Result struct {
 	Decision   Decision
-	Tag        string // best candidate ("" when Decision is None)
-	Digest     string // digest of Tag when known
-	Reason     string // one sentence a user can read
-	Candidates []string
+	Tag        string   // best candidate ("" when Decision is None)
+	Digest     string   // digest of Tag when known
+	Reason     string   // one sentence a user can read
+	Candidates []string // tags left after the filters, best first
 	Stats      Stats
 }
 
@@ -126,8 +126,10 @@ type Policy struct {
 	// preComparator is false only when no comparator of the constraint has
 	// a pre-release, so no pre-release version can satisfy it.
 	preComparator bool
+	ranges        *rangeSet      // the constraint for many versions at once; nil: Check each
 	allow         allowFunc      // nil: every tag is allowed
 	allowRE       *regexp.Regexp // set when allow is a regexp (needed by extract)
+	ignore        []glob         // compiled ignoreTags
 	extract       string         // template; "" when the key is the tag itself
 	desc          bool
 	platforms     []platform
@@ -185,6 +187,7 @@ func (p *Policy) compileConstraint(spec *Spec) error {
 		}
 		p.constraint = cs
 		p.preComparator = hasPreComparator(c)
+		p.ranges = newRangeSet(cs)
 	case Digest:
 		if spec.Constraint == "" {
 			return invalid("constraint", spec.Constraint, "the digest strategy needs the tag to follow")
@@ -240,7 +243,7 @@ func (p *Policy) NeedsDigest() bool { return p.spec.Strategy == Digest }
 func (p *Policy) FilterNames(tags []string) []string {
 	var out []string
 	for _, t := range tags {
-		if rule, _ := p.nameRule(t); rule == "" {
+		if r, _ := p.nameRule(t); r == keep {
 			out = append(out, t)
 		}
 	}

@@ -114,7 +114,7 @@ func TestSelect(t *testing.T) {
 		{"strict ignores 1.24", semver(""), names("1.24", "1.24.0"), "1.24",
 			want{Decision: policy.Update, Tag: "1.24.0", Reason: "cannot be ranked", Stats: &policy.Stats{Seen: 2, Unparsable: 1, Candidates: 1}}},
 		{"v1.24.0 in git is not churned to 1.24.0", semver(""), names("1.24.0"), "v1.24.0",
-			want{Decision: policy.Held, Tag: "1.24.0"}},
+			want{Decision: policy.Held, Tag: "1.24.0", Reason: "(same precedence, and the tie goes to the lexically greater tag)"}},
 		{"build metadata tie", semver(""), names("1.0.0+b2", "1.0.0+b10", "1.0.0"), "",
 			want{Decision: policy.Update, Tag: "1.0.0+b2", Candidates: []string{"1.0.0+b2", "1.0.0+b10", "1.0.0"}}},
 
@@ -137,6 +137,8 @@ func TestSelect(t *testing.T) {
 			want{Decision: policy.Update, Tag: "main-1700000100-1234567", Reason: "does not match allowTags"}},
 		{"main-ts-sha held", policy.Spec{Strategy: policy.Numerical, AllowTags: tsRE, Extract: "$ts"}, mainTags, "main-1800000000-0000000",
 			want{Decision: policy.Held, Tag: "main-1700000100-1234567"}},
+		{"extracted current not a version", policy.Spec{AllowTags: `^app-(.*)$`, Extract: "$1"}, names("app-1.0.0"), "app-latest",
+			want{Decision: policy.Update, Tag: "app-1.0.0", Reason: `The tag in Git, "app-latest", extracts to "latest", which is not a MAJOR.MINOR.PATCH version, so it cannot be ranked`}},
 
 		// Keys that collide: the lexically greatest tag represents them.
 		{"extracted keys collide", policy.Spec{Strategy: policy.Numerical, AllowTags: tsRE, Extract: "$ts"},
@@ -393,5 +395,42 @@ func TestDeterministicMixes(t *testing.T) {
 			Decision: p.Select(tags, policy.Current{Tag: "1.2.3"}).Decision,
 			Tag:      p.Select(tags, policy.Current{Tag: "1.2.3"}).Tag,
 		})
+	}
+}
+
+// TestLargeInput exercises the parallel collection (from 16,384 tags): the
+// result equals that of the same tags in any order, and stats add up.
+func TestLargeInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large input")
+	}
+	tags := mix(20_000, 3)
+	for _, spec := range []policy.Spec{
+		{Constraint: ">=1.0.0 <4.0.0 || >=5.0.0-0"},
+		{Strategy: policy.Numerical, AllowTags: `^main-(\d+)-`, Extract: "$1"},
+	} {
+		p := mustNew(t, spec)
+		res := p.Select(tags, policy.Current{})
+		check(t, p, tags, policy.Current{}, want{Decision: res.Decision, Tag: res.Tag, Candidates: res.Candidates})
+		half := p.Select(tags[:10_000], policy.Current{})
+		other := p.Select(tags[10_000:], policy.Current{})
+		if got := half.Stats.Unparsable + other.Stats.Unparsable; got != res.Stats.Unparsable {
+			t.Errorf("%+v: unparsable %d, halves say %d", spec, res.Stats.Unparsable, got)
+		}
+	}
+}
+
+func TestString(t *testing.T) {
+	for spec, want := range map[*policy.Spec]string{
+		{}:                              `semver "*"`,
+		{Constraint: "^1", Loose: true}: `semver "^1" (loose)`,
+		{Strategy: policy.Numerical}:    "numerical order",
+		{Strategy: policy.Alphabetical, Order: "desc"}:                     "alphabetical order (smallest first)",
+		{Strategy: policy.Digest, Constraint: "latest"}:                    `digest of "latest"`,
+		{Strategy: policy.NewestBuild, Platforms: []string{"linux/amd64"}}: "newest-build (linux/amd64)",
+	} {
+		if got := mustNew(t, *spec).String(); got != want {
+			t.Errorf("%+v: String() = %q, want %q", *spec, got, want)
+		}
 	}
 }

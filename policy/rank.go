@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -12,30 +13,67 @@ import (
 type cand struct {
 	tag    string // the original tag: what Select returns
 	key    string // extract's expansion, or the tag
+	rank   string // the parsed key, encoded so that byte order is the strategy's order
 	ver    *semver.Version
-	num    decimal
-	built  time.Time
 	digest string
+	// rejected: outside the constraint (applyRanges), dropped before ranking
+	rejected bool
 }
 
-// parseKey fills c's ranking field from c.key (or, for newest-build and
-// digest, from the metadata of t) and reports whether it could.
+// parseKey parses c.key (or, for newest-build and digest, the metadata of
+// t) under the strategy into c.rank and reports whether it could.
 func (p *Policy) parseKey(c *cand, t *Tag) bool {
 	switch p.spec.Strategy {
 	case Semver:
 		c.ver = parseSemver(c.key, p.spec.Loose)
-		return c.ver != nil
+		if c.ver == nil {
+			return false
+		}
+		c.rank = semverRank(c.ver)
 	case Numerical:
-		var ok bool
-		c.num, ok = parseDecimal(c.key)
-		return ok
+		d, ok := parseDecimal(c.key)
+		if !ok {
+			return false
+		}
+		c.rank = d.encode()
 	case NewestBuild:
-		c.built = p.buildTime(t)
-		return !c.built.IsZero()
+		b := p.buildTime(t)
+		if b.IsZero() {
+			return false
+		}
+		c.rank = timeRank(b)
 	case Digest:
-		return c.digest != ""
+		if c.digest == "" {
+			return false
+		}
+		c.rank = c.digest
+	default: // alphabetical: any string, byte-wise
+		c.rank = c.key
 	}
-	return true // alphabetical: any string
+	return true
+}
+
+// semverRank encodes MAJOR.MINOR.PATCH and whether it is a release, which
+// ranks above the pre-releases of the same version. Pre-releases of the
+// same version tie here; compare asks the semver package.
+func semverRank(v *semver.Version) string {
+	b := make([]byte, 0, 25)
+	b = binary.BigEndian.AppendUint64(b, v.Major())
+	b = binary.BigEndian.AppendUint64(b, v.Minor())
+	b = binary.BigEndian.AppendUint64(b, v.Patch())
+	if v.Prerelease() == "" {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+func timeRank(t time.Time) string {
+	b := make([]byte, 0, 12)
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
+	b = binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+	return string(b)
 }
 
 // buildTime is the newest Created among t's platforms that match
@@ -70,18 +108,9 @@ func (p *Policy) wants(have string) bool {
 // number, same build time) goes to the lexically greater key, then the
 // lexically greater original tag, whatever Order says.
 func (p *Policy) compare(a, b *cand) int {
-	var c int
-	switch p.spec.Strategy {
-	case Semver:
+	c := strings.Compare(a.rank, b.rank)
+	if c == 0 && a.ver != nil && b.ver != nil && a.ver.Prerelease() != "" {
 		c = a.ver.Compare(b.ver)
-	case Numerical:
-		c = a.num.cmp(b.num)
-	case NewestBuild:
-		c = a.built.Compare(b.built)
-	case Digest:
-		c = strings.Compare(a.digest, b.digest)
-	default:
-		c = strings.Compare(a.key, b.key)
 	}
 	if p.desc {
 		c = -c
@@ -162,6 +191,37 @@ func scanSemver(tag string, loose bool) (st semverTag, ok bool) {
 	return st, true
 }
 
+// valid reports whether the pre-release and build parts are dot-separated
+// non-empty identifiers of [0-9A-Za-z-], numeric pre-release identifiers
+// without leading zeros: SemVer 2.0.0 §9-10, as the semver package checks
+// them (FuzzParseSemver holds the two together).
+func (st semverTag) valid() bool {
+	return (st.pre == "" || validIdents(st.pre, true)) && (st.meta == "" || validIdents(st.meta, false))
+}
+
+func validIdents(s string, pre bool) bool {
+	for id := range strings.SplitSeq(s, ".") {
+		if id == "" {
+			return false
+		}
+		digits := true
+		for i := 0; i < len(id); i++ {
+			c := id[i]
+			switch {
+			case '0' <= c && c <= '9':
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '-':
+				digits = false
+			default:
+				return false
+			}
+		}
+		if pre && digits && len(id) > 1 && id[0] == '0' {
+			return false
+		}
+	}
+	return true
+}
+
 // version builds the semver.Version; the semver package validates the
 // pre-release and build parts (StrictNewVersion).
 func (st semverTag) version() *semver.Version {
@@ -229,6 +289,33 @@ func allDigits(s string) bool {
 	return true
 }
 
+// encode returns a string whose byte order is the numeric order: a sign
+// class, the length of the integer part (inverted for negatives), then the
+// digits (inverted for negatives, ended by '~', above every digit, so that
+// -5 > -5.1).
+func (d decimal) encode() string {
+	if d.int == "" && d.frac == "" {
+		return "O"
+	}
+	n := uint32(len(d.int))
+	b := make([]byte, 0, 6+len(d.int)+len(d.frac))
+	if !d.neg {
+		b = append(b, 'P')
+		b = binary.BigEndian.AppendUint32(b, n)
+		b = append(b, d.int...)
+		return string(append(b, d.frac...))
+	}
+	b = append(b, 'N')
+	b = binary.BigEndian.AppendUint32(b, ^n)
+	for _, s := range []string{d.int, d.frac} {
+		for i := 0; i < len(s); i++ {
+			b = append(b, '9'-s[i]+'0')
+		}
+	}
+	return string(append(b, '~'))
+}
+
+// cmp compares exactly; encode must agree with it (FuzzParseDecimal).
 func (a decimal) cmp(b decimal) int {
 	if a.neg != b.neg {
 		if a.neg {

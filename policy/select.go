@@ -1,9 +1,10 @@
 package policy
 
 import (
-	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -19,43 +20,20 @@ import (
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
-	st := Stats{Seen: len(tags)}
-	drop := func(rule string) {
-		if st.Filtered == nil {
-			st.Filtered = make(map[string]int)
-		}
-		st.Filtered[rule]++
+	parts, counts := p.collectAll(tags)
+	if p.ranges != nil {
+		p.applyRanges(parts, &counts)
 	}
-	cands := make([]cand, 0, 64)
-	for i := range tags {
-		t := &tags[i]
-		rule, key := p.nameRule(t.Name)
-		if rule == "" && len(p.platforms) > 0 && !p.platformsOK(t) {
-			rule = RulePlatforms
-		}
-		if rule != "" {
-			drop(rule)
-			continue
-		}
-		c := cand{tag: t.Name, key: key, digest: t.Digest}
-		if p.spec.Strategy == Semver {
-			var admitted bool
-			c.ver, admitted = p.judgeSemver(key)
-			if c.ver == nil {
-				st.Unparsable++
-				continue
+	st := Stats{Seen: len(tags), Unparsable: counts.unparsable}
+	for r := ruleCosign; r < nRules; r++ {
+		if n := counts.dropped[r]; n > 0 {
+			if st.Filtered == nil {
+				st.Filtered = make(map[string]int)
 			}
-			if !admitted {
-				drop(RuleConstraint)
-				continue
-			}
-		} else if !p.parseKey(&c, t) {
-			st.Unparsable++
-			continue
+			st.Filtered[ruleNames[r]] = n
 		}
-		cands = append(cands, c)
 	}
-	ranked := p.rank(cands, &st)
+	ranked := p.rank(parts, &st)
 	res := Result{Stats: st}
 	res.Candidates = make([]string, len(ranked))
 	for i, c := range ranked {
@@ -66,20 +44,144 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 		res.Reason = "No candidate: " + st.lost() + "."
 		return res
 	}
-	best := &ranked[0]
+	best := ranked[0]
 	res.Tag, res.Digest = best.tag, best.digest
 	res.Decision, res.Reason = p.decide(best, ranked, tags, cur)
 	return res
 }
 
-// judgeSemver parses key as a version (nil: unparsable) and reports whether
-// the constraint admits it. Pre-releases skip the check when the constraint
-// has no pre-release comparator (they cannot pass): the semver package
-// formats an error for every version a constraint rejects, which dominates
-// selection from large tag lists.
-func (p *Policy) judgeSemver(key string) (*semver.Version, bool) {
-	v := parseSemver(key, p.spec.Loose)
-	return v, v != nil && p.admit(v)
+// counts are the drops of one collect.
+type counts struct {
+	dropped    [nRules]int
+	unparsable int
+}
+
+// parallelMin is the number of tags from which collectAll splits the work
+// between goroutines: parsing and constraint checks are independent per tag.
+const parallelMin = 16384
+
+// collectAll is collect over all tags, in chunks on several CPUs when there
+// are many. It returns the candidates of each chunk.
+func (p *Policy) collectAll(tags []Tag) ([][]cand, counts) {
+	n := min(runtime.GOMAXPROCS(0), len(tags)/(parallelMin/2), 8)
+	if n < 2 {
+		var c counts
+		return [][]cand{p.collect(tags, &c)}, c
+	}
+	parts := make([][]cand, n)
+	cs := make([]counts, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*len(tags)/n, (i+1)*len(tags)/n
+		wg.Go(func() { parts[i] = p.collect(tags[lo:hi], &cs[i]) })
+	}
+	wg.Wait()
+	var total counts
+	for i := range cs {
+		for r := range total.dropped {
+			total.dropped[r] += cs[i].dropped[r]
+		}
+		total.unparsable += cs[i].unparsable
+	}
+	return parts, total
+}
+
+// collect runs tags through the filters and parses their keys.
+func (p *Policy) collect(tags []Tag, cnt *counts) []cand {
+	// Semver keeps few of a large list (most tags are not versions, or
+	// outside the constraint); the other strategies keep most.
+	size := 64
+	if p.spec.Strategy != Semver {
+		size = len(tags)
+	}
+	cands := make([]cand, 0, size)
+	for i := range tags {
+		t := &tags[i]
+		r, key := p.nameRule(t.Name)
+		if r == keep && len(p.platforms) > 0 && !p.platformsOK(t) {
+			r = rulePlatforms
+		}
+		if r != keep {
+			cnt.dropped[r]++
+			continue
+		}
+		c := cand{tag: t.Name, key: key, digest: t.Digest}
+		if p.spec.Strategy == Semver {
+			var parsed, admitted bool
+			c.ver, parsed, admitted = p.judgeSemver(key)
+			if !parsed {
+				cnt.unparsable++
+				continue
+			}
+			if !admitted {
+				cnt.dropped[ruleConstraint]++
+				continue
+			}
+			c.rank = semverRank(c.ver)
+		} else if !p.parseKey(&c, t) {
+			cnt.unparsable++
+			continue
+		}
+		cands = append(cands, c)
+	}
+	return cands
+}
+
+// judgeSemver parses key as a version and reports whether the constraint
+// admits it (v is nil when it is not parsed because it cannot pass).
+// Pre-releases skip the semver package when the constraint has no
+// pre-release comparator, for they cannot pass: it formats an error for every
+// version a constraint rejects, which dominates selection from large tag
+// lists.
+func (p *Policy) judgeSemver(key string) (v *semver.Version, parsed, admitted bool) {
+	st, ok := scanSemver(key, p.spec.Loose)
+	if !ok || !st.valid() {
+		return nil, false, false
+	}
+	if st.pre != "" && !p.preComparator {
+		return nil, true, false
+	}
+	if v = st.version(); v == nil {
+		return nil, false, false
+	}
+	if p.ranges != nil {
+		return v, true, true // applyRanges decides for all versions at once
+	}
+	return v, true, p.constraint.Check(v)
+}
+
+// applyRanges drops the candidates the constraint does not admit, deciding
+// for all versions at once over their sorted order (see rangeSet).
+func (p *Policy) applyRanges(parts [][]cand, cnt *counts) {
+	var all []*cand
+	for _, part := range parts {
+		for i := range part {
+			all = append(all, &part[i])
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b *cand) int { return a.ver.Compare(b.ver) })
+	vs := make([]*semver.Version, len(all))
+	for i, c := range all {
+		vs[i] = c.ver
+	}
+	for i, ok := range p.ranges.admit(vs) {
+		if !ok {
+			all[i].rejected = true
+			cnt.dropped[ruleConstraint]++
+		}
+	}
+	for i, part := range parts {
+		kept := part[:0]
+		for _, c := range part {
+			if !c.rejected {
+				kept = append(kept, c)
+			}
+		}
+		parts[i] = kept
+	}
 }
 
 func (p *Policy) admit(v *semver.Version) bool {
@@ -89,180 +191,68 @@ func (p *Policy) admit(v *semver.Version) bool {
 	return p.constraint.Check(v)
 }
 
-// rank collapses duplicates and sorts the candidates (its own slice) best
-// first.
-func (p *Policy) rank(cands []cand, st *Stats) []cand {
+// rank collapses duplicates and returns the candidates best first.
+func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest
-	if byName {
-		// The same tag listed twice with different metadata: keep the
-		// newest build, then the greatest digest.
-		seen := make(map[string]int, len(cands))
-		out := cands[:0]
-		for _, c := range cands {
-			if j, ok := seen[c.tag]; ok {
-				st.Duplicates++
-				if old := &out[j]; c.built.After(old.built) || c.built.Equal(old.built) && c.digest > old.digest {
-					*old = c
-				}
-				continue
-			}
-			seen[c.tag] = len(out)
-			out = append(out, c)
-		}
-		cands = out
+	n := 0
+	for _, part := range parts {
+		n += len(part)
 	}
-	slices.SortFunc(cands, func(a, b cand) int { return p.compare(&b, &a) })
+	ptrs := make([]*cand, 0, n)
+	var seen map[string]*cand
+	if byName {
+		seen = make(map[string]*cand, n)
+	}
+	for _, part := range parts {
+		for i := range part {
+			c := &part[i]
+			if byName {
+				// The same tag listed twice with different metadata: keep
+				// the newest build (or greatest digest), then the greatest digest.
+				if old, ok := seen[c.tag]; ok {
+					st.Duplicates++
+					if c.rank > old.rank || c.rank == old.rank && c.digest > old.digest {
+						*old = *c
+					}
+					continue
+				}
+				seen[c.tag] = c
+			}
+			ptrs = append(ptrs, c)
+		}
+	}
+	// Sort small items that carry the rank inline: most comparisons end
+	// at the first bytes of the ranks.
+	type item struct {
+		rank string
+		c    *cand
+	}
+	items := make([]item, len(ptrs))
+	for i, c := range ptrs {
+		items[i] = item{c.rank, c}
+	}
+	slices.SortFunc(items, func(x, y item) int {
+		if !p.desc && x.rank != y.rank {
+			return strings.Compare(y.rank, x.rank)
+		}
+		return p.compare(y.c, x.c)
+	})
+	for i := range items {
+		ptrs[i] = items[i].c
+	}
 	if !byName {
 		// Equal keys are adjacent (compare breaks ties by key, then tag);
 		// the first of a run is the lexically greatest tag.
-		out := cands[:0]
-		for i, c := range cands {
+		out := ptrs[:0]
+		for i, c := range ptrs {
 			if i > 0 && c.key == out[len(out)-1].key {
 				st.Duplicates++
 				continue
 			}
 			out = append(out, c)
 		}
-		cands = out
+		ptrs = out
 	}
-	st.Candidates = len(cands)
-	return cands
-}
-
-// decide compares the best candidate with the value in Git.
-func (p *Policy) decide(best *cand, ranked []cand, tags []Tag, cur Current) (Decision, string) {
-	n := len(ranked)
-	if p.spec.Strategy == Digest {
-		return p.decideDigest(best, cur)
-	}
-	if cur.Tag == "" {
-		return Update, fmt.Sprintf("%q is the best of %s under %s and Git holds no tag yet.", best.tag, plural(n, "candidate"), p.describe())
-	}
-	if cur.Tag == best.tag {
-		return UpToDate, fmt.Sprintf("Git already holds %q, the best of %s under %s.", best.tag, plural(n, "candidate"), p.describe())
-	}
-	c, why := p.current(cur.Tag, ranked, tags)
-	if c == nil {
-		return Update, fmt.Sprintf("The tag in Git, %q, %s, so it cannot be ranked and %q, the best of %s, replaces it.", cur.Tag, why, best.tag, plural(n, "candidate"))
-	}
-	if p.compare(best, c) > 0 {
-		return Update, fmt.Sprintf("%q ranks above %q, the tag in Git, under %s.", best.tag, cur.Tag, p.describe())
-	}
-	if p.spec.AllowDowngrade {
-		return Update, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s; downgrading because allowDowngrade is set.", cur.Tag, best.tag, p.describe())
-	}
-	return Held, fmt.Sprintf("The tag in Git, %q, ranks above the best candidate %q under %s, so it is held (set allowDowngrade to go down).", cur.Tag, best.tag, p.describe())
-}
-
-// current ranks the tag in Git under the policy's ranking, regardless of the
-// filters, or says why it cannot.
-func (p *Policy) current(tag string, ranked []cand, tags []Tag) (*cand, string) {
-	if p.spec.Strategy == NewestBuild {
-		for i := range ranked {
-			if ranked[i].tag == tag {
-				return &ranked[i], ""
-			}
-		}
-		// Filtered out, but the caller may still have given its metadata.
-		var found *cand
-		for i := range tags {
-			if tags[i].Name != tag {
-				continue
-			}
-			if b := p.buildTime(&tags[i]); !b.IsZero() && (found == nil || b.After(found.built)) {
-				found = &cand{tag: tag, key: tag, built: b}
-			}
-		}
-		if found == nil {
-			return nil, "has no known build time (it is not among the listed tags with metadata)"
-		}
-		return found, ""
-	}
-	key, ok := p.keyOf(tag)
-	if !ok {
-		return nil, "does not match allowTags, which extract needs"
-	}
-	c := &cand{tag: tag, key: key}
-	if !p.parseKey(c, nil) {
-		switch p.spec.Strategy {
-		case Semver:
-			if p.spec.Loose {
-				return nil, fmt.Sprintf("is not a version (key %q)", key)
-			}
-			return nil, fmt.Sprintf("is not a MAJOR.MINOR.PATCH version (key %q)", key)
-		default:
-			return nil, fmt.Sprintf("is not a number (key %q)", key)
-		}
-	}
-	return c, ""
-}
-
-func (p *Policy) decideDigest(best *cand, cur Current) (Decision, string) {
-	switch {
-	case cur.Digest == "":
-		return Update, fmt.Sprintf("Git holds no digest yet; %q is at %s.", best.tag, best.digest)
-	case cur.Digest == best.digest && (cur.Tag == "" || cur.Tag == best.tag):
-		return UpToDate, fmt.Sprintf("Git already holds %q at %s.", best.tag, best.digest)
-	case cur.Digest == best.digest:
-		return Update, fmt.Sprintf("Git holds tag %q at the same digest; the policy follows %q.", cur.Tag, best.tag)
-	default:
-		return Update, fmt.Sprintf("The digest behind %q changed from %s to %s.", best.tag, cur.Digest, best.digest)
-	}
-}
-
-// describe names the ranking in words: `semver ">=1.0.0"`.
-func (p *Policy) describe() string {
-	s := p.spec
-	switch s.Strategy {
-	case Semver:
-		c := s.Constraint
-		if strings.TrimSpace(c) == "" {
-			c = "*"
-		}
-		d := fmt.Sprintf("semver %q", c)
-		if s.Loose {
-			d += " (loose)"
-		}
-		return d
-	case Alphabetical, Numerical:
-		if p.desc {
-			return string(s.Strategy) + " order (smallest first)"
-		}
-		return string(s.Strategy) + " order"
-	}
-	return string(s.Strategy)
-}
-
-// String sums up the stats in words: "7 tags seen: 2 removed by cosign, 1
-// unparsable, 4 candidates".
-func (s Stats) String() string {
-	parts := []string{}
-	for _, r := range []string{RuleCosign, RuleIgnoreTags, RuleAllowTags, RuleDigestTag, RulePlatforms, RuleConstraint} {
-		if n := s.Filtered[r]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d removed by %s", n, r))
-		}
-	}
-	if s.Unparsable > 0 {
-		parts = append(parts, fmt.Sprintf("%d unparsable", s.Unparsable))
-	}
-	if s.Duplicates > 0 {
-		parts = append(parts, plural(s.Duplicates, "duplicate"))
-	}
-	parts = append(parts, plural(s.Candidates, "candidate"))
-	return plural(s.Seen, "tag") + " seen: " + strings.Join(parts, ", ")
-}
-
-// lost says where the tags went when none is left.
-func (s Stats) lost() string {
-	if s.Seen == 0 {
-		return "the repository has no tags"
-	}
-	return s.String()
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
+	st.Candidates = len(ptrs)
+	return ptrs
 }

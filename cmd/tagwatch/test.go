@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +59,7 @@ the decision against --current (update, current, held or none), how many
 tags each filter removed and which candidates were left.
 
 With --tags-file it runs offline on a list of tag names (one a line; blank
-lines and # comments are ignored), for the strategies that need nothing but
+lines and # comments are ignored; "-" reads stdin), for the strategies that need nothing but
 names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 		Example: `  tagwatch test registry.example.com/team/app --constraint '^1' --tags-file tags.txt
   tagwatch test ghcr.io/org/app --strategy numerical --allow-tags '^main-(?P<ts>\d+)-' --extract '$ts' --tags-file tags.txt -o json`,
@@ -70,7 +71,7 @@ names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image = args[0]
-			return runTest(cmd.Context(), g, o, cmd.OutOrStdout())
+			return runTest(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -83,7 +84,7 @@ names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 	f.StringVar(&o.Order, "order", "asc", "alphabetical and numerical: asc picks the greatest, desc the smallest")
 	f.StringArrayVar(&o.Platforms, "platform", nil, "os/arch[/variant] a candidate must provide (repeatable; needs the registry)")
 	f.StringVar(&o.current, "current", "", "the tag Git holds now (TAG or TAG@sha256:…), to decide update/current/held")
-	f.StringVar(&o.TagsFile, "tags-file", "", "evaluate offline on the tags in this file (one a line)")
+	f.StringVar(&o.TagsFile, "tags-file", "", `evaluate offline on the tags in this file (one a line; "-": stdin)`)
 	f.StringVar(&o.ConfigPath, "config", "", "tagwatch.yaml to take registry settings from")
 	f.BoolVar(&o.Insecure, "insecure", false, "talk plain HTTP to the registry")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
@@ -133,7 +134,7 @@ func checkRepository(image string) error {
 	return nil
 }
 
-func runTest(ctx context.Context, g *globals, o *testOptions, stdout io.Writer) error {
+func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdout io.Writer) 
 		if pol.NeedsMetadata() || pol.NeedsDigest() {
 			return usagef("a registry is needed: %s needs image metadata that --tags-file (names only) cannot give; drop --tags-file", needsWhat(o, pol))
 		}
-		tags, err := readTagsFile(o.TagsFile)
+		tags, err := readTagsFile(o.TagsFile, stdin)
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -179,21 +180,28 @@ func needsWhat(o *testOptions, pol *policy.Policy) string {
 	return "the " + o.Strategy + " strategy"
 }
 
-// readTagsFile reads one tag a line; blank lines and # comments are skipped.
-func readTagsFile(name string) ([]policy.Tag, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("--tags-file: %w", err)
+// readTagsFile reads one tag a line ("-": from stdin, e.g. `crane ls`);
+// blank lines and # comments are skipped.
+func readTagsFile(name string, stdin io.Reader) ([]policy.Tag, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--tags-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	} else {
+		name = "stdin"
 	}
-	defer f.Close()
 	var tags []policy.Tag
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if strings.ContainsAny(line, " \t") {
+		if strings.ContainsFunc(line, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			return nil, fmt.Errorf("%s:%d: %q is not one tag (one tag a line)", name, n, line)
 		}
 		tags = append(tags, policy.Tag{Name: line})

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -189,4 +190,37 @@ func TestTestLiveHook(t *testing.T) {
 	if _, err := runTestCmd(t, "test", "localhost:5000/app"); err == nil || errors.As(err, new(usageError)) {
 		t.Errorf("registry failure: err = %v, want a plain error (exit 1)", err)
 	}
+}
+
+func TestTestTagsFromStdin(t *testing.T) {
+	g := &globals{}
+	root := newRootCmd(g)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetIn(strings.NewReader("1.0.0\nv1.2.0\n2.0.0-rc.1\n"))
+	root.SetArgs([]string{"test", "example.com/app", "--tags-file", "-", "-o", "json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"image":"example.com/app","tag":"v1.2.0","digest":"","candidates":["v1.2.0","1.0.0"]}` + "\n"; out.String() != want {
+		t.Errorf("stdout = %q, want %q", out.String(), want)
+	}
+}
+
+// FuzzReadTagsFile: the tag list parser never panics, and what it returns
+// is tags: no blanks, comments or whitespace.
+func FuzzReadTagsFile(f *testing.F) {
+	f.Add("1.0.0\n# c\n\n  v2 \r\nsha256-x.sig\n")
+	f.Add("two tags\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		tags, err := readTagsFile("-", strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, tag := range tags {
+			if tag.Name == "" || strings.HasPrefix(tag.Name, "#") || strings.ContainsFunc(tag.Name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+				t.Fatalf("tag %q from %q", tag.Name, data)
+			}
+		}
+	})
 }
