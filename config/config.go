@@ -148,7 +148,7 @@ func Parse(name string, data []byte) (*Config, error) {
 func (c *Config) finish(decodeErrs Errors) (*Config, error) {
 	c.setDefaults()
 	errs := decodeErrs
-	for _, e := range c.Validate() {
+	for _, e := range c.validate() {
 		if !covered(decodeErrs, e.Field) {
 			errs = append(errs, e)
 		}
@@ -188,14 +188,18 @@ func (im Image) PolicySpec() policy.Spec {
 
 // Password reads the git password or token at use time: from the
 // environment variable passwordEnv or the file passwordFile (trailing
-// newlines trimmed). It returns "" when neither is set. Errors never
-// contain the secret.
+// newlines trimmed). It returns "" when neither is set; an unset or empty
+// variable and a missing or empty file are errors. Errors never contain the
+// secret.
 func (a GitAuth) Password() (string, error) {
 	switch {
 	case a.PasswordEnv != "":
 		v, ok := os.LookupEnv(a.PasswordEnv)
-		if !ok {
+		switch {
+		case !ok:
 			return "", fmt.Errorf("git.auth.passwordEnv: environment variable %s is not set", a.PasswordEnv)
+		case v == "":
+			return "", fmt.Errorf("git.auth.passwordEnv: environment variable %s is empty", a.PasswordEnv)
 		}
 		return v, nil
 	case a.PasswordFile != "":
@@ -203,7 +207,11 @@ func (a GitAuth) Password() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("git.auth.passwordFile: %w", err)
 		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("git.auth.passwordFile: %s is empty", a.PasswordFile)
+		}
+		return v, nil
 	}
 	return "", nil
 }

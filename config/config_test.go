@@ -232,6 +232,11 @@ func TestPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TAGWATCH_TEST_TOKEN", "from-env")
+	t.Setenv("TAGWATCH_TEST_EMPTY", "")
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		auth    GitAuth
@@ -242,6 +247,8 @@ func TestPassword(t *testing.T) {
 		{name: "env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_TOKEN"}, want: "from-env"},
 		{name: "file", auth: GitAuth{PasswordFile: file}, want: "s3cret"},
 		{name: "unset env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_UNSET"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_UNSET is not set"},
+		{name: "empty env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_EMPTY"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_EMPTY is empty"},
+		{name: "empty file", auth: GitAuth{PasswordFile: empty}, wantErr: "git.auth.passwordFile: " + empty + " is empty"},
 		{name: "missing file", auth: GitAuth{PasswordFile: filepath.Join(dir, "nope")}, wantErr: "git.auth.passwordFile: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,5 +293,21 @@ func TestDuration(t *testing.T) {
 	}
 	if b, _ := d.MarshalText(); string(b) != "1h30m0s" {
 		t.Errorf("MarshalText = %s", b)
+	}
+}
+
+func TestValidateAfterChange(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate of a loaded config = %v", err)
+	}
+	c.Environments[0].Name = "Bad"
+	err = c.Validate()
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Error() != `t.yaml:4: environments[0].name: "Bad" must match [a-z0-9][a-z0-9-]*` {
+		t.Errorf("Validate = %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -209,8 +210,21 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, field string) {
 	}
 }
 
+// fieldsOf caches yamlFields per struct type.
+var fieldsOf sync.Map // reflect.Type → structFields
+
+type structFields struct {
+	index map[string]int
+	names []string
+}
+
 // yamlFields maps yaml names to field indexes, and lists the names in order.
+// The results are shared: callers must not modify them.
 func yamlFields(t reflect.Type) (map[string]int, []string) {
+	if f, ok := fieldsOf.Load(t); ok {
+		sf := f.(structFields)
+		return sf.index, sf.names
+	}
 	m := map[string]int{}
 	var names []string
 	for i := range t.NumField() {
@@ -222,6 +236,7 @@ func yamlFields(t reflect.Type) (map[string]int, []string) {
 		m[tag] = i
 		names = append(names, tag)
 	}
+	fieldsOf.Store(t, structFields{m, names})
 	return m, names
 }
 

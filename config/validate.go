@@ -31,9 +31,17 @@ func (v *validator) add(field, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{File: v.c.File, Line: v.c.Line(field), Field: field, Err: fmt.Errorf(format, args...)})
 }
 
-// Validate checks a defaulted config and returns every problem found, or
-// nil. Load and Parse call it; call it again after changing a Config.
-func (c *Config) Validate() Errors {
+// Validate checks a defaulted config and returns every problem found as
+// Errors, or nil. Load and Parse call it; call it again after changing a
+// Config.
+func (c *Config) Validate() error {
+	if errs := c.validate(); len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (c *Config) validate() Errors {
 	v := &validator{c: c}
 	v.git()
 	for i, r := range c.Registries {

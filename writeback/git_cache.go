@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 const repoRemoteName = "origin"
@@ -42,7 +45,7 @@ func (r *Repo) repoOpenCached() *git.Repository {
 	if _, err := os.Stat(r.dir); err != nil {
 		return nil
 	}
-	repo, err := git.PlainOpen(r.dir)
+	repo, err := repoPlainOpen(r.dir)
 	if err != nil {
 		return nil
 	}
@@ -70,6 +73,17 @@ func (r *Repo) repoOpenCached() *git.Repository {
 		return nil
 	}
 	return repo
+}
+
+// repoPlainOpen opens the working copy at dir keeping a few pack files open
+// between reads: go-git reopens the pack for every object otherwise.
+func repoPlainOpen(dir string) (*git.Repository, error) {
+	dot := osfs.New(filepath.Join(dir, git.GitDirName))
+	if fi, err := dot.Stat("."); err != nil || !fi.IsDir() {
+		return nil, git.ErrRepositoryNotExists
+	}
+	st := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: 16})
+	return git.Open(st, osfs.New(dir))
 }
 
 // repoResolveBranch sets r.branch to the remote's default branch when none
@@ -137,7 +151,7 @@ func (r *Repo) repoClone(ctx context.Context) error {
 	if err := os.Rename(tmp, r.dir); err != nil {
 		return fmt.Errorf("git cache directory: %w", err)
 	}
-	if r.repo, err = git.PlainOpen(r.dir); err != nil {
+	if r.repo, err = repoPlainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
 	r.base = head.Hash()

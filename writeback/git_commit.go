@@ -1,6 +1,7 @@
 package writeback
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,15 +15,75 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // The commits of Publish are built with go-git's object layer rather than
 // Worktree.Add/Commit: those rebuild every tree of the index and rewrite the
 // whole index for each file, which is slow for 100 commits on a repository
-// of 10,000 files. Here a commit writes one blob per changed file and one
-// tree per directory on its path, nothing else; the index is brought up to
-// date once per attempt.
+// of 10,000 files. Here a commit makes one blob per changed file and one
+// tree per directory on its path, nothing else. The new objects are kept in
+// memory (repoOverlay) and written as one pack, which is also what is
+// pushed; the index is brought up to date once per attempt.
+
+// repoOverlay reads objects from memory first, then from the repository,
+// and keeps every object written to it in memory, in order.
+type repoOverlay struct {
+	storer.EncodedObjectStorer // the repository's objects
+	mem                        *memory.ObjectStorage
+	order                      []plumbing.Hash
+}
+
+func (r *Repo) repoNewOverlay() *repoOverlay {
+	return &repoOverlay{EncodedObjectStorer: r.repo.Storer, mem: &memory.NewStorage().ObjectStorage}
+}
+
+func (o *repoOverlay) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
+
+func (o *repoOverlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+	h := obj.Hash()
+	if _, ok := o.mem.Objects[h]; ok {
+		return h, nil
+	}
+	if _, err := o.mem.SetEncodedObject(obj); err != nil {
+		return h, err
+	}
+	o.order = append(o.order, h)
+	return h, nil
+}
+
+func (o *repoOverlay) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	if obj, err := o.mem.EncodedObject(t, h); err == nil {
+		return obj, nil
+	}
+	return o.EncodedObjectStorer.EncodedObject(t, h)
+}
+
+func (o *repoOverlay) HasEncodedObject(h plumbing.Hash) error {
+	if o.mem.HasEncodedObject(h) == nil {
+		return nil
+	}
+	return o.EncodedObjectStorer.HasEncodedObject(h)
+}
+
+func (o *repoOverlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	if sz, err := o.mem.EncodedObjectSize(h); err == nil {
+		return sz, nil
+	}
+	return o.EncodedObjectStorer.EncodedObjectSize(h)
+}
+
+// pack encodes the objects of hashes (all held in memory) as a packfile.
+func (o *repoOverlay) pack(hashes []plumbing.Hash, refDeltas bool) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := packfile.NewEncoder(&buf, o.mem, refDeltas).Encode(hashes, 10); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
 
 // repoChange is one staged file: its new blob, or its removal.
 type repoChange struct {
@@ -35,7 +96,7 @@ type repoChange struct {
 // repoStage writes blobs for files (relative to the working tree root) as
 // they are in the working tree; a file that no longer exists is a removal.
 // It returns the hashes of the objects it wrote too.
-func (r *Repo) repoStage(files []string) ([]repoChange, []plumbing.Hash, error) {
+func (r *Repo) repoStage(ov *repoOverlay, files []string) ([]repoChange, []plumbing.Hash, error) {
 	changes := make([]repoChange, 0, len(files))
 	var written []plumbing.Hash
 	seen := map[string]bool{}
@@ -79,7 +140,7 @@ func (r *Repo) repoStage(files []string) ([]repoChange, []plumbing.Hash, error) 
 		default:
 			return nil, nil, fmt.Errorf("staging %s: not a regular file", p)
 		}
-		h, err := r.repoWriteObject(plumbing.BlobObject, content)
+		h, err := repoWriteObject(ov, plumbing.BlobObject, content)
 		if err != nil {
 			return nil, nil, fmt.Errorf("staging %s: %w", p, err)
 		}
@@ -120,8 +181,8 @@ func (r *Repo) repoCheckParents(p string) error {
 	return nil
 }
 
-func (r *Repo) repoWriteObject(t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
-	obj := r.repo.Storer.NewEncodedObject()
+func repoWriteObject(s storer.EncodedObjectStorer, t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	obj := s.NewEncodedObject()
 	obj.SetType(t)
 	obj.SetSize(int64(len(content)))
 	w, err := obj.Writer()
@@ -134,15 +195,15 @@ func (r *Repo) repoWriteObject(t plumbing.ObjectType, content []byte) (plumbing.
 	if err := w.Close(); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.repo.Storer.SetEncodedObject(obj)
+	return s.SetEncodedObject(obj)
 }
 
 // repoEditTree returns the tree root with changes applied, writing the new
 // trees (hashes appended to written). Unchanged subtrees are not read.
-func (r *Repo) repoEditTree(root plumbing.Hash, changes []repoChange, written *[]plumbing.Hash) (plumbing.Hash, error) {
+func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, written *[]plumbing.Hash) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if !root.IsZero() {
-		t, err := r.repo.TreeObject(root)
+		t, err := object.GetTree(ov, root)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -169,7 +230,7 @@ func (r *Repo) repoEditTree(root plumbing.Hash, changes []repoChange, written *[
 		if e, ok := entries[name]; ok && e.Mode == filemode.Dir {
 			old = e.Hash
 		}
-		h, err := r.repoEditTree(old, cs, written)
+		h, err := repoEditTree(ov, old, cs, written)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -187,11 +248,11 @@ func (r *Repo) repoEditTree(root plumbing.Hash, changes []repoChange, written *[
 		t.Entries = append(t.Entries, e)
 	}
 	sort.Slice(t.Entries, func(i, j int) bool { return repoTreeKey(t.Entries[i]) < repoTreeKey(t.Entries[j]) })
-	obj := r.repo.Storer.NewEncodedObject()
+	obj := ov.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	h, err := r.repo.Storer.SetEncodedObject(obj)
+	h, err := ov.SetEncodedObject(obj)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -209,7 +270,7 @@ func repoTreeKey(e object.TreeEntry) string {
 }
 
 // repoWriteCommit writes a commit of tree on parent by the configured author.
-func (r *Repo) repoWriteCommit(tree, parent plumbing.Hash, message string) (plumbing.Hash, error) {
+func (r *Repo) repoWriteCommit(ov *repoOverlay, tree, parent plumbing.Hash, message string) (plumbing.Hash, error) {
 	if !strings.HasSuffix(message, "\n") {
 		message += "\n"
 	}
@@ -221,17 +282,17 @@ func (r *Repo) repoWriteCommit(tree, parent plumbing.Hash, message string) (plum
 		TreeHash:     tree,
 		ParentHashes: []plumbing.Hash{parent},
 	}
-	obj := r.repo.Storer.NewEncodedObject()
+	obj := ov.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.repo.Storer.SetEncodedObject(obj)
+	return ov.SetEncodedObject(obj)
 }
 
 // repoRevert puts files back as they are in tree: the undoing of an Apply
 // that failed. Files tree does not hold are removed.
-func (r *Repo) repoRevert(tree plumbing.Hash, files []string) error {
-	t, err := r.repo.TreeObject(tree)
+func (r *Repo) repoRevert(ov *repoOverlay, tree plumbing.Hash, files []string) error {
+	t, err := object.GetTree(ov, tree)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // Edit makes one commit. Apply edits the working tree rooted at dir and
@@ -75,7 +76,7 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 		if out.head == r.base {
 			return res, nil // nothing changed: nothing to push
 		}
-		err = r.repoPush(ctx, out.head, out.objects)
+		err = r.repoPush(ctx, out)
 		if err == nil {
 			r.base, res.Pushed = out.head, true
 			return res, nil
@@ -91,8 +92,10 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 
 type repoApplied struct {
 	results []EditResult
-	head    plumbing.Hash   // the last commit made, or the base
-	objects []plumbing.Hash // every object written for the commits, to push
+	head    plumbing.Hash // the last commit made, or the base
+	pack    []byte        // a packfile of every object of the new commits
+	objects []plumbing.Hash
+	ov      *repoOverlay // holds objects
 }
 
 // repoApplyAll runs every edit on the working tree at r.base and commits
@@ -100,6 +103,9 @@ type repoApplied struct {
 // failure of the repository itself is returned as an error.
 func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	out := repoApplied{head: r.base, results: make([]EditResult, 0, len(edits))}
+	ov := r.repoNewOverlay()
+	var objects []plumbing.Hash // reachable from the new commits, each once
+	seen := map[plumbing.Hash]bool{}
 	c, err := r.repo.CommitObject(r.base)
 	if err != nil {
 		return out, fmt.Errorf("reading %s: %w", r.base, err)
@@ -116,11 +122,11 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		var changes []repoChange
 		var written []plumbing.Hash
 		if err == nil && len(files) > 0 {
-			changes, written, err = r.repoStage(files)
+			changes, written, err = r.repoStage(ov, files)
 		}
 		if err != nil {
 			res.Err = err
-			if rerr := r.repoRevert(tree, files); rerr != nil {
+			if rerr := r.repoRevert(ov, tree, files); rerr != nil {
 				return out, fmt.Errorf("undoing edit %s: %w", e.Name, rerr)
 			}
 			out.results = append(out.results, res)
@@ -130,7 +136,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 			out.results = append(out.results, res)
 			continue
 		}
-		newTree, err := r.repoEditTree(tree, changes, &written)
+		newTree, err := repoEditTree(ov, tree, changes, &written)
 		if err != nil {
 			return out, fmt.Errorf("edit %s: writing tree: %w", e.Name, err)
 		}
@@ -138,11 +144,16 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 			out.results = append(out.results, res) // the same bytes written back
 			continue
 		}
-		commit, err := r.repoWriteCommit(newTree, out.head, msg)
+		commit, err := r.repoWriteCommit(ov, newTree, out.head, msg)
 		if err != nil {
 			return out, fmt.Errorf("edit %s: writing commit: %w", e.Name, err)
 		}
-		out.objects = append(append(out.objects, written...), commit)
+		for _, h := range append(written, commit) {
+			if !seen[h] {
+				seen[h] = true
+				objects = append(objects, h)
+			}
+		}
 		out.head, tree = commit, newTree
 		res.Commit = commit.String()
 		for _, ch := range changes {
@@ -153,6 +164,13 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	if out.head == r.base {
 		return out, nil
 	}
+	out.objects, out.ov = objects, ov
+	if out.pack, err = ov.pack(objects, false); err != nil {
+		return out, fmt.Errorf("packing commits: %w", err)
+	}
+	if err := r.repoStorePack(out.pack); err != nil {
+		return out, fmt.Errorf("storing commits: %w", err)
+	}
 	branch := plumbing.NewHashReference(plumbing.NewBranchReferenceName(r.branch), out.head)
 	if err := r.repo.Storer.SetReference(branch); err != nil {
 		return out, fmt.Errorf("updating branch %s: %w", r.branch, err)
@@ -161,6 +179,23 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		return out, fmt.Errorf("updating index: %w", err)
 	}
 	return out, nil
+}
+
+// repoStorePack adds a packfile to the repository's objects.
+func (r *Repo) repoStorePack(pack []byte) error {
+	pfw, ok := r.repo.Storer.(storer.PackfileWriter)
+	if !ok {
+		return errors.New("repository storage cannot take packfiles")
+	}
+	w, err := pfw.PackfileWriter()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(pack); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // repoBackoff waits before retry n (1, 2, …): a random duration in [d/2, d)

@@ -3,6 +3,7 @@ package writeback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -396,15 +397,20 @@ func TestRepoPushRefusal(t *testing.T) {
 		"cannot lock ref 'refs/heads/main': is at 1 but expected 2": true,
 		"non-fast-forward":               true,
 		"fetch first":                    true,
+		"failed to lock":                 true,
 		"pre-receive hook declined":      false,
 		"protected branch hook declined": false,
 	} {
-		err := repoPushRefusal("refs/heads/main", reason)
+		orig := fmt.Errorf("command error on refs/heads/main: %s", reason)
+		err := repoPushRefusal(orig)
 		if got := errors.Is(err, ErrPushRejected); got != rejected {
 			t.Errorf("%q: ErrPushRejected = %v, want %v (%v)", reason, got, rejected, err)
 		}
-		if !strings.Contains(err.Error(), reason) {
-			t.Errorf("%q: error %q does not say why", reason, err)
+		if !errors.Is(err, orig) || !strings.Contains(err.Error(), reason) {
+			t.Errorf("%q: error %q lost the reason", reason, err)
 		}
+	}
+	if err := repoPushRefusal(errors.New("connection reset: failed to update ref")); errors.Is(err, ErrPushRejected) {
+		t.Errorf("a transport error became ErrPushRejected: %v", err)
 	}
 }

@@ -77,6 +77,9 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	if err != nil {
 		return err
 	}
+	if r, ok := src.(*writeback.Repo); ok && isShallow(r.Dir()) && g.log != nil {
+		g.log.WithField("repo", r.Dir()).Warn("the clone is shallow: history stops at its depth (git fetch --unshallow, or use --repo URL)")
+	}
 	entries, err := audit.History(cmd.Context(), src, audit.Filter{Env: f.env, Image: f.image})
 	if err != nil {
 		return err
@@ -167,4 +170,15 @@ func historyName(f *historyFlags) string {
 		return f.repo
 	}
 	return "."
+}
+
+// isShallow reports whether the clone at dir (working tree or bare) holds
+// only part of the history.
+func isShallow(dir string) bool {
+	for _, p := range []string{filepath.Join(dir, ".git", "shallow"), filepath.Join(dir, "shallow")} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

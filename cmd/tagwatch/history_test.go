@@ -118,3 +118,48 @@ func TestHistoryUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestHistoryShallowClone(t *testing.T) {
+	bare, clone := historyRepo(t)
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	testgit.Git(t, "", "clone", "--quiet", "--depth", "1", "file://"+bare, shallow)
+	if !isShallow(shallow) || isShallow(clone.Dir) {
+		t.Fatalf("isShallow: shallow clone %v, full clone %v", isShallow(shallow), isShallow(clone.Dir))
+	}
+	out, err := execute(t, "history", "--repo", shallow, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"env": "production"`) || strings.Contains(out, `"env": "staging"`) {
+		t.Errorf("history of a depth-1 clone = %s; want the head's change only", out)
+	}
+}
+
+// TestHistoryConfigOverHTTP: --config reads the password from the variable
+// the config names and clones over smart HTTP with basic auth; without the
+// variable it fails with exit status 2, never printing a secret.
+func TestHistoryConfigOverHTTP(t *testing.T) {
+	bare, _ := historyRepo(t)
+	srv := testgit.ServeHTTP(t, bare)
+	cfg := filepath.Join(t.TempDir(), "tagwatch.yaml")
+	y := "git:\n  url: " + srv.URL + "\n  auth: {username: " + srv.Username + ", passwordEnv: TAGWATCH_TEST_GIT_TOKEN}\n" +
+		"environments:\n  - name: staging\n    path: envs/staging\n    images: [{image: r.example.com/team/app}]\n"
+	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := run([]string{"history", "--config", cfg, "--cache-dir", t.TempDir()}); got != exitUsage {
+		t.Errorf("history without the token: exit %d, want %d", got, exitUsage)
+	}
+	t.Setenv("TAGWATCH_TEST_GIT_TOKEN", srv.Password)
+	out, err := execute(t, "history", "--config", cfg, "--cache-dir", t.TempDir(), "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.JSONEntry
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 {
+		t.Fatalf("history over HTTP = %s (%v); want 2 entries", out, err)
+	}
+	if strings.Contains(out, srv.Password) {
+		t.Errorf("output holds the password: %s", out)
+	}
+}

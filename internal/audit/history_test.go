@@ -189,3 +189,25 @@ func TestHistoryFromGit(t *testing.T) {
 		t.Errorf("History of the remote (-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkHistory reads the trail of 10,000 commits, one in four a
+// tagwatch commit of two images.
+func BenchmarkHistory(b *testing.B) {
+	log := make(fakeLog, 10000)
+	for i := range log {
+		msg := "fix: a human change\n\nSigned-off-by: A <a@b>\n"
+		if i%4 == 0 {
+			msg = Message("production", []Change{
+				{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest, Strategy: "semver", Constraint: "^1"},
+				{Env: "production", Image: "r.example.com/team/web", From: "2.0.0", To: "2.1.0", Digest: digest, Strategy: "semver"},
+			})
+		}
+		log[i] = writeback.CommitInfo{Hash: "c", When: t0, Message: msg}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := History(context.Background(), log, Filter{Image: "app"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -27,6 +27,18 @@ type HTTPServer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
 	stats HTTPStats
+	hook  func()
+	log   lockedBuffer
+}
+
+// BeforeReceivePack makes the server call f once, at the next push, after
+// the client has read the refs and before git receives the update: the
+// moment to race a client that checked the branch head. f must not push
+// through this server (push to the bare repository's path instead).
+func (s *HTTPServer) BeforeReceivePack(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = f
 }
 
 // HTTPStats counts the requests the server answered, by git service.
@@ -77,9 +89,19 @@ func ServeHTTPAuth(t testing.TB, bare, username, password string) *HTTPServer {
 				st.ReceivePack++
 			}
 		})
+		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			s.mu.Lock()
+			hook := s.hook
+			s.hook = nil
+			s.mu.Unlock()
+			if hook != nil {
+				hook()
+			}
+		}
 		h := &cgi.Handler{
-			Path: backend,
-			Dir:  root,
+			Path:   backend,
+			Dir:    root,
+			Stderr: &s.log,
 			Env: append(gitEnv(),
 				"GIT_PROJECT_ROOT="+root,
 				"GIT_HTTP_EXPORT_ALL=1",
@@ -91,7 +113,12 @@ func ServeHTTPAuth(t testing.TB, bare, username, password string) *HTTPServer {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(s.srv.Close)
+	t.Cleanup(func() {
+		s.srv.Close()
+		if t.Failed() && s.log.String() != "" {
+			t.Logf("git http-backend stderr:\n%s", s.log.String())
+		}
+	})
 	s.URL = s.srv.URL + "/" + name
 	return s
 }

@@ -100,6 +100,10 @@ func (s *SSHServer) start(t testing.TB, sshd, hostKey string) error {
 		"X11Forwarding no",
 		"PrintMotd no",
 		"LogLevel ERROR",
+		// The default post-quantum key exchange costs about a second of CPU
+		// per connection on a busy machine; tests need no such strength.
+		"KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
+		"UseDNS no",
 		"",
 	}, "\n"))
 	s.log = &lockedBuffer{}

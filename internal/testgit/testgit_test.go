@@ -1,6 +1,7 @@
 package testgit_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
@@ -52,4 +53,15 @@ func TestSSH(t *testing.T) {
 	if got := testgit.Head(t, bare, testgit.Branch); got != h {
 		t.Errorf("remote head = %s, want %s", got, h)
 	}
+}
+
+func TestNewBareHistory(t *testing.T) {
+	bare := testgit.NewBareHistory(t, 250, 30)
+	if got := len(testgit.Commits(t, bare, testgit.Branch)); got != 30 {
+		t.Errorf("%d commits, want 30", got)
+	}
+	if got := testgit.Git(t, bare, "ls-tree", "-r", "--name-only", testgit.Branch); len(strings.Split(got, "\n")) != 250 {
+		t.Errorf("want 250 files")
+	}
+	testgit.Show(t, bare, testgit.Branch, testgit.LargePath(249))
 }
