@@ -236,3 +236,42 @@ func TestListTags100k(t *testing.T) {
 		t.Errorf("tags (-want +got):\n%s", diff)
 	}
 }
+
+// TestListTagsWithoutLinks: a registry that honours ?n= but never sends
+// Link (ggcr's pkg/registry) is read to the end by probing after full pages.
+func TestListTagsWithoutLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tls       bool
+		tags      int
+		fault     *testreg.Fault
+		want      int // tags listed
+		wantLists int
+	}{
+		{name: "partial last page", tags: 25, want: 25, wantLists: 3},
+		// 10, 10, then the probe answers the first page again.
+		{name: "full last page", tags: 20, want: 20, wantLists: 3},
+		{name: "over TLS on loopback", tls: true, tags: 25, want: 25, wantLists: 3},
+		// A failing probe keeps what was listed.
+		{name: "probe fails", tags: 20, fault: &testreg.Fault{Method: "GET", Path: "/tags/list", After: 2, Status: 400}, want: 20, wantLists: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testreg.Start(t, testreg.Options{NoLink: true, TLS: tc.tls})
+			seed(t, srv, "team/app", tagNames("t", tc.tags))
+			srv.ResetCounts()
+			if tc.fault != nil {
+				srv.Inject(*tc.fault)
+			}
+			got, err := newClient(t, srv.Target, registry.WithPageSize(10)).ListTags(context.Background(), srv.Repo("team/app"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tagNames("t", tc.want), got); diff != "" {
+				t.Errorf("tags (-want +got):\n%s", diff)
+			}
+			if n := srv.Count("GET", "/tags/list"); n != tc.wantLists {
+				t.Errorf("%d list requests, want %d: %q", n, tc.wantLists, srv.Requests())
+			}
+		})
+	}
+}

@@ -205,3 +205,46 @@ func (r *rewriteHost) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.URL.Host = r.to
 	return r.next.RoundTrip(out)
 }
+
+// TestAuthBearer: the token flow of Docker Hub and GHCR (a 401 challenge,
+// a token from the realm against basic credentials, then bearer requests).
+func TestAuthBearer(t *testing.T) {
+	const user, pass = "robot", "t0ken-Pa55"
+	srv := testreg.Start(t, testreg.Options{User: user, Pass: pass, Bearer: true})
+	seed(t, srv, "team/app", []string{"1.0.0"})
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	os.WriteFile(good, []byte(user+":"+pass), 0o600)
+	os.WriteFile(bad, []byte(user+":x"+pass), 0o600)
+	for _, tc := range []struct {
+		name, creds string
+		wantErr     bool
+	}{
+		{"token", "file:" + good, false},
+		{"wrong password", "file:" + bad, true},
+		{"anonymous", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := registry.New(registry.WithKeychain(emptyKeychain{}), registry.WithRetry(1, 0),
+				registry.WithHosts(registry.Host{Prefix: srv.Prefix(), Credentials: tc.creds}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.ResetCounts()
+			tags, err := c.ListTags(context.Background(), srv.Repo("team/app"))
+			if !tc.wantErr {
+				if err != nil || len(tags) != 1 {
+					t.Fatalf("ListTags = %q, %v", tags, err)
+				}
+				if srv.Count("GET", "/token") != 1 || c.Stats().Other < 2 {
+					t.Errorf("no token flow: %q, %+v", srv.Requests(), c.Stats())
+				}
+				return
+			}
+			t.Log(err)
+			if !errors.Is(err, registry.ErrUnauthorized) || strings.Contains(err.Error(), pass) {
+				t.Errorf("err = %v, want ErrUnauthorized without the password", err)
+			}
+		})
+	}
+}

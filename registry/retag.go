@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -55,12 +56,12 @@ func (c *Client) forgetRepo(repo string) {
 	defer cy.mu.Unlock()
 	delete(cy.lists, repo)
 	for k := range cy.digests {
-		if len(k) > len(repo) && k[:len(repo)] == repo && k[len(repo)] == ':' {
+		if strings.HasPrefix(k, repo+":") {
 			delete(cy.digests, k)
 		}
 	}
 	for k := range cy.metas {
-		if len(k) > len(repo) && k[:len(repo)] == repo && k[len(repo)] == ':' {
+		if strings.HasPrefix(k, repo+":") {
 			delete(cy.metas, k)
 		}
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	TLS bool // serve https with a certificate for 127.0.0.1 (CAFile trusts it)
 	// User and Pass, when User is set, require HTTP basic auth on /v2/.
 	User, Pass string
+	// Bearer, with User, makes /v2/ ask for a bearer token instead, which
+	// /token hands out against User and Pass (the Docker Hub, GHCR flow).
+	Bearer bool
 	// PageSize > 0 paginates tag lists: at most PageSize tags per answer
 	// (fewer when the client asks ?n= smaller) with a Link header to the
 	// next page when there is one. Without PageSize a client's ?n= is
@@ -36,6 +39,9 @@ type Options struct {
 	// with the first page again. A client that trusts Links loops forever
 	// (plain ggcr remote.List does).
 	RepeatLastPage bool
+	// NoLink serves tag lists as ggcr's registry alone does: ?n= honoured,
+	// no Link header ever (a client trusting Links sees the first page only).
+	NoLink bool
 	// Latency delays every /v2/ request (slow registry).
 	Latency time.Duration
 }
@@ -45,6 +51,7 @@ type Fault struct {
 	Method string // "" matches any
 	Path   string // substring of the URL path; "" matches any /v2/ request but the ping
 	Times  int    // requests it applies to; 0 means 1
+	After  int    // matching requests to let through untouched first
 
 	Status     int           // answer with this status and a registry error body
 	RetryAfter string        // Retry-After header sent with Status
@@ -66,8 +73,9 @@ type Server struct {
 // injection and request recording. Start serves one; programs that are not
 // tests (benchmarks) can serve one themselves.
 type Handler struct {
-	reg  http.Handler
-	opts Options
+	reg   http.Handler
+	opts  Options
+	token string // the bearer token /token hands out
 
 	mu       sync.Mutex
 	faults   []*Fault
@@ -77,7 +85,7 @@ type Handler struct {
 // NewHandler returns a fresh, empty registry handler. Latency, PageSize and
 // User/Pass apply; TLS is up to whoever serves it.
 func NewHandler(opts Options) *Handler {
-	return &Handler{opts: opts, reg: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	return &Handler{opts: opts, reg: registry.New(registry.Logger(log.New(io.Discard, "", 0))), token: "tok-" + randomHex(16)}
 }
 
 // Start runs go-containerregistry's registry on 127.0.0.1 until the test ends.
@@ -159,6 +167,10 @@ func (s *Handler) fault(r *http.Request) *Fault {
 		if !strings.Contains(r.URL.Path, f.Path) {
 			continue
 		}
+		if f.After > 0 {
+			f.After--
+			return nil
+		}
 		f.Times--
 		if f.Times <= 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
@@ -189,12 +201,8 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if s.opts.User != "" {
-		if u, p, ok := r.BasicAuth(); !ok || u != s.opts.User || p != s.opts.Pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="testreg"`)
-			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
-			return
-		}
+	if s.opts.User != "" && !s.authenticated(w, r) {
+		return
 	}
 	if f != nil && f.Status != 0 {
 		if f.RetryAfter != "" {
@@ -204,7 +212,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil || (!f.Truncate && f.Link == "" && f.DropHeader == "") {
-		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") && !s.opts.NoLink {
 			s.servePage(w, r)
 			return
 		}
@@ -263,6 +271,40 @@ func (s *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rec.Code)
 	io.Copy(w, bytes.NewReader(rec.Body.Bytes()))
+}
+
+// authenticated checks the credentials of r; when they are missing or
+// wrong it answers (401 with a challenge, or the token endpoint's answer).
+func (s *Handler) authenticated(w http.ResponseWriter, r *http.Request) bool {
+	basicOK := func() bool {
+		u, p, ok := r.BasicAuth()
+		return ok && u == s.opts.User && p == s.opts.Pass
+	}
+	switch {
+	case !s.opts.Bearer:
+		if basicOK() {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="testreg"`)
+	case r.URL.Path == "/token":
+		if !basicOK() {
+			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "bad credentials")
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"token":%q,"access_token":%q,"expires_in":300}`, s.token, s.token)
+		return false
+	case r.Header.Get("Authorization") == "Bearer "+s.token:
+		return true
+	default:
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s://%s/token",service="testreg"`, scheme, r.Host))
+	}
+	writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+	return false
 }
 
 // hasAfter reports whether the tag list of r's repository has a tag after last.

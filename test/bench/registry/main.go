@@ -108,7 +108,8 @@ func main() {
 			log.Fatalf("building tagwatch: %v", err)
 		}
 	}
-	fast := writeConfig(tmp, host)
+	fast := writeConfig(filepath.Join(tmp, "fast.yaml"), host, "")
+	immutable := writeConfig(filepath.Join(tmp, "immutable.yaml"), host, "    immutableTags: true\n")
 
 	type scenario struct {
 		name  string
@@ -119,17 +120,20 @@ func main() {
 	semver := []string{"test", host + "/bench/semver", "--constraint", ">=0"}
 	builds := []string{"test", host + "/bench/builds", "--strategy", "newest-build", "--allow-tags", "^sha-"}
 	var scenarios []scenario
+	cache := ""
 	for _, rate := range []struct {
 		label string
 		extra []string
 	}{{"20 req/s (default)", nil}, {"rateLimit 1000", []string{"--config", fast}}} {
-		cache := filepath.Join(tmp, "cache-"+strconv.Itoa(len(scenarios)))
+		cache = filepath.Join(tmp, "cache-"+strconv.Itoa(len(scenarios)))
 		scenarios = append(scenarios,
 			scenario{fmt.Sprintf("semver, %d tags, %s", *semverTags, rate.label), append(append([]string{}, semver...), rate.extra...), cache, true},
 			scenario{fmt.Sprintf("newest-build, %d tags, cold, %s", *buildTags, rate.label), append(append([]string{}, builds...), rate.extra...), cache, true},
 			scenario{fmt.Sprintf("newest-build, %d tags, warm, %s", *buildTags, rate.label), append(append([]string{}, builds...), rate.extra...), cache, false},
 		)
 	}
+	scenarios = append(scenarios, scenario{fmt.Sprintf("newest-build, %d tags, warm, immutableTags", *buildTags),
+		append(append([]string{}, builds...), "--config", immutable), cache, false})
 	fmt.Printf("%-48s %9s %9s %9s  %s\n", "scenario", "wall", "peak RSS", "requests", "by kind / picked")
 	for _, sc := range scenarios {
 		var best *result
@@ -202,21 +206,20 @@ func kinds(c map[string]string) string {
 		c["list"], c["head"], c["manifest"], c["blob"], c["other"])
 }
 
-// writeConfig writes a tagwatch.yaml whose only purpose is registry
-// settings: rateLimit 1000 for the local registry.
-func writeConfig(dir, host string) string {
-	p := filepath.Join(dir, "tagwatch.yaml")
+// writeConfig writes a tagwatch.yaml at p whose only purpose is registry
+// settings: rateLimit 1000 for the local registry, and extra.
+func writeConfig(p, host, extra string) string {
 	cfg := fmt.Sprintf(`git:
   url: %s
 registries:
   - prefix: %s
     rateLimit: 1000
-environments:
+%senvironments:
   - name: bench
     path: envs/bench
     images:
       - image: %s/bench/builds
-`, filepath.Join(dir, "unused.git"), host, host)
+`, filepath.Join(filepath.Dir(p), "unused.git"), host, extra, host)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		log.Fatal(err)
 	}
