@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -176,6 +177,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if s, err := strconv.Atoi(v); err == nil {
 		if s < 0 {
 			return 0, false
+		}
+		// Beyond what a Duration holds: as long as it can be (callers cap it).
+		if s > int(math.MaxInt64/int64(time.Second)) {
+			return time.Duration(math.MaxInt64), true
 		}
 		return time.Duration(s) * time.Second, true
 	}
