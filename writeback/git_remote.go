@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/kevinburke/ssh_config"
 )
 
 // repoEndpoint is a remote URL made safe to store and print: no password or
@@ -196,9 +198,13 @@ func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading known_hosts %s: %w", khFile, err)
 	}
+	addr, err := sshDialAddress(ep.host)
+	if err != nil {
+		return nil, err
+	}
 	helper := gitssh.HostKeyCallbackHelper{
 		HostKeyCallback:   db.HostKeyCallback(),
-		HostKeyAlgorithms: db.HostKeyAlgorithms(ep.host),
+		HostKeyAlgorithms: db.HostKeyAlgorithms(addr),
 	}
 	if a.SSHKeyFile == "" {
 		if os.Getenv("SSH_AUTH_SOCK") == "" {
@@ -219,6 +225,103 @@ func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	return keys, nil
 }
 
+func init() {
+	// go-git resolves ssh host aliases (HostName, Port) through this reader.
+	// Its default finds ~/.ssh/config in the passwd entry's home directory,
+	// ignoring $HOME, while the default known_hosts (ours and go-git's) is
+	// $HOME/.ssh/known_hosts: read both from the same home.
+	gitssh.DefaultSSHConfig = sshConfigFiles{}
+}
+
+// sshSystemConfig is the system-wide ssh_config(5), read after the user's.
+var sshSystemConfig = "/etc/ssh/ssh_config"
+
+// sshConfigFiles answers go-git's ssh_config lookups from $HOME/.ssh/config,
+// then the system file, then ssh_config's defaults, as go-git's default
+// reader does. Files are read on each lookup (two per connection), so an
+// edit applies to the next cycle.
+type sshConfigFiles struct{}
+
+func (sshConfigFiles) Get(alias, key string) string {
+	v, _ := sshConfigGet(alias, key)
+	return v
+}
+
+func sshConfigGet(alias, key string) (string, error) {
+	files := []string{sshSystemConfig}
+	if home, err := os.UserHomeDir(); err == nil {
+		files = append([]string{filepath.Join(home, ".ssh", "config")}, files...)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("ssh config: %w", err)
+		}
+		v, err := sshConfigValue(b, alias, key)
+		if err != nil {
+			return "", fmt.Errorf("ssh config %s: %w", name, err)
+		}
+		if v != "" {
+			return v, nil
+		}
+	}
+	return ssh_config.Default(key), nil
+}
+
+func sshConfigValue(b []byte, alias, key string) (v string, err error) {
+	defer func() {
+		if r := recover(); r != nil { // ssh_config panics on some input
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	cfg, err := ssh_config.DecodeBytes(b)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Get(alias, key)
+}
+
+// sshDialAddress is the host:port go-git dials for hostPort (the URL's), and
+// so the name the host key must have in known_hosts ("[host]:port" unless the
+// port is 22): when ssh_config gives the host a HostName, that name with the
+// config's Port (default 22), else the URL's own host and port. It mirrors
+// go-git's ssh transport, which honours no other ssh_config keyword
+// (HostKeyAlias, User, IdentityFile, ProxyJump... are ignored).
+func sshDialAddress(hostPort string) (string, error) {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return "", err
+	}
+	name, err := sshConfigGet(host, "Hostname")
+	if err != nil || name == "" {
+		return hostPort, err
+	}
+	p, err := sshConfigGet(host, "Port")
+	if err != nil {
+		return "", err
+	}
+	if _, err := strconv.Atoi(p); err == nil {
+		port = p
+	}
+	return net.JoinHostPort(name, port), nil
+}
+
+// knownHostsName is how known_hosts names the host at addr: "host" on port
+// 22, else "[host]:port".
+func knownHostsName(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	switch {
+	case err != nil:
+		return addr
+	case port == "22":
+		return host
+	}
+	return "[" + host + "]:" + port
+}
+
 // repoError wraps err from an operation on the remote: the message names the
 // credential-free URL, has every secret scrubbed out, and explains the
 // common authentication failures. errors.Is and errors.As see err.
@@ -230,7 +333,11 @@ func (ep repoEndpoint) repoError(op string, err error) error {
 		err = &repoScrubbedError{err: err, msg: "authorization failed: check the username and password or token"}
 	case strings.Contains(err.Error(), "knownhosts: key is unknown"),
 		strings.Contains(err.Error(), "knownhosts: key mismatch"):
-		err = &repoScrubbedError{err: err, msg: "ssh host key not accepted by known_hosts (" + err.Error() + ")"}
+		msg := "ssh host key not accepted by known_hosts (" + err.Error() + ")"
+		if addr, aerr := sshDialAddress(ep.host); aerr == nil {
+			msg = "ssh host key of " + knownHostsName(addr) + " not accepted by known_hosts (" + err.Error() + ")"
+		}
+		err = &repoScrubbedError{err: err, msg: msg}
 	}
 	return fmt.Errorf("%s %s: %w", op, ep.url, repoScrub(err, ep.secrets...))
 }
