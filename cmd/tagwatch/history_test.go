@@ -60,6 +60,9 @@ func TestHistoryCommand(t *testing.T) {
 		{"local clone", []string{"--repo", clone.Dir}, []row{
 			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"}, {"staging", "r.example.com/team/app", "", "1.0.0"},
 		}},
+		{"bare repository", []string{"--repo", bare}, []row{
+			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"}, {"staging", "r.example.com/team/app", "", "1.0.0"},
+		}},
 		{"remote URL", []string{"--repo", "file://" + bare, "--cache-dir", cache, "--env", "staging"}, []row{
 			{"staging", "r.example.com/team/app", "", "1.0.0"},
 		}},
