@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -30,18 +29,6 @@ func historyRepo(t *testing.T) (bare string, clone *testgit.Clone) {
 		}
 	}
 	return bare, clone
-}
-
-// execute runs the CLI with args and returns stdout and the error.
-func execute(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	g := &globals{}
-	root := newRootCmd(g)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
 }
 
 func TestHistoryCommand(t *testing.T) {
