@@ -18,8 +18,8 @@ import (
 //	<dir>/v1/meta/sha256/<hex>.json   Meta of a manifest or index digest
 //	<dir>/v1/tags/<sha256(repo:tag)>.json   last digest seen behind repo:tag
 //
-// The tag records are hints (a HEAD still checks them) except on hosts with
-// ImmutableTags. A file that does not parse, or describes another key, is
+// The tag records are hints (a HEAD still checks them) except for Describe
+// on hosts with ImmutableTags. A file that does not parse, or describes another key, is
 // ignored and rewritten on the next store. Writes go to a temporary file in
 // the same directory, then rename, so readers never see half a file.
 type diskCache struct{ dir string }

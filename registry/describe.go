@@ -26,24 +26,25 @@ func (c *Client) tagRef(repo, tag string) (target, name.Tag, error) {
 	return t, ref, nil
 }
 
-// Digest returns the digest behind repo:tag (a HEAD request). Within a cycle
-// the answer is shared; on hosts with ImmutableTags a digest seen before
-// (in this process or in the cache directory) is trusted without a request.
+// Digest returns the digest behind repo:tag now: a HEAD request, whose
+// answer is shared within a cycle. It always asks the registry, also on hosts
+// with ImmutableTags: a caller that wants the digest of a tag, like the digest
+// strategy following a mutable tag, must see the tag move. ImmutableTags
+// saves the HEADs of Describe only.
 func (c *Client) Digest(ctx context.Context, repo, tag string) (string, error) {
 	t, ref, err := c.tagRef(repo, tag)
 	if err != nil {
 		return "", err
 	}
+	return c.digest(ctx, t, ref)
+}
+
+func (c *Client) digest(ctx context.Context, t target, ref name.Tag) (string, error) {
 	return shared(ctx, c, "digest", func(cy *cycle) map[string]result[string] { return cy.digests }, ref.Name(),
 		func(ctx context.Context) (string, error) { return c.head(ctx, t, ref) })
 }
 
 func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, error) {
-	if t.r.host.ImmutableTags {
-		if d, ok := c.knownTag(ref.Name()); ok {
-			return d, nil
-		}
-	}
 	desc, err := t.r.puller.Head(ctx, ref)
 	if err != nil && strings.Contains(err.Error(), "did not include Docker-Content-Digest") {
 		// Some registries answer HEAD without the digest: GET the manifest,
@@ -125,10 +126,14 @@ func (c *Client) Describe(ctx context.Context, repo, tag string) (Meta, error) {
 func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, error) {
 	what := "reading metadata of " + ref.Name()
 	var desc *remote.Descriptor
-	if _, seen := c.knownTag(ref.Name()); seen {
-		d, err := c.Digest(ctx, t.repo.Name(), ref.TagStr())
-		if err != nil {
-			return Meta{}, err
+	var err error
+	if d, seen := c.knownTag(ref.Name()); seen {
+		// ImmutableTags: the digest seen before (in this process or in the
+		// cache directory) is trusted without a HEAD.
+		if !t.r.host.ImmutableTags {
+			if d, err = c.digest(ctx, t, ref); err != nil {
+				return Meta{}, err
+			}
 		}
 		if m, ok := c.knownMeta(d); ok {
 			return m, nil
@@ -137,7 +142,6 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 			return Meta{}, wrapErr(what, err)
 		}
 	} else {
-		var err error
 		if desc, err = t.r.puller.Get(ctx, ref); err != nil {
 			return Meta{}, wrapErr(what, err)
 		}

@@ -16,8 +16,9 @@
 //   - What a digest describes never changes. Describe caches it, by digest,
 //     in memory and (WithCacheDir) on disk, so after a restart newest-build
 //     over N unchanged tags costs one list and N manifest HEADs, and no
-//     config blob GETs. A host with ImmutableTags skips the HEADs too. Cache
-//     files are written atomically; an unreadable one is refetched and
+//     config blob GETs. On a host with ImmutableTags Describe skips the HEADs
+//     too; Digest never does (the digest strategy follows a tag that moves).
+//     Cache files are written atomically; an unreadable one is refetched and
 //     rewritten.
 //   - Every request goes through a token bucket per registry host (Host
 //     RateLimit, default 20/s) that also honours Retry-After; 429, 502, 503,

@@ -19,7 +19,7 @@ type Host struct {
 	CAFile        string  // extra CA bundle (PEM)
 	Credentials   string  // "env:VAR" or "file:/path" holding "user:pass"; "" = default keychain
 	RateLimit     float64 // requests per second to this host; 0 = default (20)
-	ImmutableTags bool    // a tag never moves: cached tag→digest is trusted without a HEAD
+	ImmutableTags bool    // a tag never moves: Describe trusts a cached tag→digest without a HEAD (Digest always asks)
 }
 
 // Platform is one platform of an image or index, with its config's created time.

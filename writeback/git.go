@@ -202,9 +202,17 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	return r, nil
 }
 
-// OpenDir opens an existing local clone in place, read-only use (history).
+// OpenDir opens an existing local repository in place, for read-only use
+// (history): a working tree (dir or one of its subdirectories) or a bare
+// repository. Sync and Publish on it return ErrReadOnly.
 func OpenDir(dir string) (*Repo, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	// dir itself first: a working tree root (dir/.git) or a bare repository.
+	// Only then look upwards, so that a bare repository kept inside some
+	// working tree opens as itself rather than as the enclosing repository.
+	repo, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening git repository %s: %w", dir, err)
 	}
@@ -223,7 +231,8 @@ func OpenDir(dir string) (*Repo, error) {
 	return r, nil
 }
 
-// Dir is the root of the working tree.
+// Dir is the root of the working tree (of a bare repository opened with
+// OpenDir: the repository directory).
 func (r *Repo) Dir() string { return r.dir }
 
 // Branch is the branch read and written.

@@ -405,6 +405,61 @@ func TestLog(t *testing.T) {
 	}
 }
 
+// TestOpenDirBare: OpenDir reads a bare repository (tagwatch history --repo
+// repo.git), also one kept inside another working tree, and stays read-only.
+func TestOpenDirBare(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a: 1\n"})
+	foreign := testgit.NewClone(t, bare)
+	if _, err := foreign.CommitAndPush("a.yaml", "a: 2\n", "change"); err != nil {
+		t.Fatal(err)
+	}
+	// A bare copy inside the foreign clone's working tree must open as
+	// itself, not as the enclosing clone.
+	nested := filepath.Join(foreign.Dir, "nested.git")
+	testgit.Git(t, "", "clone", "--quiet", "--bare", "file://"+bare, nested)
+	sub := filepath.Join(foreign.Dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir, wantDir string
+		wantCommits        int
+	}{
+		{"bare", bare, bare, 2},
+		{"bare inside a working tree", nested, nested, 2},
+		{"subdirectory of a working tree", sub, foreign.Dir, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := OpenDir(tc.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			if err := r.Log(context.Background(), func(c CommitInfo) error {
+				got = append(got, strings.TrimSpace(c.Message))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.wantCommits || got[0] != "change" {
+				t.Errorf("Log = %q, want %d commits starting with \"change\"", got, tc.wantCommits)
+			}
+			if r.Branch() != "main" || r.Head() != testgit.Head(t, bare, "main") || r.Dir() != tc.wantDir {
+				t.Errorf("branch %q, head %s, dir %s; want main, %s, %s", r.Branch(), r.Head(), r.Dir(), testgit.Head(t, bare, "main"), tc.wantDir)
+			}
+			if err := r.Sync(context.Background()); !errors.Is(err, ErrReadOnly) {
+				t.Errorf("Sync: %v, want ErrReadOnly", err)
+			}
+			if _, err := r.Publish(context.Background(), []Edit{appendLine("a.yaml", "x")}); !errors.Is(err, ErrReadOnly) {
+				t.Errorf("Publish: %v, want ErrReadOnly", err)
+			}
+		})
+	}
+	if _, err := OpenDir(t.TempDir()); err == nil {
+		t.Error("OpenDir of an empty directory: no error")
+	}
+}
+
 func TestPublishFileModes(t *testing.T) {
 	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a\n"})
 	r := openTest(t, "file://"+bare)

@@ -36,9 +36,9 @@ which tag to which, the image digest and the commit. Git is the record: nothing
 but the repository is read.
 
 The repository is the one of --config (its git.url, branch and credentials,
-cloned in full into the cache), or --repo: a local clone (read in place, from
-its HEAD) or a URL (cloned into the cache, without credentials). Without
-either, the current directory is read.`,
+cloned in full into the cache), or --repo: a local clone or bare repository
+(read in place, from its HEAD) or a URL (cloned into the cache, without
+credentials). Without either, the current directory is read.`,
 		Example: `  # the changes tagwatch made to the repository of a config
   tagwatch history --config tagwatch.yaml
 
@@ -56,7 +56,7 @@ either, the current directory is read.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "config file (tagwatch.yaml): read the history of its git repository and branch")
-	fl.StringVar(&f.repo, "repo", "", "a local clone or a repository URL (default: the current directory)")
+	fl.StringVar(&f.repo, "repo", "", "a local clone, a bare repository or a repository URL (default: the current directory)")
 	fl.StringVar(&f.env, "env", "", "only this environment")
 	fl.StringVar(&f.image, "image", "", `only this image: the full repository or its last path elements ("app", "team/app")`)
 	fl.StringVarP(&f.output, "output", "o", "text", "output format on stdout: text (a table) or json (an array)")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -32,18 +31,6 @@ func historyRepo(t *testing.T) (bare string, clone *testgit.Clone) {
 	return bare, clone
 }
 
-// execute runs the CLI with args and returns stdout and the error.
-func execute(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	g := &globals{}
-	root := newRootCmd(g)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 func TestHistoryCommand(t *testing.T) {
 	bare, clone := historyRepo(t)
 	cache := t.TempDir()
@@ -58,6 +45,9 @@ func TestHistoryCommand(t *testing.T) {
 		want []row
 	}{
 		{"local clone", []string{"--repo", clone.Dir}, []row{
+			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"}, {"staging", "r.example.com/team/app", "", "1.0.0"},
+		}},
+		{"bare repository", []string{"--repo", bare}, []row{
 			{"production", "r.example.com/team/app", "0.9.0", "1.0.0"}, {"staging", "r.example.com/team/app", "", "1.0.0"},
 		}},
 		{"remote URL", []string{"--repo", "file://" + bare, "--cache-dir", cache, "--env", "staging"}, []row{

@@ -46,14 +46,9 @@ func run(args []string) int {
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	code := exitFailed
-	var ue usageError
-	// cobra reports an unknown subcommand only as text.
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
-		code = exitUsage
+	code := exitCode(err)
+	if code == exitOK {
+		return code
 	}
 	if g.log != nil && g.logFormat == "json" {
 		g.log.WithField("exitCode", code).Error(err.Error())
@@ -63,6 +58,19 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "tagwatch: %v\n", err)
 	}
 	return code
+}
+
+// exitCode is the exit status of a command that returned err.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	// cobra reports an unknown subcommand only as text.
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // usageArgs wraps every command's argument check so that its errors exit

@@ -2,21 +2,51 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-func TestVersion(t *testing.T) {
-	g := &globals{}
-	root := newRootCmd(g)
+// execute runs the CLI in process with args and returns stdout and the
+// error; exitCode(err) is the status the process would exit with.
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd(&globals{})
 	var out bytes.Buffer
 	root.SetOut(&out)
-	root.SetArgs([]string{"version"})
-	if err := root.Execute(); err != nil {
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	out, err := execute(t, "version")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "tagwatch ") || !strings.Contains(out.String(), "commit ") {
-		t.Errorf("version output = %q", out.String())
+	if !strings.HasPrefix(out, "tagwatch ") || !strings.Contains(out, "commit ") {
+		t.Errorf("version output = %q", out)
+	}
+}
+
+// TestExitCode: one mapping from errors to exit statuses, for the process
+// and for the in-process tests; a wrapped usage error is still one.
+func TestExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"success", nil, exitOK},
+		{"failure", errors.New("pushing: rejected"), exitFailed},
+		{"usage", usagef("--config is required"), exitUsage},
+		{"wrapped usage", fmt.Errorf("run: %w", usagef("-o: %q is not one of text, json", "yaml")), exitUsage},
+		{"unknown command", errors.New(`unknown command "nope" for "tagwatch"`), exitUsage},
+	} {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("%s: exitCode(%v) = %d, want %d", tc.name, tc.err, got, tc.want)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -9,30 +8,16 @@ import (
 	"github.com/tagwatch/tagwatch/internal/testreg"
 )
 
-// execute runs the CLI in process and returns stdout and the exit status.
+// runRegistryCmd runs the CLI in process, with a scratch user cache
+// directory, and returns stdout and the exit status.
 func runRegistryCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	g := &globals{}
-	root := newRootCmd(g)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	switch {
-	case err == nil:
-		return out.String(), exitOK
-	case isUsageErr(err):
-		return out.String(), exitUsage
-	default:
+	out, err := execute(t, args...)
+	if err != nil {
 		t.Logf("error: %v", err)
-		return out.String(), exitFailed
 	}
-}
-
-func isUsageErr(err error) bool {
-	_, ok := err.(usageError)
-	return ok
+	return out, exitCode(err)
 }
 
 func TestPromote(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sirupsen/logrus"
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/registry"
@@ -55,7 +56,7 @@ func testHosts(o *testOptions) ([]registry.Host, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
-		return registryHosts(cfg.Registries), nil
+		return reconcile.Hosts(cfg), nil
 	case o.Insecure:
 		repo, err := name.NewRepository(o.Image)
 		if err != nil {
@@ -64,16 +65,4 @@ func testHosts(o *testOptions) ([]registry.Host, error) {
 		return []registry.Host{{Prefix: repo.RegistryStr(), Insecure: true}}, nil
 	}
 	return nil, nil
-}
-
-// registryHosts converts the config's registries to the client's settings.
-func registryHosts(regs []config.Registry) []registry.Host {
-	hosts := make([]registry.Host, 0, len(regs))
-	for _, r := range regs {
-		hosts = append(hosts, registry.Host{
-			Prefix: r.Prefix, Insecure: r.Insecure, CAFile: r.CAFile, Credentials: r.Credentials,
-			RateLimit: r.RateLimit, ImmutableTags: r.ImmutableTags,
-		})
-	}
-	return hosts
 }

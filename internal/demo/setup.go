@@ -11,18 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/tagwatch/tagwatch/internal/gitseed"
 )
 
 //go:embed repo tagwatch.yaml
@@ -67,11 +63,6 @@ func expand(b []byte, vars map[string]string) []byte {
 // newRepo makes the bare repository at bare (what a Git host holds) with one
 // commit of the embedded files, written through a scratch work tree.
 func newRepo(bare, scratch string, vars map[string]string) error {
-	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{
-		Bare: true, InitOptions: git.InitOptions{DefaultBranch: plumbing.Main},
-	}); err != nil {
-		return fmt.Errorf("creating %s: %w", bare, err)
-	}
 	err := fs.WalkDir(files, "repo", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -89,22 +80,6 @@ func newRepo(bare, scratch string, vars map[string]string) error {
 	if err != nil {
 		return err
 	}
-	st := filesystem.NewStorage(osfs.New(bare), cache.NewObjectLRUDefault())
-	r, err := git.Open(st, osfs.New(scratch))
-	if err != nil {
-		return err
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		return err
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return err
-	}
-	who := &object.Signature{Name: "Platform Team", Email: "platform@demo.invalid", When: time.Now()}
-	if _, err := wt.Commit("Add staging and production overlays of demo/app", &git.CommitOptions{Author: who, Committer: who}); err != nil {
-		return err
-	}
-	// The scratch work tree's index is not part of a bare repository.
-	return os.Remove(filepath.Join(bare, "index"))
+	who := object.Signature{Name: "Platform Team", Email: "platform@demo.invalid"}
+	return gitseed.Init(bare, scratch, "Add staging and production overlays of demo/app", who)
 }

@@ -152,7 +152,8 @@ func New(cfg *config.Config, src Source, opts ...Option) (*Reconciler, error) {
 	return r, nil
 }
 
-// Hosts turns the config's registries into the registry client's settings.
+// Hosts turns the config's registries into the registry client's settings:
+// the one mapping, used by `run` and by `test --config`.
 func Hosts(cfg *config.Config) []registry.Host {
 	hosts := make([]registry.Host, 0, len(cfg.Registries))
 	for _, r := range cfg.Registries {

@@ -13,7 +13,7 @@
 // What it costs, per call, with a *registry.Client as Source:
 //   - one tag list (shared with every other caller in the same cycle);
 //   - semver, alphabetical, numerical without platforms: nothing more;
-//   - digest: one HEAD for the followed tag;
+//   - digest: one HEAD for the followed tag, every cycle (immutableTags or not);
 //   - newest-build or any platforms filter: registry.Client.Describe for each
 //     surviving tag (a HEAD per tag once the digest-keyed cache is warm).
 package resolve

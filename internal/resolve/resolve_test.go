@@ -157,3 +157,68 @@ func TestCandidatesErrors(t *testing.T) {
 		t.Fatal("a list failure was swallowed")
 	}
 }
+
+// TestDigestFollowsRetagOnImmutableHost: the digest strategy follows a tag
+// that moves, so it asks the registry every cycle even when the host says
+// its tags are immutable and the tag→digest record is cached, in this
+// process or on disk. Describe (newest-build) still trusts the cache there.
+func TestDigestFollowsRetagOnImmutableHost(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	repo := srv.Repo("team/proxy")
+	old := srv.PushImage(t, "team/proxy", t0, "build-1", "stable")
+	moved := srv.PushImage(t, "team/proxy", t0.Add(time.Hour), "build-2")
+	cache := t.TempDir()
+	newClient := func() *registry.Client {
+		c, err := registry.New(registry.WithKeychain(anonymous{}), registry.WithRetry(1, 0), registry.WithCacheDir(cache),
+			registry.WithHosts(registry.Host{Prefix: srv.Prefix(), RateLimit: 1000, ImmutableTags: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	follow := mustPolicy(t, policy.Spec{Strategy: policy.Digest, Constraint: "stable"})
+	newest := mustPolicy(t, policy.Spec{Strategy: policy.NewestBuild, AllowTags: "^stable$"})
+	followed := func(c *registry.Client, pol *policy.Policy) string {
+		t.Helper()
+		got, err := resolve.Candidates(context.Background(), c, pol, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("candidates = %+v, want stable only", got)
+		}
+		return got[0].Digest
+	}
+
+	c := newClient()
+	if got := followed(c, follow); got != old {
+		t.Fatalf("first cycle: digest %s, want %s", got, old)
+	}
+	if got := followed(c, newest); got != old {
+		t.Fatalf("first cycle, newest-build: digest %s, want %s", got, old)
+	}
+	srv.Tag(t, "team/proxy", "build-2", "stable")
+
+	c.NewCycle()
+	srv.ResetCounts()
+	if got := followed(c, follow); got != moved {
+		t.Errorf("next cycle: digest %s, want the retagged %s", got, moved)
+	}
+	if n := srv.Count("HEAD", "/manifests/stable"); n != 1 {
+		t.Errorf("next cycle: %d HEADs of stable, want 1", n)
+	}
+	if got := followed(newClient(), follow); got != moved {
+		t.Errorf("after a restart on the same cache: digest %s, want %s", got, moved)
+	}
+
+	// Describe on the immutable host trusts the tag→digest it cached (a tag
+	// moved there is a misconfiguration it does not see, by design): no HEAD.
+	srv.Tag(t, "team/proxy", "build-1", "stable")
+	srv.ResetCounts()
+	if got := followed(newClient(), newest); got != moved {
+		t.Errorf("newest-build on an immutable host: digest %s, want the cached %s", got, moved)
+	}
+	if n := srv.Count("HEAD", "/manifests/"); n != 0 {
+		t.Errorf("newest-build on an immutable host sent %d HEADs: %q", n, srv.Requests())
+	}
+}

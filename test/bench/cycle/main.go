@@ -24,12 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -37,6 +32,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/gitseed"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -263,9 +259,6 @@ func configYAML(bare, host string, envs, images int) string {
 
 // seedRepo makes the bare repository with one kustomization per environment.
 func seedRepo(bare, scratch string, envs, images int) error {
-	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}}); err != nil {
-		return err
-	}
 	for e := range envs {
 		var b strings.Builder
 		b.WriteString("resources:\n  - ../../base\nimages:\n")
@@ -280,20 +273,5 @@ func seedRepo(bare, scratch string, envs, images int) error {
 			return err
 		}
 	}
-	r, err := git.Open(filesystem.NewStorage(osfs.New(bare), cache.NewObjectLRUDefault()), osfs.New(scratch))
-	if err != nil {
-		return err
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		return err
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return err
-	}
-	who := &object.Signature{Name: "bench", Email: "bench@example.com", When: time.Now()}
-	if _, err := wt.Commit("seed", &git.CommitOptions{Author: who, Committer: who}); err != nil {
-		return err
-	}
-	return os.Remove(filepath.Join(bare, "index"))
+	return gitseed.Init(bare, scratch, "seed", object.Signature{Name: "bench", Email: "bench@example.com"})
 }
