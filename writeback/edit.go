@@ -71,6 +71,16 @@ func parseYAMLFile(rel string, data []byte) (*yamlFile, error) {
 	case bytes.IndexByte(f.src, '\r') >= 0 && bytes.IndexByte(f.src, '\n') < 0:
 		f.eol = "\r" // classic Mac line endings
 	}
+	if f.eol != "\r" {
+		// A lone CR is a line break to YAML but not to the rest of the
+		// file's lines: text inserted there would land mid-line.
+		for i, c := range f.src {
+			if c == '\r' && (i+1 == len(f.src) || f.src[i+1] != '\n') {
+				line := 1 + bytes.Count(f.src[:i], []byte("\n"))
+				return nil, newFileError(rel, line, "mixed line endings (a lone carriage return among "+lineEndingName(f.eol)+" line breaks)", ErrMalformedYAML)
+			}
+		}
+	}
 	f.lines = append(f.lines, 0)
 	for i := 0; i < len(f.src); i++ {
 		switch f.src[i] {
@@ -412,4 +422,12 @@ func (f *yamlFile) save(data []byte) error {
 		return newFileError(f.rel, 0, "writing", err)
 	}
 	return nil
+}
+
+// lineEndingName names a line break for error messages.
+func lineEndingName(eol string) string {
+	if eol == "\r\n" {
+		return "CRLF"
+	}
+	return "LF"
 }
