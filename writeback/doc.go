@@ -1,8 +1,7 @@
 // Package writeback edits environment files in place, changing only the
-// scalars it must, and gets commits onto a remote branch safely next to other
-// writers. It knows nothing of registries or policies.
-//
-// # Editing files
+// scalars it must. It works on a directory and knows nothing of git,
+// registries or policies: getting the edited files committed and pushed is
+// the job of package gitrepo, and the reconcile loop composes the two.
 //
 // Overlays are written and reviewed by people, so an edit must look like one
 // a careful person would make: a round trip through a YAML library drops

@@ -9,12 +9,14 @@ import (
 	"testing"
 )
 
-// TestEditImportFence keeps writeback a leaf: it never imports the policy or
-// registry packages (nor the command), which the reconcile loop composes.
+// TestEditImportFence keeps writeback a leaf: it never imports the policy,
+// registry or gitrepo packages (nor the command), which the reconcile loop
+// composes.
 func TestEditImportFence(t *testing.T) {
 	forbidden := []string{
 		"github.com/tagwatch/tagwatch/policy",
 		"github.com/tagwatch/tagwatch/registry",
+		"github.com/tagwatch/tagwatch/writeback/gitrepo",
 		"github.com/tagwatch/tagwatch/cmd",
 	}
 	files, err := filepath.Glob("*.go")

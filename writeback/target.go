@@ -47,7 +47,6 @@ var (
 	ErrNotFound      = errors.New("target not found") // no such entry/field/marker
 	ErrOutsideRepo   = errors.New("path leaves the repository")
 	ErrInvalidValue  = errors.New("invalid image value")
-	ErrPushRejected  = errors.New("push rejected: remote branch moved")
 	ErrMalformedYAML = errors.New("malformed YAML")
 	ErrInvalidTarget = errors.New("invalid target") // a Target that names nothing writable
 )

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/audit"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 func init() { commands = append(commands, newHistoryCmd) }
@@ -77,7 +77,7 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	if err != nil {
 		return err
 	}
-	if r, ok := src.(*writeback.Repo); ok && isShallow(r.Dir()) && g.log != nil {
+	if r, ok := src.(*gitrepo.Repo); ok && isShallow(r.Dir()) && g.log != nil {
 		g.log.WithField("repo", r.Dir()).Warn("the clone is shallow: history stops at its depth (git fetch --unshallow, or use --repo URL)")
 	}
 	entries, err := audit.History(cmd.Context(), src, audit.Filter{Env: f.env, Image: f.image})
@@ -106,7 +106,7 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 			repo = "."
 		}
 		if st, err := os.Stat(repo); err == nil && st.IsDir() {
-			r, err := writeback.OpenDir(repo)
+			r, err := gitrepo.OpenDir(repo)
 			if err != nil {
 				if f.repo == "" {
 					return nil, usagef("%v; use --repo or --config", err)
@@ -119,7 +119,7 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return writeback.Open(ctx, repo, writeback.WithDepth(0), writeback.WithCacheDir(dir))
+		return gitrepo.Open(ctx, repo, gitrepo.WithDepth(0), gitrepo.WithCacheDir(dir))
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -134,15 +134,15 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 	if err != nil {
 		return nil, usagef("%s: %w", f.config, err)
 	}
-	opts := []writeback.Option{
-		writeback.WithDepth(0),
-		writeback.WithCacheDir(dir),
-		writeback.WithAuth(writeback.Auth{Username: a.Username, Password: pw, SSHKeyFile: a.SSHKeyFile, KnownHostsFile: a.KnownHostsFile}),
+	opts := []gitrepo.Option{
+		gitrepo.WithDepth(0),
+		gitrepo.WithCacheDir(dir),
+		gitrepo.WithAuth(gitrepo.Auth{Username: a.Username, Password: pw, SSHKeyFile: a.SSHKeyFile, KnownHostsFile: a.KnownHostsFile}),
 	}
 	if cfg.Git.Branch != "" {
-		opts = append(opts, writeback.WithBranch(cfg.Git.Branch))
+		opts = append(opts, gitrepo.WithBranch(cfg.Git.Branch))
 	}
-	return writeback.Open(ctx, cfg.Git.URL, opts...)
+	return gitrepo.Open(ctx, cfg.Git.URL, opts...)
 }
 
 // historyCacheDir is where history clones remotes: apart from run's working

@@ -9,12 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
-// LogSource walks a repository's commits, newest first; *writeback.Repo is one.
+// LogSource walks a repository's commits, newest first; *gitrepo.Repo is one.
 type LogSource interface {
-	Log(ctx context.Context, fn func(writeback.CommitInfo) error) error
+	Log(ctx context.Context, fn func(gitrepo.CommitInfo) error) error
 }
 
 // Filter selects history entries; zero fields select everything.
@@ -43,14 +43,14 @@ func (f Filter) Match(c Change) bool {
 // Git is the record: nothing but the commits is read.
 func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
 	entries := []Entry{}
-	err := src.Log(ctx, func(ci writeback.CommitInfo) error {
+	err := src.Log(ctx, func(ci gitrepo.CommitInfo) error {
 		for _, c := range Parse(ci.Message) {
 			if !f.Match(c) {
 				continue
 			}
 			entries = append(entries, Entry{Commit: ci.Hash, Time: ci.When, Change: c})
 			if f.Limit > 0 && len(entries) >= f.Limit {
-				return writeback.ErrStopLog
+				return gitrepo.ErrStopLog
 			}
 		}
 		return nil

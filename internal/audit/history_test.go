@@ -12,16 +12,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // fakeLog is a LogSource over fixed commits, newest first.
-type fakeLog []writeback.CommitInfo
+type fakeLog []gitrepo.CommitInfo
 
-func (l fakeLog) Log(ctx context.Context, fn func(writeback.CommitInfo) error) error {
+func (l fakeLog) Log(ctx context.Context, fn func(gitrepo.CommitInfo) error) error {
 	for _, c := range l {
 		if err := fn(c); err != nil {
-			if errors.Is(err, writeback.ErrStopLog) {
+			if errors.Is(err, gitrepo.ErrStopLog) {
 				return nil
 			}
 			return err
@@ -84,7 +84,7 @@ func TestHistoryError(t *testing.T) {
 
 type errLog struct{ err error }
 
-func (l errLog) Log(context.Context, func(writeback.CommitInfo) error) error { return l.err }
+func (l errLog) Log(context.Context, func(gitrepo.CommitInfo) error) error { return l.err }
 
 func TestWriteTable(t *testing.T) {
 	entries, _ := History(context.Background(), commits, Filter{})
@@ -126,7 +126,7 @@ func TestWriteJSON(t *testing.T) {
 }
 
 // TestHistoryFromGit: commits made with the git CLI (as tagwatch makes them,
-// mixed with a human's) are read back through writeback's Log, from a local
+// mixed with a human's) are read back through gitrepo's Log, from a local
 // clone and from a fresh cache of the remote.
 func TestHistoryFromGit(t *testing.T) {
 	bare := testgit.NewBare(t, nil)
@@ -159,7 +159,7 @@ func TestHistoryFromGit(t *testing.T) {
 	}
 	ignoreTime := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Time" }, cmp.Ignore())
 
-	local, err := writeback.OpenDir(clone.Dir)
+	local, err := gitrepo.OpenDir(clone.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestHistoryFromGit(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	remote, err := writeback.Open(ctx, "file://"+bare, writeback.WithCacheDir(filepath.Join(t.TempDir(), "cache")), writeback.WithDepth(0))
+	remote, err := gitrepo.Open(ctx, "file://"+bare, gitrepo.WithCacheDir(filepath.Join(t.TempDir(), "cache")), gitrepo.WithDepth(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func BenchmarkHistory(b *testing.B) {
 				{Env: "production", Image: "r.example.com/team/web", From: "2.0.0", To: "2.1.0", Digest: digest, Strategy: "semver"},
 			})
 		}
-		log[i] = writeback.CommitInfo{Hash: "c", When: t0, Message: msg}
+		log[i] = gitrepo.CommitInfo{Hash: "c", When: t0, Message: msg}
 	}
 	b.ReportAllocs()
 	for b.Loop() {

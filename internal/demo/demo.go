@@ -20,7 +20,7 @@ import (
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // Options configure Run.
@@ -87,7 +87,7 @@ func setup(ctx context.Context, w io.Writer, dir string, log *logrus.Entry) (*st
 		return nil, nil, err
 	}
 	s.rec, err = reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
-		reconcile.WithGitOptions(writeback.WithDepth(0))) // the in-process Git host serves full clones only
+		reconcile.WithGitOptions(gitrepo.WithDepth(0))) // the in-process Git host serves full clones only
 	if err != nil {
 		stop()
 		return nil, nil, err

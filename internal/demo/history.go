@@ -10,13 +10,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // writeHistory prints the audit trail of the remote repository at url as
 // `tagwatch history --repo URL` does (a clone in cache), newest first, indented.
 func writeHistory(ctx context.Context, w io.Writer, url, cache string) error {
-	r, err := writeback.Open(ctx, url, writeback.WithDepth(0), writeback.WithCacheDir(cache))
+	r, err := gitrepo.Open(ctx, url, gitrepo.WithDepth(0), gitrepo.WithCacheDir(cache))
 	if err != nil {
 		return err
 	}

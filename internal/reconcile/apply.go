@@ -20,7 +20,7 @@ import (
 // (after a rejected push); each run starts over from what it reads.
 type envRun struct {
 	r *Reconciler
-	// ctx is the cycle's: apply has writeback.Edit's fixed signature and
+	// ctx is the cycle's: apply has gitrepo.Edit's fixed signature and
 	// may look a digest up in the registry.
 	ctx     context.Context
 	idx     int
@@ -37,7 +37,7 @@ type envRun struct {
 // kustomizationNames are the file names kustomize accepts, in its order.
 var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// apply is the environment's writeback.Edit: read the current values in dir,
+// apply is the environment's gitrepo.Edit: read the current values in dir,
 // choose, write, and return the audit message and changed files.
 func (e *envRun) apply(dir string) (string, []string, error) {
 	env := e.r.cfg.Environments[e.idx]

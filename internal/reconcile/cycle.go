@@ -10,7 +10,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // CycleOption configures one cycle.
@@ -76,9 +76,9 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 
 // publish commits every environment's edit in one push and fills rep.Commits.
 func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep *Report) error {
-	edits := make([]writeback.Edit, len(runs))
+	edits := make([]gitrepo.Edit, len(runs))
 	for i, run := range runs {
-		edits[i] = writeback.Edit{Name: r.cfg.Environments[i].Name, Apply: run.apply}
+		edits[i] = gitrepo.Edit{Name: r.cfg.Environments[i].Name, Apply: run.apply}
 	}
 	res, err := repo.Publish(ctx, edits)
 	if err != nil {
@@ -91,7 +91,7 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 		rep.Errors = append(rep.Errors, Error{Error: err.Error()})
 		return err
 	}
-	byName := make(map[string]writeback.EditResult, len(res.Edits))
+	byName := make(map[string]gitrepo.EditResult, len(res.Edits))
 	for _, e := range res.Edits {
 		byName[e.Name] = e
 	}
@@ -116,21 +116,21 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 // secrets the config names now, so a rotated token is picked up.
 func (r *Reconciler) openRepo(ctx context.Context) (Repo, error) {
 	g := r.cfg.Git
-	auth := writeback.Auth{Username: g.Auth.Username, SSHKeyFile: g.Auth.SSHKeyFile, KnownHostsFile: g.Auth.KnownHostsFile}
+	auth := gitrepo.Auth{Username: g.Auth.Username, SSHKeyFile: g.Auth.SSHKeyFile, KnownHostsFile: g.Auth.KnownHostsFile}
 	pw, err := g.Auth.Password()
 	if err != nil {
 		return nil, err
 	}
 	auth.Password = pw
-	opts := []writeback.Option{writeback.WithAuth(auth)}
+	opts := []gitrepo.Option{gitrepo.WithAuth(auth)}
 	if r.o.cacheDir != "" {
-		opts = append(opts, writeback.WithCacheDir(r.o.cacheDir))
+		opts = append(opts, gitrepo.WithCacheDir(r.o.cacheDir))
 	}
 	if g.Branch != "" {
-		opts = append(opts, writeback.WithBranch(g.Branch))
+		opts = append(opts, gitrepo.WithBranch(g.Branch))
 	}
 	if g.Author.Name != "" || g.Author.Email != "" {
-		opts = append(opts, writeback.WithAuthor(writeback.Author{Name: g.Author.Name, Email: g.Author.Email}))
+		opts = append(opts, gitrepo.WithAuthor(gitrepo.Author{Name: g.Author.Name, Email: g.Author.Email}))
 	}
 	return r.o.open(ctx, g.URL, append(opts, r.o.gitOpts...)...)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/registry"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // testRegistry is ggcr's in-process registry on 127.0.0.1.
@@ -108,7 +108,7 @@ type hookedRepo struct {
 	before func()
 }
 
-func (h hookedRepo) Publish(ctx context.Context, edits []writeback.Edit) (writeback.PublishResult, error) {
+func (h hookedRepo) Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error) {
 	if h.before != nil {
 		h.before()
 	}

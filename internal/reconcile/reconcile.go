@@ -12,7 +12,7 @@ import (
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/registry"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // Source is what the loop needs of a registry client (*registry.Client).
@@ -23,18 +23,18 @@ type Source interface {
 	NewCycle()
 }
 
-// Repo is what the loop needs of a cached working copy (*writeback.Repo).
+// Repo is what the loop needs of a cached working copy (*gitrepo.Repo).
 type Repo interface {
 	Dir() string
-	Publish(ctx context.Context, edits []writeback.Edit) (writeback.PublishResult, error)
+	Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error)
 }
 
-// Opener opens the cached working copy of url (writeback.Open).
-type Opener func(ctx context.Context, url string, opts ...writeback.Option) (Repo, error)
+// Opener opens the cached working copy of url (gitrepo.Open).
+type Opener func(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error)
 
 // OpenGit is the default Opener.
-func OpenGit(ctx context.Context, url string, opts ...writeback.Option) (Repo, error) {
-	r, err := writeback.Open(ctx, url, opts...)
+func OpenGit(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error) {
+	r, err := gitrepo.Open(ctx, url, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ type Option func(*options) error
 type options struct {
 	log         *logrus.Entry
 	open        Opener
-	gitOpts     []writeback.Option
+	gitOpts     []gitrepo.Option
 	cacheDir    string
 	concurrency int
 }
@@ -66,7 +66,7 @@ func WithLogger(e *logrus.Entry) Option {
 	}
 }
 
-// WithOpener replaces writeback.Open (tests).
+// WithOpener replaces gitrepo.Open (tests).
 func WithOpener(open Opener) Option {
 	return func(o *options) error {
 		if open == nil {
@@ -77,15 +77,15 @@ func WithOpener(open Opener) Option {
 	}
 }
 
-// WithCacheDir is where the git working copy is cached (writeback.WithCacheDir).
+// WithCacheDir is where the git working copy is cached (gitrepo.WithCacheDir).
 func WithCacheDir(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
 }
 
-// WithGitOptions adds options to every writeback.Open (after those the
-// config implies), e.g. writeback.WithDepth(0) for a server without shallow
+// WithGitOptions adds options to every gitrepo.Open (after those the
+// config implies), e.g. gitrepo.WithDepth(0) for a server without shallow
 // clones.
-func WithGitOptions(opts ...writeback.Option) Option {
+func WithGitOptions(opts ...gitrepo.Option) Option {
 	return func(o *options) error { o.gitOpts = append(o.gitOpts, opts...); return nil }
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/testgit"
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 const twoEnvs = `
@@ -247,7 +247,7 @@ environments:
 
 func TestCycleDryRunWritesNothing(t *testing.T) {
 	var dir string
-	capture := func(ctx context.Context, url string, opts ...writeback.Option) (Repo, error) {
+	capture := func(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error) {
 		r, err := OpenGit(ctx, url, opts...)
 		if err == nil {
 			dir = r.Dir()
@@ -287,7 +287,7 @@ func TestCycleDryRunWritesNothing(t *testing.T) {
 func TestCycleRacingForeignCommit(t *testing.T) {
 	var foreign string
 	var bare string
-	race := func(ctx context.Context, url string, opts ...writeback.Option) (Repo, error) {
+	race := func(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error) {
 		r, err := OpenGit(ctx, url, opts...)
 		if err != nil {
 			return nil, err
@@ -429,17 +429,17 @@ func BenchmarkCycleIdle(b *testing.B) {
 // then fails the push.
 type failingRepo struct{ Repo }
 
-func (f failingRepo) Publish(_ context.Context, edits []writeback.Edit) (writeback.PublishResult, error) {
+func (f failingRepo) Publish(_ context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error) {
 	for _, e := range edits {
 		if _, _, err := e.Apply(f.Dir()); err != nil {
-			return writeback.PublishResult{}, err
+			return gitrepo.PublishResult{}, err
 		}
 	}
-	return writeback.PublishResult{}, errors.New("remote hung up")
+	return gitrepo.PublishResult{}, errors.New("remote hung up")
 }
 
 func TestCyclePushFailureIsReported(t *testing.T) {
-	failing := func(ctx context.Context, url string, opts ...writeback.Option) (Repo, error) {
+	failing := func(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error) {
 		r, err := OpenGit(ctx, url, opts...)
 		if err != nil {
 			return nil, err

@@ -8,7 +8,7 @@
 //
 //	bare := testgit.NewBare(t, map[string]string{"envs/staging/kustomization.yaml": "..."})
 //	srv := testgit.ServeHTTP(t, bare)             // or testgit.StartSSH(t), or "file://"+bare
-//	repo, err := writeback.Open(ctx, srv.URL, writeback.WithAuth(srv.Auth()), ...)
+//	repo, err := gitrepo.Open(ctx, srv.URL, gitrepo.WithAuth(srv.Auth()), ...)
 //	...
 //	got := testgit.Show(t, bare, "main", "envs/staging/kustomization.yaml")
 package testgit

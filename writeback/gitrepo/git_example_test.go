@@ -1,4 +1,4 @@
-package writeback_test
+package gitrepo_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tagwatch/tagwatch/writeback"
+	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // One cycle of a GitOps writer: bring the cached copy up to date, edit one
@@ -15,18 +15,18 @@ import (
 // another writer pushed meanwhile, Publish re-runs the edits on the new head.
 func ExampleRepo_Publish() {
 	ctx := context.Background()
-	repo, err := writeback.Open(ctx, "https://git.example.com/platform/deploy.git",
-		writeback.WithBranch("main"),
-		writeback.WithAuth(writeback.Auth{Username: "git", Password: os.Getenv("GIT_TOKEN")}),
-		writeback.WithAuthor(writeback.Author{Name: "tagwatch", Email: "tagwatch@example.com"}),
+	repo, err := gitrepo.Open(ctx, "https://git.example.com/platform/deploy.git",
+		gitrepo.WithBranch("main"),
+		gitrepo.WithAuth(gitrepo.Auth{Username: "git", Password: os.Getenv("GIT_TOKEN")}),
+		gitrepo.WithAuthor(gitrepo.Author{Name: "tagwatch", Email: "tagwatch@example.com"}),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var edits []writeback.Edit
+	var edits []gitrepo.Edit
 	for _, env := range []string{"staging", "production"} {
 		file := "envs/" + env + "/VERSION"
-		edits = append(edits, writeback.Edit{Name: env, Apply: func(dir string) (string, []string, error) {
+		edits = append(edits, gitrepo.Edit{Name: env, Apply: func(dir string) (string, []string, error) {
 			// Decide from what is in dir now: this may run again on a newer head.
 			old, _ := os.ReadFile(filepath.Join(dir, file))
 			if string(old) == "1.4.0\n" {

@@ -1,4 +1,4 @@
-package writeback
+package gitrepo
 
 import (
 	"context"
@@ -166,8 +166,17 @@ type Repo struct {
 	readOnly bool
 }
 
-// ErrReadOnly is returned by Sync and Publish on a Repo opened with OpenDir.
-var ErrReadOnly = errors.New("repository opened read-only")
+// Sentinel errors.
+var (
+	// ErrPushRejected: the remote branch moved since the last Sync. Publish
+	// retries on it, and returns it (wrapped) once it gives up.
+	ErrPushRejected = errors.New("push rejected: remote branch moved")
+	// ErrOutsideRepo: an Edit listed a file outside the working tree (an
+	// absolute path, "..", inside .git, or behind a symbolic link).
+	ErrOutsideRepo = errors.New("path leaves the repository")
+	// ErrReadOnly is returned by Sync and Publish on a Repo opened with OpenDir.
+	ErrReadOnly = errors.New("repository opened read-only")
+)
 
 // Open clones url into the cache, or reuses the cached copy (fetch and hard
 // reset to the remote branch). A corrupt or foreign cache directory is re-cloned.

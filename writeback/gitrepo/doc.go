@@ -1,0 +1,39 @@
+// Package gitrepo gets commits onto a remote branch safely next to other
+// writers. It knows nothing of YAML, registries or policies: an Edit is a
+// function that changes files in a working tree and names them (package
+// writeback makes such changes; the reconcile loop composes the two).
+//
+// # The cached working copy
+//
+// Open keeps one working copy per remote URL in a cache directory, named by
+// a hash of the URL, and reuses it: a fetch and a hard reset to the remote
+// branch instead of a clone. A cache that is not a healthy clone of the same
+// remote is cloned again (into a fresh directory moved into place, so a
+// clone cut short never looks like a cache); a failing fetch is returned, not
+// taken as a reason to throw the cache away. Clones are shallow by default
+// (WithDepth); Log wants full history. Credentials never reach the cache,
+// logs or errors: they are taken out of the URL and travel in the auth
+// method, ssh host keys are always checked against known_hosts. OpenDir
+// opens an existing repository in place, read-only, for Log.
+//
+// # Publishing
+//
+// Publish runs the edits in order on the remote head of the last Sync, one
+// commit each, built directly as git objects (one blob per changed file,
+// one tree per directory on its path), and pushes all of them in one push.
+// The push is a compare-and-swap: the ref update names the head the edits
+// were made on as the old value, so the remote refuses it when the branch
+// moved. That refusal, which go-git reports only as text, is turned into
+// ErrPushRejected in one place; on it Publish syncs to the new head, waits
+// a jittered backoff and re-applies every edit there, since an Edit decides
+// from what it reads (bounded by WithMaxAttempts). It never force-pushes.
+//
+// Only the files an Edit lists are committed, and they must stay inside the
+// working tree: an absolute path, "..", a path in .git or one behind a
+// symbolic link fails that edit with ErrOutsideRepo. A failing edit is put
+// back and fails alone; the others are still committed. Nothing to commit
+// is not an error: PublishResult.Pushed is false.
+//
+// A Repo is used by one goroutine at a time, and two processes must not
+// share a cache directory at once.
+package gitrepo
