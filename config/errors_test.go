@@ -10,14 +10,7 @@ import (
 
 // head is a valid config whose one image entry starts on line 7; cases
 // append fields of that image from line 8 on.
-const head = `git:
-  url: https://git.example.com/deploy.git
-environments:
-  - name: staging
-    path: envs/staging
-    images:
-      - image: registry.example.com/team/app
-`
+const head = minimal
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {

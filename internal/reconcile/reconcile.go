@@ -10,16 +10,16 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/registry"
 	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
-// Source is what the loop needs of a registry client (*registry.Client).
+// Source is what the loop needs of a registry client (*registry.Client):
+// what resolve needs, and a new cycle's start.
 type Source interface {
-	ListTags(ctx context.Context, repo string) ([]string, error)
-	Describe(ctx context.Context, repo, tag string) (registry.Meta, error)
-	Digest(ctx context.Context, repo, tag string) (string, error)
+	resolve.Source
 	NewCycle()
 }
 
