@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -35,14 +36,18 @@ type globals struct {
 	logFormat string
 	logLevel  string
 	log       *logrus.Logger
+	stderr    io.Writer // logs and errors; os.Stderr unless a test says otherwise
 }
 
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
-	g := &globals{}
+func run(args []string) int { return runWith(args, os.Stderr) }
+
+// runWith runs the command line args, logging and reporting errors to stderr.
+func runWith(args []string, stderr io.Writer) int {
+	g := &globals{stderr: stderr}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
@@ -55,7 +60,7 @@ func run(args []string) int {
 	} else {
 		// Errors (a config's list of problems) can span lines: print them as
 		// they are rather than as one quoted log field.
-		fmt.Fprintf(os.Stderr, "tagwatch: %v\n", err)
+		fmt.Fprintf(stderr, "tagwatch: %v\n", err)
 	}
 	return code
 }
@@ -115,6 +120,9 @@ Start with "tagwatch demo" to see a full promotion on an embedded registry.`,
 				return usagef("--log-level: %v", err)
 			}
 			g.log = newLogger(g.logFormat, g.logLevel)
+			if g.stderr != nil {
+				g.log.SetOutput(g.stderr)
+			}
 			return nil
 		},
 	}

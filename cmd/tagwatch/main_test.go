@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -65,5 +68,46 @@ func TestExitCodes(t *testing.T) {
 	}
 	if got := run([]string{"--log-format", "xml", "version"}); got != exitUsage {
 		t.Errorf("bad log format: exit %d, want %d", got, exitUsage)
+	}
+}
+
+// TestErrorOutput: a configuration's list of problems reaches stderr as
+// lines a person reads in text mode, and as one JSON entry in json mode.
+func TestErrorOutput(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "tagwatch.yaml")
+	bad := "git:\n  url: https://git.example.com/deploy.git\nenvironments:\n  - name: Staging\n    path: envs/staging\n    colour: blue\n    images: []\n"
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var text bytes.Buffer
+	if got := runWith([]string{"run", "--once", "--config", cfg}, &text); got != exitUsage {
+		t.Fatalf("text: exit %d, want %d; stderr:\n%s", got, exitUsage, text.String())
+	}
+	var problems int
+	for _, l := range strings.Split(text.String(), "\n") {
+		if strings.Contains(l, "tagwatch.yaml:") {
+			problems++
+		}
+	}
+	if problems < 2 || strings.Contains(text.String(), `\n`) {
+		t.Errorf("text: want one problem a line (at least 2), got %d lines:\n%s", problems, text.String())
+	}
+
+	var js bytes.Buffer
+	if got := runWith([]string{"--log-format", "json", "run", "--once", "--config", cfg}, &js); got != exitUsage {
+		t.Fatalf("json: exit %d, want %d", got, exitUsage)
+	}
+	var entry struct {
+		Level    string `json:"level"`
+		Msg      string `json:"msg"`
+		ExitCode int    `json:"exitCode"`
+	}
+	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &entry); err != nil {
+		t.Fatalf("json: last stderr line is not JSON: %v\n%s", err, js.String())
+	}
+	if entry.Level != "error" || entry.ExitCode != exitUsage || !strings.Contains(entry.Msg, "colour") {
+		t.Errorf("json: entry = %+v", entry)
 	}
 }
