@@ -63,9 +63,15 @@ func (c credentialsRef) Authorization() (*authn.AuthConfig, error) {
 		}
 		raw = string(b)
 	}
+	return parseUserPass(raw, c.where())
+}
+
+// parseUserPass reads "user:pass" (surrounding space trimmed). Its error
+// names where the text came from, never the text.
+func parseUserPass(raw, where string) (*authn.AuthConfig, error) {
 	user, pass, ok := strings.Cut(strings.TrimSpace(raw), ":")
 	if !ok || user == "" {
-		return nil, fmt.Errorf("credentials from %s: want \"user:pass\"", c.where())
+		return nil, fmt.Errorf("credentials from %s: want \"user:pass\"", where)
 	}
 	return &authn.AuthConfig{Username: user, Password: pass}, nil
 }
