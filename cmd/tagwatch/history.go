@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 func init() { commands = append(commands, newHistoryCmd) }

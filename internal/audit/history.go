@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
+	"github.com/tagwatch/tagwatch/gitrepo"
 )
 
 // LogSource walks a repository's commits, newest first; *gitrepo.Repo is one.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/testgit"
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // fakeLog is a LogSource over fixed commits, newest first.

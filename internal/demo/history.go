@@ -9,8 +9,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // writeHistory prints the audit trail of the remote repository at url as

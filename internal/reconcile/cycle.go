@@ -8,9 +8,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
 )
 
 // CycleOption configures one cycle.

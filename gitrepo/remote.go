@@ -19,9 +19,9 @@ import (
 	"github.com/kevinburke/ssh_config"
 )
 
-// repoEndpoint is a remote URL made safe to store and print: no password or
+// endpoint is a remote URL made safe to store and print: no password or
 // token in it, ever. Secrets travel in the auth method, per operation.
-type repoEndpoint struct {
+type endpoint struct {
 	url     string // credential-free; given to go-git and stored in .git/config
 	kind    string // "file", "http" or "ssh"
 	host    string // ssh: host:port for known_hosts
@@ -33,10 +33,10 @@ type repoEndpoint struct {
 // GitLab, Gitea and Bitbucket accept any non-empty username with a token.
 const tokenUsername = "x-access-token"
 
-// parseRepoEndpoint reads raw (a local path, file://, http(s)://, ssh:// or
+// parseEndpoint reads raw (a local path, file://, http(s)://, ssh:// or
 // scp-like user@host:path) and moves any credentials in it into a.
-func parseRepoEndpoint(raw string, a *Auth) (repoEndpoint, error) {
-	var ep repoEndpoint
+func parseEndpoint(raw string, a *Auth) (endpoint, error) {
+	var ep endpoint
 	for _, s := range []string{a.Password, a.SSHKeyPassphrase} {
 		if s != "" {
 			ep.secrets = append(ep.secrets, s)
@@ -48,13 +48,13 @@ func parseRepoEndpoint(raw string, a *Auth) (repoEndpoint, error) {
 	case strings.HasPrefix(raw, "file://"):
 		ep.kind, ep.url = "file", raw
 		return ep, nil
-	case !strings.Contains(raw, "://") && repoIsSCPLike(raw):
+	case !strings.Contains(raw, "://") && isSCPLike(raw):
 		e, err := transport.NewEndpoint(raw)
 		if err != nil {
 			return ep, fmt.Errorf("invalid git URL %s", redactURL(raw))
 		}
 		ep.kind, ep.url, ep.sshUser = "ssh", raw, e.User
-		ep.host = net.JoinHostPort(e.Host, strconv.Itoa(repoPortOr(e.Port, 22)))
+		ep.host = net.JoinHostPort(e.Host, strconv.Itoa(portOr(e.Port, 22)))
 		return ep, nil
 	case !strings.Contains(raw, "://"):
 		abs, err := filepath.Abs(raw)
@@ -97,7 +97,7 @@ func parseRepoEndpoint(raw string, a *Auth) (repoEndpoint, error) {
 			}
 		}
 		port, _ := strconv.Atoi(u.Port())
-		ep.host = net.JoinHostPort(u.Hostname(), strconv.Itoa(repoPortOr(port, 22)))
+		ep.host = net.JoinHostPort(u.Hostname(), strconv.Itoa(portOr(port, 22)))
 	default:
 		return ep, fmt.Errorf("unsupported git URL scheme %q in %s (want file, http, https or ssh)", u.Scheme, redactURL(raw))
 	}
@@ -109,9 +109,9 @@ func parseRepoEndpoint(raw string, a *Auth) (repoEndpoint, error) {
 	return ep, nil
 }
 
-// repoIsSCPLike reports whether s is git's scp-like syntax, [user@]host:path,
+// isSCPLike reports whether s is git's scp-like syntax, [user@]host:path,
 // rather than a local path (which has a slash before any colon).
-func repoIsSCPLike(s string) bool {
+func isSCPLike(s string) bool {
 	colon := strings.Index(s, ":")
 	if colon <= 0 {
 		return false
@@ -125,7 +125,7 @@ func repoIsSCPLike(s string) bool {
 	return colon > 1 || len(s) < 3 || (s[2] != '\\' && s[2] != '/') // not C:\ on Windows
 }
 
-func repoPortOr(p, def int) int {
+func portOr(p, def int) int {
 	if p == 0 {
 		return def
 	}
@@ -149,16 +149,16 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// repoCacheName is the directory name of the cached copy of url: a hash, so
+// cacheName is the directory name of the cached copy of url: a hash, so
 // it carries neither credentials nor characters a file system might refuse.
-func repoCacheName(url string) string {
+func cacheName(url string) string {
 	sum := sha256.Sum256([]byte(url))
 	return hex.EncodeToString(sum[:12])
 }
 
 // authMethod builds the go-git auth for ep from a. Host keys of ssh remotes
 // are always checked against known_hosts.
-func (ep repoEndpoint) authMethod(a Auth) (transport.AuthMethod, error) {
+func (ep endpoint) authMethod(a Auth) (transport.AuthMethod, error) {
 	switch ep.kind {
 	case "http":
 		if a.Username == "" && a.Password == "" {
@@ -175,7 +175,7 @@ func (ep repoEndpoint) authMethod(a Auth) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
+func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	user := ep.sshUser
 	if user == "" {
 		user = a.Username
@@ -219,7 +219,7 @@ func (ep repoEndpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	}
 	keys, err := gitssh.NewPublicKeysFromFile(user, a.SSHKeyFile, a.SSHKeyPassphrase)
 	if err != nil {
-		return nil, fmt.Errorf("ssh key %s: %w", a.SSHKeyFile, repoScrub(err, a.SSHKeyPassphrase))
+		return nil, fmt.Errorf("ssh key %s: %w", a.SSHKeyFile, scrub(err, a.SSHKeyPassphrase))
 	}
 	keys.HostKeyCallbackHelper = helper
 	return keys, nil
@@ -322,28 +322,28 @@ func knownHostsName(addr string) string {
 	return "[" + host + "]:" + port
 }
 
-// repoError wraps err from an operation on the remote: the message names the
+// wrapError wraps err from an operation on the remote: the message names the
 // credential-free URL, has every secret scrubbed out, and explains the
 // common authentication failures. errors.Is and errors.As see err.
-func (ep repoEndpoint) repoError(op string, err error) error {
+func (ep endpoint) wrapError(op string, err error) error {
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired):
-		err = &repoScrubbedError{err: err, msg: "authentication required (no credentials, or the remote rejected them): check auth.username and the password or token"}
+		err = &scrubbedError{err: err, msg: "authentication required (no credentials, or the remote rejected them): check auth.username and the password or token"}
 	case errors.Is(err, transport.ErrAuthorizationFailed):
-		err = &repoScrubbedError{err: err, msg: "authorization failed: check the username and password or token"}
+		err = &scrubbedError{err: err, msg: "authorization failed: check the username and password or token"}
 	case strings.Contains(err.Error(), "knownhosts: key is unknown"),
 		strings.Contains(err.Error(), "knownhosts: key mismatch"):
 		msg := "ssh host key not accepted by known_hosts (" + err.Error() + ")"
 		if addr, aerr := sshDialAddress(ep.host); aerr == nil {
 			msg = "ssh host key of " + knownHostsName(addr) + " not accepted by known_hosts (" + err.Error() + ")"
 		}
-		err = &repoScrubbedError{err: err, msg: msg}
+		err = &scrubbedError{err: err, msg: msg}
 	}
-	return fmt.Errorf("%s %s: %w", op, ep.url, repoScrub(err, ep.secrets...))
+	return fmt.Errorf("%s %s: %w", op, ep.url, scrub(err, ep.secrets...))
 }
 
-// repoScrub removes secrets from err's message, keeping err for errors.Is/As.
-func repoScrub(err error, secrets ...string) error {
+// scrub removes secrets from err's message, keeping err for errors.Is/As.
+func scrub(err error, secrets ...string) error {
 	msg := err.Error()
 	changed := false
 	for _, s := range secrets {
@@ -354,13 +354,13 @@ func repoScrub(err error, secrets ...string) error {
 	if !changed {
 		return err
 	}
-	return &repoScrubbedError{err: err, msg: msg}
+	return &scrubbedError{err: err, msg: msg}
 }
 
-type repoScrubbedError struct {
+type scrubbedError struct {
 	err error
 	msg string
 }
 
-func (e *repoScrubbedError) Error() string { return e.msg }
-func (e *repoScrubbedError) Unwrap() error { return e.err }
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -44,7 +44,7 @@ func TestSSHConfigAlias(t *testing.T) {
 		"ssh://git@git.example.com:2200/x.git":        "[git.example.com]:2200",
 		"git@github.com:team/deploy.git":              "github.com",
 	} {
-		ep, err := parseRepoEndpoint(raw, &Auth{})
+		ep, err := parseEndpoint(raw, &Auth{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestSSHConfigAlias(t *testing.T) {
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	writeConfig(kh, "[127.0.0.1]:2222 "+string(pub))
 	a := Auth{SSHKeyFile: key, KnownHostsFile: kh}
-	ep, err := parseRepoEndpoint("git@tagwatch-test-git:team/deploy.git", &a)
+	ep, err := parseEndpoint("git@tagwatch-test-git:team/deploy.git", &a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,41 +18,41 @@ import (
 	"github.com/go-git/go-git/v5/utils/merkletrie"
 )
 
-const repoRemoteName = "origin"
+const remoteName = "origin"
 
 // openCache makes r.dir a working copy of the remote branch at its head:
 // reused (fetch and hard reset) when it is a healthy clone of the same
 // remote, cloned again otherwise. A failing fetch is returned as is: the
 // network being down is no reason to throw the cache away.
 func (r *Repo) openCache(ctx context.Context) error {
-	if repo := r.repoOpenCached(); repo != nil {
+	if repo := r.openCached(); repo != nil {
 		r.repo = repo
-		if err := r.repoResolveBranch(ctx); err != nil {
+		if err := r.resolveBranch(ctx); err != nil {
 			return err
 		}
-		h, err := r.repoFetch(ctx)
+		h, err := r.fetchBranch(ctx)
 		if err != nil {
 			return err
 		}
-		if err := r.repoResetTo(h); err == nil {
-			return r.repoClean()
+		if err := r.resetTo(h); err == nil {
+			return r.cleanWorktree()
 		}
 		// A copy that cannot be reset is corrupt: clone it again.
 	}
-	return r.repoClone(ctx)
+	return r.cloneCache(ctx)
 }
 
-// repoOpenCached opens the cached copy when it is a readable clone of the
+// openCached opens the cached copy when it is a readable clone of the
 // same remote (and not shallow when full history is wanted); nil otherwise.
-func (r *Repo) repoOpenCached() *git.Repository {
+func (r *Repo) openCached() *git.Repository {
 	if _, err := os.Stat(r.dir); err != nil {
 		return nil
 	}
-	repo, err := repoPlainOpen(r.dir)
+	repo, err := plainOpen(r.dir)
 	if err != nil {
 		return nil
 	}
-	rem, err := repo.Remote(repoRemoteName)
+	rem, err := repo.Remote(remoteName)
 	if err != nil || len(rem.Config().URLs) != 1 || rem.Config().URLs[0] != r.ep.url {
 		return nil
 	}
@@ -78,9 +78,9 @@ func (r *Repo) repoOpenCached() *git.Repository {
 	return repo
 }
 
-// repoPlainOpen opens the working copy at dir keeping a few pack files open
+// plainOpen opens the working copy at dir keeping a few pack files open
 // between reads: go-git reopens the pack for every object otherwise.
-func repoPlainOpen(dir string) (*git.Repository, error) {
+func plainOpen(dir string) (*git.Repository, error) {
 	dot := osfs.New(filepath.Join(dir, git.GitDirName))
 	if fi, err := dot.Stat("."); err != nil || !fi.IsDir() {
 		return nil, git.ErrRepositoryNotExists
@@ -89,19 +89,19 @@ func repoPlainOpen(dir string) (*git.Repository, error) {
 	return git.Open(st, osfs.New(dir))
 }
 
-// repoResolveBranch sets r.branch to the remote's default branch when none
+// resolveBranch sets r.branch to the remote's default branch when none
 // was configured.
-func (r *Repo) repoResolveBranch(ctx context.Context) error {
+func (r *Repo) resolveBranch(ctx context.Context) error {
 	if r.branch != "" {
 		return nil
 	}
-	rem, err := r.repo.Remote(repoRemoteName)
+	rem, err := r.repo.Remote(remoteName)
 	if err != nil {
 		return err
 	}
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.auth})
 	if err != nil {
-		return r.ep.repoError("listing branches of", err)
+		return r.ep.wrapError("listing branches of", err)
 	}
 	for _, ref := range refs {
 		if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference && ref.Target().IsBranch() {
@@ -112,9 +112,9 @@ func (r *Repo) repoResolveBranch(ctx context.Context) error {
 	return fmt.Errorf("remote %s has no default branch (HEAD); set the branch", r.ep.url)
 }
 
-// repoClone clones the remote branch into a fresh directory beside r.dir and
+// cloneCache clones the remote branch into a fresh directory beside r.dir and
 // moves it into place, so a clone cut short never looks like a cache.
-func (r *Repo) repoClone(ctx context.Context) error {
+func (r *Repo) cloneCache(ctx context.Context) error {
 	if err := os.MkdirAll(r.opts.cacheDir, 0o700); err != nil {
 		return fmt.Errorf("git cache directory: %w", err)
 	}
@@ -126,7 +126,7 @@ func (r *Repo) repoClone(ctx context.Context) error {
 	co := &git.CloneOptions{
 		URL:          r.ep.url,
 		Auth:         r.auth,
-		RemoteName:   repoRemoteName,
+		RemoteName:   remoteName,
 		SingleBranch: true,
 		Depth:        r.opts.depth,
 		Tags:         git.NoTags,
@@ -139,7 +139,7 @@ func (r *Repo) repoClone(ctx context.Context) error {
 		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, git.NoMatchingRefSpecError{}) {
 			return fmt.Errorf("cloning %s: branch %q not found", r.ep.url, r.branch)
 		}
-		return r.ep.repoError("cloning", err)
+		return r.ep.wrapError("cloning", err)
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -154,18 +154,18 @@ func (r *Repo) repoClone(ctx context.Context) error {
 	if err := os.Rename(tmp, r.dir); err != nil {
 		return fmt.Errorf("git cache directory: %w", err)
 	}
-	if r.repo, err = repoPlainOpen(r.dir); err != nil {
+	if r.repo, err = plainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
 	r.base, r.clean = head.Hash(), true
 	return nil
 }
 
-// repoMaxPacks is how many pack files a cached copy may gather before Sync
+// maxPacks is how many pack files a cached copy may gather before Sync
 // clones it again.
-var repoMaxPacks = 100
+var maxPacks = 100
 
-func (r *Repo) repoPackCount() int {
+func (r *Repo) packCount() int {
 	entries, err := os.ReadDir(filepath.Join(r.dir, git.GitDirName, "objects", "pack"))
 	if err != nil {
 		return 0
@@ -179,18 +179,18 @@ func (r *Repo) repoPackCount() int {
 	return n
 }
 
-// repoFetch fetches the branch into its remote-tracking ref and returns the
+// fetchBranch fetches the branch into its remote-tracking ref and returns the
 // remote head. A shallow copy stays shallow (depth 1); a full one stays full.
-func (r *Repo) repoFetch(ctx context.Context) (plumbing.Hash, error) {
-	tracking := plumbing.NewRemoteReferenceName(repoRemoteName, r.branch)
+func (r *Repo) fetchBranch(ctx context.Context) (plumbing.Hash, error) {
+	tracking := plumbing.NewRemoteReferenceName(remoteName, r.branch)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(r.branch), tracking))
 	fo := &git.FetchOptions{
-		RemoteName: repoRemoteName,
+		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       r.auth,
 		Tags:       git.NoTags,
 	}
-	if r.repoIsShallow() {
+	if r.isShallow() {
 		fo.Depth = 1
 	}
 	err := r.repo.FetchContext(ctx, fo)
@@ -198,7 +198,7 @@ func (r *Repo) repoFetch(ctx context.Context) (plumbing.Hash, error) {
 		if errors.Is(err, git.NoMatchingRefSpecError{}) {
 			return plumbing.ZeroHash, fmt.Errorf("fetching %s: branch %q not found", r.ep.url, r.branch)
 		}
-		return plumbing.ZeroHash, r.ep.repoError("fetching", err)
+		return plumbing.ZeroHash, r.ep.wrapError("fetching", err)
 	}
 	ref, err := r.repo.Reference(tracking, true)
 	if err != nil {
@@ -207,20 +207,20 @@ func (r *Repo) repoFetch(ctx context.Context) (plumbing.Hash, error) {
 	return ref.Hash(), nil
 }
 
-// repoFastReset moves a clean working tree (one that matches its HEAD, as
+// fastReset moves a clean working tree (one that matches its HEAD, as
 // after Open and Publish) to h by writing only the files that differ between
 // the two trees, and records them in the index: on a large repository this
 // is much cheaper than a hard reset, which looks at every file.
-func (r *Repo) repoFastReset(h plumbing.Hash) error {
+func (r *Repo) fastReset(h plumbing.Hash) error {
 	head, err := r.repo.Head()
 	if err != nil {
 		return err
 	}
-	from, err := r.repoTreeOf(head.Hash())
+	from, err := r.treeOf(head.Hash())
 	if err != nil {
 		return err
 	}
-	to, err := r.repoTreeOf(h)
+	to, err := r.treeOf(h)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (r *Repo) repoFastReset(h plumbing.Hash) error {
 	if err != nil {
 		return err
 	}
-	changed := make(map[string]repoChange, len(changes))
+	changed := make(map[string]fileChange, len(changes))
 	for _, ch := range changes {
 		action, err := ch.Action()
 		if err != nil {
@@ -242,7 +242,7 @@ func (r *Repo) repoFastReset(h plumbing.Hash) error {
 			}
 			for d := filepath.Dir(full); d != r.dir && os.Remove(d) == nil; d = filepath.Dir(d) {
 			}
-			changed[p] = repoChange{path: p, deleted: true}
+			changed[p] = fileChange{path: p, deleted: true}
 			continue
 		}
 		_, f, err := ch.Files()
@@ -250,12 +250,12 @@ func (r *Repo) repoFastReset(h plumbing.Hash) error {
 			return fmt.Errorf("%s: %v", ch.To.Name, err) // a submodule: let a hard reset deal with it
 		}
 		p := ch.To.Name // f.Name is only the base name
-		if err := r.repoCheckout(f, filepath.Join(r.dir, filepath.FromSlash(p))); err != nil {
+		if err := r.checkout(f, filepath.Join(r.dir, filepath.FromSlash(p))); err != nil {
 			return err
 		}
-		changed[p] = repoChange{path: p, hash: f.Hash, mode: f.Mode}
+		changed[p] = fileChange{path: p, hash: f.Hash, mode: f.Mode}
 	}
-	if err := r.repoUpdateIndex(changed); err != nil {
+	if err := r.updateIndex(changed); err != nil {
 		return err
 	}
 	branch := plumbing.NewBranchReferenceName(r.branch)
@@ -269,7 +269,7 @@ func (r *Repo) repoFastReset(h plumbing.Hash) error {
 	return nil
 }
 
-func (r *Repo) repoTreeOf(commit plumbing.Hash) (*object.Tree, error) {
+func (r *Repo) treeOf(commit plumbing.Hash) (*object.Tree, error) {
 	c, err := r.repo.CommitObject(commit)
 	if err != nil {
 		return nil, err
@@ -277,9 +277,9 @@ func (r *Repo) repoTreeOf(commit plumbing.Hash) (*object.Tree, error) {
 	return c.Tree()
 }
 
-// repoResetTo points the branch and HEAD at h and makes the index and the
+// resetTo points the branch and HEAD at h and makes the index and the
 // working tree match it (git reset --hard).
-func (r *Repo) repoResetTo(h plumbing.Hash) error {
+func (r *Repo) resetTo(h plumbing.Hash) error {
 	branch := plumbing.NewBranchReferenceName(r.branch)
 	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
 		return fmt.Errorf("reset %s: %w", r.dir, err)
@@ -295,8 +295,8 @@ func (r *Repo) repoResetTo(h plumbing.Hash) error {
 	return nil
 }
 
-// repoClean removes untracked files, such as those a crashed run left.
-func (r *Repo) repoClean() error {
+// cleanWorktree removes untracked files, such as those a crashed run left.
+func (r *Repo) cleanWorktree() error {
 	wt, err := r.repo.Worktree()
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func (r *Repo) repoClean() error {
 	return nil
 }
 
-func (r *Repo) repoIsShallow() bool {
+func (r *Repo) isShallow() bool {
 	sh, err := r.repo.Storer.Shallow()
 	return err == nil && len(sh) > 0
 }

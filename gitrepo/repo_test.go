@@ -363,7 +363,7 @@ func TestParseRepoEndpoint(t *testing.T) {
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			a := tc.auth
-			ep, err := parseRepoEndpoint(tc.raw, &a)
+			ep, err := parseEndpoint(tc.raw, &a)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,7 +402,7 @@ func TestRepoPushRefusal(t *testing.T) {
 		"protected branch hook declined": false,
 	} {
 		orig := fmt.Errorf("command error on refs/heads/main: %s", reason)
-		err := repoPushRefusal(orig)
+		err := pushRefusal(orig)
 		if got := errors.Is(err, ErrPushRejected); got != rejected {
 			t.Errorf("%q: ErrPushRejected = %v, want %v (%v)", reason, got, rejected, err)
 		}
@@ -410,7 +410,7 @@ func TestRepoPushRefusal(t *testing.T) {
 			t.Errorf("%q: error %q lost the reason", reason, err)
 		}
 	}
-	if err := repoPushRefusal(errors.New("connection reset: failed to update ref")); errors.Is(err, ErrPushRejected) {
+	if err := pushRefusal(errors.New("connection reset: failed to update ref")); errors.Is(err, ErrPushRejected) {
 		t.Errorf("a transport error became ErrPushRejected: %v", err)
 	}
 }
@@ -454,8 +454,8 @@ func TestSyncFollowsRemote(t *testing.T) {
 }
 
 func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
-	defer func(n int) { repoMaxPacks = n }(repoMaxPacks)
-	repoMaxPacks = 3
+	defer func(n int) { maxPacks = n }(maxPacks)
+	maxPacks = 3
 	bare := testgit.NewBare(t, map[string]string{"a.yaml": "0\n"})
 	r := openTest(t, "file://"+bare)
 	marker := filepath.Join(r.Dir(), ".git", "tagwatch-test-marker")
@@ -469,8 +469,8 @@ func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("cache not cloned again after packs piled up: %v", err)
 	}
-	if n := r.repoPackCount(); n > repoMaxPacks+1 {
-		t.Errorf("%d packs, want at most %d", n, repoMaxPacks+1)
+	if n := r.packCount(); n > maxPacks+1 {
+		t.Errorf("%d packs, want at most %d", n, maxPacks+1)
 	}
 	if r.Head() != testgit.Head(t, bare, "main") || readWT(t, r, "a.yaml") != "4\n" {
 		t.Errorf("after re-clone: head %s, a.yaml %q", r.Head(), readWT(t, r, "a.yaml"))

@@ -26,24 +26,24 @@ import (
 // whole index for each file, which is slow for 100 commits on a repository
 // of 10,000 files. Here a commit makes one blob per changed file and one
 // tree per directory on its path, nothing else. The new objects are kept in
-// memory (repoOverlay) and written as one pack, which is also what is
+// memory (overlay) and written as one pack, which is also what is
 // pushed; the index is brought up to date once per attempt.
 
-// repoOverlay reads objects from memory first, then from the repository,
+// overlay reads objects from memory first, then from the repository,
 // and keeps every object written to it in memory, in order.
-type repoOverlay struct {
+type overlay struct {
 	storer.EncodedObjectStorer // the repository's objects
 	mem                        *memory.ObjectStorage
 	order                      []plumbing.Hash
 }
 
-func (r *Repo) repoNewOverlay() *repoOverlay {
-	return &repoOverlay{EncodedObjectStorer: r.repo.Storer, mem: &memory.NewStorage().ObjectStorage}
+func (r *Repo) newOverlay() *overlay {
+	return &overlay{EncodedObjectStorer: r.repo.Storer, mem: &memory.NewStorage().ObjectStorage}
 }
 
-func (o *repoOverlay) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
+func (o *overlay) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
 
-func (o *repoOverlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+func (o *overlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 	h := obj.Hash()
 	if _, ok := o.mem.Objects[h]; ok {
 		return h, nil
@@ -55,21 +55,21 @@ func (o *repoOverlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Has
 	return h, nil
 }
 
-func (o *repoOverlay) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+func (o *overlay) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	if obj, err := o.mem.EncodedObject(t, h); err == nil {
 		return obj, nil
 	}
 	return o.EncodedObjectStorer.EncodedObject(t, h)
 }
 
-func (o *repoOverlay) HasEncodedObject(h plumbing.Hash) error {
+func (o *overlay) HasEncodedObject(h plumbing.Hash) error {
 	if o.mem.HasEncodedObject(h) == nil {
 		return nil
 	}
 	return o.EncodedObjectStorer.HasEncodedObject(h)
 }
 
-func (o *repoOverlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+func (o *overlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	if sz, err := o.mem.EncodedObjectSize(h); err == nil {
 		return sz, nil
 	}
@@ -77,7 +77,7 @@ func (o *repoOverlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 }
 
 // pack encodes the objects of hashes (all held in memory) as a packfile.
-func (o *repoOverlay) pack(hashes []plumbing.Hash, refDeltas bool) ([]byte, error) {
+func (o *overlay) pack(hashes []plumbing.Hash, refDeltas bool) ([]byte, error) {
 	var buf bytes.Buffer
 	if _, err := packfile.NewEncoder(&buf, o.mem, refDeltas).Encode(hashes, 0); err != nil {
 		return nil, err
@@ -85,23 +85,23 @@ func (o *repoOverlay) pack(hashes []plumbing.Hash, refDeltas bool) ([]byte, erro
 	return buf.Bytes(), nil
 }
 
-// repoChange is one staged file: its new blob, or its removal.
-type repoChange struct {
+// fileChange is one staged file: its new blob, or its removal.
+type fileChange struct {
 	path    string // slash-separated, relative to the root
 	hash    plumbing.Hash
 	mode    filemode.FileMode
 	deleted bool
 }
 
-// repoStage writes blobs for files (relative to the working tree root) as
+// stage writes blobs for files (relative to the working tree root) as
 // they are in the working tree; a file that no longer exists is a removal.
 // It returns the hashes of the objects it wrote too.
-func (r *Repo) repoStage(ov *repoOverlay, files []string) ([]repoChange, []plumbing.Hash, error) {
-	changes := make([]repoChange, 0, len(files))
+func (r *Repo) stage(ov *overlay, files []string) ([]fileChange, []plumbing.Hash, error) {
+	changes := make([]fileChange, 0, len(files))
 	var written []plumbing.Hash
 	seen := map[string]bool{}
 	for _, f := range files {
-		p, err := repoCleanPath(f)
+		p, err := cleanPath(f)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -109,13 +109,13 @@ func (r *Repo) repoStage(ov *repoOverlay, files []string) ([]repoChange, []plumb
 			continue
 		}
 		seen[p] = true
-		if err := r.repoCheckParents(p); err != nil {
+		if err := r.checkParents(p); err != nil {
 			return nil, nil, err
 		}
 		full := filepath.Join(r.dir, filepath.FromSlash(p))
 		fi, err := os.Lstat(full)
 		if errors.Is(err, fs.ErrNotExist) {
-			changes = append(changes, repoChange{path: p, deleted: true})
+			changes = append(changes, fileChange{path: p, deleted: true})
 			continue
 		}
 		if err != nil {
@@ -140,19 +140,19 @@ func (r *Repo) repoStage(ov *repoOverlay, files []string) ([]repoChange, []plumb
 		default:
 			return nil, nil, fmt.Errorf("staging %s: not a regular file", p)
 		}
-		h, err := repoWriteObject(ov, plumbing.BlobObject, content)
+		h, err := writeObject(ov, plumbing.BlobObject, content)
 		if err != nil {
 			return nil, nil, fmt.Errorf("staging %s: %w", p, err)
 		}
 		written = append(written, h)
-		changes = append(changes, repoChange{path: p, hash: h, mode: mode})
+		changes = append(changes, fileChange{path: p, hash: h, mode: mode})
 	}
 	return changes, written, nil
 }
 
-// repoCleanPath checks that f names a file inside the working tree and
+// cleanPath checks that f names a file inside the working tree and
 // returns it slash-separated and clean.
-func repoCleanPath(f string) (string, error) {
+func cleanPath(f string) (string, error) {
 	p := path.Clean(filepath.ToSlash(f))
 	if f == "" || !filepath.IsLocal(filepath.FromSlash(p)) || p == ".git" || strings.HasPrefix(p, ".git/") {
 		return "", fmt.Errorf("file %q: %w", f, ErrOutsideRepo)
@@ -160,9 +160,9 @@ func repoCleanPath(f string) (string, error) {
 	return p, nil
 }
 
-// repoCheckParents refuses a path whose parent directories include a
+// checkParents refuses a path whose parent directories include a
 // symbolic link: what is behind it is not in the repository.
-func (r *Repo) repoCheckParents(p string) error {
+func (r *Repo) checkParents(p string) error {
 	dir := r.dir
 	parts := strings.Split(p, "/")
 	for _, part := range parts[:len(parts)-1] {
@@ -181,7 +181,7 @@ func (r *Repo) repoCheckParents(p string) error {
 	return nil
 }
 
-func repoWriteObject(s storer.EncodedObjectStorer, t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+func writeObject(s storer.EncodedObjectStorer, t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
 	obj := s.NewEncodedObject()
 	obj.SetType(t)
 	obj.SetSize(int64(len(content)))
@@ -198,9 +198,9 @@ func repoWriteObject(s storer.EncodedObjectStorer, t plumbing.ObjectType, conten
 	return s.SetEncodedObject(obj)
 }
 
-// repoEditTree returns the tree root with changes applied, writing the new
+// editTree returns the tree root with changes applied, writing the new
 // trees (hashes appended to written). Unchanged subtrees are not read.
-func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, written *[]plumbing.Hash) (plumbing.Hash, error) {
+func editTree(ov *overlay, root plumbing.Hash, changes []fileChange, written *[]plumbing.Hash) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if !root.IsZero() {
 		t, err := object.GetTree(ov, root)
@@ -211,7 +211,7 @@ func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, wri
 			entries[e.Name] = e
 		}
 	}
-	sub := map[string][]repoChange{}
+	sub := map[string][]fileChange{}
 	for _, c := range changes {
 		name, rest, nested := strings.Cut(c.path, "/")
 		if !nested {
@@ -230,7 +230,7 @@ func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, wri
 		if e, ok := entries[name]; ok && e.Mode == filemode.Dir {
 			old = e.Hash
 		}
-		h, err := repoEditTree(ov, old, cs, written)
+		h, err := editTree(ov, old, cs, written)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -247,7 +247,7 @@ func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, wri
 	for _, e := range entries {
 		t.Entries = append(t.Entries, e)
 	}
-	sort.Slice(t.Entries, func(i, j int) bool { return repoTreeKey(t.Entries[i]) < repoTreeKey(t.Entries[j]) })
+	sort.Slice(t.Entries, func(i, j int) bool { return treeKey(t.Entries[i]) < treeKey(t.Entries[j]) })
 	obj := ov.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
@@ -260,17 +260,17 @@ func repoEditTree(ov *repoOverlay, root plumbing.Hash, changes []repoChange, wri
 	return h, nil
 }
 
-// repoTreeKey orders tree entries as git does: directories sort as if their
+// treeKey orders tree entries as git does: directories sort as if their
 // name ended in a slash.
-func repoTreeKey(e object.TreeEntry) string {
+func treeKey(e object.TreeEntry) string {
 	if e.Mode == filemode.Dir {
 		return e.Name + "/"
 	}
 	return e.Name
 }
 
-// repoWriteCommit writes a commit of tree on parent by the configured author.
-func (r *Repo) repoWriteCommit(ov *repoOverlay, tree, parent plumbing.Hash, message string) (plumbing.Hash, error) {
+// writeCommit writes a commit of tree on parent by the configured author.
+func (r *Repo) writeCommit(ov *overlay, tree, parent plumbing.Hash, message string) (plumbing.Hash, error) {
 	if !strings.HasSuffix(message, "\n") {
 		message += "\n"
 	}
@@ -289,20 +289,20 @@ func (r *Repo) repoWriteCommit(ov *repoOverlay, tree, parent plumbing.Hash, mess
 	return ov.SetEncodedObject(obj)
 }
 
-// repoRevert puts files back as they are in tree: the undoing of an Apply
+// revert puts files back as they are in tree: the undoing of an Apply
 // that failed. Files tree does not hold are removed.
-func (r *Repo) repoRevert(ov *repoOverlay, tree plumbing.Hash, files []string) error {
+func (r *Repo) revert(ov *overlay, tree plumbing.Hash, files []string) error {
 	t, err := object.GetTree(ov, tree)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, f := range files {
-		p, err := repoCleanPath(f)
+		p, err := cleanPath(f)
 		if err != nil {
 			continue // never written by us: nothing to undo
 		}
-		if err := r.repoCheckParents(p); err != nil {
+		if err := r.checkParents(p); err != nil {
 			continue
 		}
 		full := filepath.Join(r.dir, filepath.FromSlash(p))
@@ -317,12 +317,12 @@ func (r *Repo) repoRevert(ov *repoOverlay, tree plumbing.Hash, files []string) e
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			continue
 		}
-		errs = append(errs, r.repoCheckout(file, full))
+		errs = append(errs, r.checkout(file, full))
 	}
 	return errors.Join(errs...)
 }
 
-func (r *Repo) repoCheckout(f *object.File, full string) error {
+func (r *Repo) checkout(f *object.File, full string) error {
 	rd, err := f.Reader()
 	if err != nil {
 		return err
@@ -346,9 +346,9 @@ func (r *Repo) repoCheckout(f *object.File, full string) error {
 	return os.WriteFile(full, content, perm)
 }
 
-// repoUpdateIndex records changes in the index, with the working tree files'
+// updateIndex records changes in the index, with the working tree files'
 // metadata, so the index matches the new HEAD without rehashing anything.
-func (r *Repo) repoUpdateIndex(changes map[string]repoChange) error {
+func (r *Repo) updateIndex(changes map[string]fileChange) error {
 	if len(changes) == 0 {
 		return nil
 	}

@@ -18,7 +18,7 @@ import (
 // 100 environment edits in one cycle (one fetch, 100 commits, one push) on
 // loopback. Another writer pushes between cycles, so each fetch has work.
 //
-//	go test -run '^$' -bench 'Publish|OpenClone' -benchtime 10x ./writeback/gitrepo/
+//	go test -run '^$' -bench 'Publish|OpenClone' -benchtime 10x ./gitrepo/
 const (
 	benchFiles   = 10_000
 	benchCommits = 5_000

@@ -14,7 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
-// repoPush moves the remote branch from r.base to head in one push, sending
+// pushUpdate moves the remote branch from r.base to head in one push, sending
 // pack (everything Publish wrote). It is a compare-and-swap, never
 // a force: the ref update names r.base as the old value, so the remote
 // refuses it when the branch moved, both when we see the move in the ref
@@ -25,7 +25,7 @@ import (
 // remote's history (and, for file:// remotes, the remote repository's
 // history), which costs seconds on a long history; Publish knows exactly
 // what it wrote.
-func (r *Repo) repoPush(ctx context.Context, out repoApplied) error {
+func (r *Repo) pushUpdate(ctx context.Context, out appliedEdits) error {
 	head, pack := out.head, out.pack
 	ep, err := transport.NewEndpoint(r.ep.url)
 	if err != nil {
@@ -37,16 +37,16 @@ func (r *Repo) repoPush(ctx context.Context, out repoApplied) error {
 	}
 	sess, err := cl.NewReceivePackSession(ep, r.auth)
 	if err != nil {
-		return r.ep.repoError("pushing to", err)
+		return r.ep.wrapError("pushing to", err)
 	}
 	defer sess.Close()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
-		return r.ep.repoError("pushing to", err)
+		return r.ep.wrapError("pushing to", err)
 	}
 	refs, err := adv.AllReferences()
 	if err != nil {
-		return r.ep.repoError("pushing to", err)
+		return r.ep.wrapError("pushing to", err)
 	}
 	name := plumbing.NewBranchReferenceName(r.branch)
 	remote := plumbing.ZeroHash
@@ -69,22 +69,22 @@ func (r *Repo) repoPush(ctx context.Context, out repoApplied) error {
 		err = rs.Error()
 	}
 	if err != nil {
-		return r.ep.repoError("pushing to", repoPushRefusal(err))
+		return r.ep.wrapError("pushing to", pushRefusal(err))
 	}
-	tracking := plumbing.NewHashReference(plumbing.NewRemoteReferenceName(repoRemoteName, r.branch), head)
+	tracking := plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, r.branch), head)
 	if err := r.repo.Storer.SetReference(tracking); err != nil {
 		return fmt.Errorf("pushed to %s, but updating %s: %w", r.ep.url, tracking.Name(), err)
 	}
 	return nil
 }
 
-// repoPushRefusal is the one place where go-git's text for a refused ref
+// pushRefusal is the one place where go-git's text for a refused ref
 // update ("command error on <ref>: <reason>", the receiving git's reason as
 // a string, from the report or from the transport) is translated: a reason
 // meaning the branch moved under us becomes ErrPushRejected, which Publish
 // retries; any other error (a hook, a protected branch, the network) is
 // returned as it is.
-func repoPushRefusal(err error) error {
+func pushRefusal(err error) error {
 	msg := err.Error()
 	if !strings.Contains(msg, "command error on ") {
 		return err
@@ -95,15 +95,15 @@ func repoPushRefusal(err error) error {
 		"cannot lock ref", "failed to update ref", "incorrect old value", "but expected",
 	} {
 		if strings.Contains(lower, moved) {
-			return &repoRejectedError{err: err}
+			return &rejectedError{err: err}
 		}
 	}
 	return err
 }
 
-// repoRejectedError is a refusal that means the branch moved: it is both
+// rejectedError is a refusal that means the branch moved: it is both
 // ErrPushRejected and go-git's original error.
-type repoRejectedError struct{ err error }
+type rejectedError struct{ err error }
 
-func (e *repoRejectedError) Error() string   { return ErrPushRejected.Error() + ": " + e.err.Error() }
-func (e *repoRejectedError) Unwrap() []error { return []error{ErrPushRejected, e.err} }
+func (e *rejectedError) Error() string   { return ErrPushRejected.Error() + ": " + e.err.Error() }
+func (e *rejectedError) Unwrap() []error { return []error{ErrPushRejected, e.err} }

@@ -28,9 +28,9 @@ type Auth struct {
 }
 
 // Option configures Open.
-type Option func(*repoOptions) error
+type Option func(*options) error
 
-type repoOptions struct {
+type options struct {
 	branch      string
 	cacheDir    string
 	auth        Auth
@@ -49,8 +49,8 @@ const (
 
 var defaultAuthor = Author{Name: "tagwatch", Email: "tagwatch@localhost"}
 
-func makeRepoOptions(opts []Option) (repoOptions, error) {
-	o := repoOptions{
+func makeOptions(opts []Option) (options, error) {
+	o := options{
 		author:      defaultAuthor,
 		maxAttempts: DefaultMaxAttempts,
 		depth:       DefaultDepth,
@@ -74,7 +74,7 @@ func makeRepoOptions(opts []Option) (repoOptions, error) {
 
 // WithBranch sets the branch read and written; default: the remote's default branch.
 func WithBranch(b string) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || b == "" {
 			return fmt.Errorf("invalid branch name %q", b)
 		}
@@ -86,7 +86,7 @@ func WithBranch(b string) Option {
 // WithCacheDir sets where working copies are cached (one per URL).
 // Default: the user cache directory + tagwatch/git.
 func WithCacheDir(dir string) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if dir == "" {
 			return errors.New("empty cache directory")
 		}
@@ -101,12 +101,12 @@ func WithCacheDir(dir string) Option {
 
 // WithAuth sets credentials.
 func WithAuth(a Auth) Option {
-	return func(o *repoOptions) error { o.auth = a; return nil }
+	return func(o *options) error { o.auth = a; return nil }
 }
 
 // WithAuthor sets author and committer.
 func WithAuthor(a Author) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if a.Name == "" || a.Email == "" {
 			return fmt.Errorf("author needs a name and an email, got %q <%s>", a.Name, a.Email)
 		}
@@ -117,7 +117,7 @@ func WithAuthor(a Author) Option {
 
 // WithMaxAttempts bounds push attempts when the remote moves (default 5).
 func WithMaxAttempts(n int) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if n < 1 {
 			return fmt.Errorf("max attempts must be at least 1, got %d", n)
 		}
@@ -131,7 +131,7 @@ func WithMaxAttempts(n int) Option {
 // all Publish needs; 0 clones the full history (for Log). A shallow cache
 // opened with depth 0 is cloned again in full.
 func WithDepth(n int) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if n < 0 {
 			return fmt.Errorf("depth must not be negative, got %d", n)
 		}
@@ -144,7 +144,7 @@ func WithDepth(n int) Option {
 // waits a random duration in [d/2, d) with d = base·2ⁿ⁻¹ capped at max
 // (default 200ms and 5s).
 func WithRetryBackoff(base, max time.Duration) Option {
-	return func(o *repoOptions) error {
+	return func(o *options) error {
 		if base <= 0 || max < base {
 			return fmt.Errorf("invalid backoff %v..%v", base, max)
 		}
@@ -158,9 +158,9 @@ type Repo struct {
 	repo     *git.Repository
 	dir      string
 	branch   string
-	ep       repoEndpoint // zero when opened with OpenDir
+	ep       endpoint // zero when opened with OpenDir
 	auth     transport.AuthMethod
-	opts     repoOptions
+	opts     options
 	base     plumbing.Hash // the remote head the working tree was last reset to
 	clean    bool          // the working tree and index match HEAD
 	readOnly bool
@@ -186,11 +186,11 @@ var (
 // directory of a URL is named by a hash of it; two processes must not share
 // one cache directory at the same time.
 func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
-	o, err := makeRepoOptions(opts)
+	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	ep, err := parseRepoEndpoint(url, &o.auth)
+	ep, err := parseEndpoint(url, &o.auth)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
 	}
 	r := &Repo{
-		dir:    filepath.Join(o.cacheDir, repoCacheName(ep.url)),
+		dir:    filepath.Join(o.cacheDir, cacheName(ep.url)),
 		branch: o.branch,
 		ep:     ep,
 		auth:   auth,
@@ -263,19 +263,19 @@ func (r *Repo) Sync(ctx context.Context) error {
 	if r.readOnly {
 		return fmt.Errorf("sync %s: %w", r.dir, ErrReadOnly)
 	}
-	h, err := r.repoFetch(ctx)
+	h, err := r.fetchBranch(ctx)
 	if err != nil {
 		return err
 	}
-	if r.repoPackCount() > repoMaxPacks {
+	if r.packCount() > maxPacks {
 		// Every fetch and every Publish adds a pack, and go-git does not
 		// repack: start again from a fresh clone once in a while.
-		return r.repoClone(ctx)
+		return r.cloneCache(ctx)
 	}
-	if r.clean && r.repoFastReset(h) == nil {
+	if r.clean && r.fastReset(h) == nil {
 		return nil
 	}
-	return r.repoResetTo(h)
+	return r.resetTo(h)
 }
 
 // CommitInfo is one commit of Log.
@@ -313,7 +313,7 @@ func (r *Repo) Log(ctx context.Context, fn func(CommitInfo) error) error {
 	switch {
 	case err == nil, errors.Is(err, ErrStopLog):
 		return nil
-	case errors.Is(err, plumbing.ErrObjectNotFound) && r.repoIsShallow():
+	case errors.Is(err, plumbing.ErrObjectNotFound) && r.isShallow():
 		return nil // the parents of the shallow boundary were never fetched
 	}
 	return err

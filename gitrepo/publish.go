@@ -56,21 +56,21 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 	}
 	if h := r.Head(); h != r.base.String() {
 		// Commits of an earlier Publish that did not get out: start over.
-		if err := r.repoResetTo(r.base); err != nil {
+		if err := r.resetTo(r.base); err != nil {
 			return res, err
 		}
 	}
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
 		if attempt > 1 {
-			if err := r.repoBackoff(ctx, attempt-1); err != nil {
+			if err := r.waitBackoff(ctx, attempt-1); err != nil {
 				return res, err
 			}
 			if err := r.Sync(ctx); err != nil {
 				return res, err
 			}
 		}
-		out, err := r.repoApplyAll(edits)
+		out, err := r.applyAll(edits)
 		res.Edits, res.Head = out.results, out.head.String()
 		if err != nil {
 			return res, err
@@ -78,7 +78,7 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 		if out.head == r.base {
 			return res, nil // nothing changed: nothing to push
 		}
-		err = r.repoPush(ctx, out)
+		err = r.pushUpdate(ctx, out)
 		if err == nil {
 			r.base, res.Pushed = out.head, true
 			return res, nil
@@ -92,20 +92,20 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 	}
 }
 
-type repoApplied struct {
+type appliedEdits struct {
 	results []EditResult
 	head    plumbing.Hash // the last commit made, or the base
 	pack    []byte        // a packfile of every object of the new commits
 	objects []plumbing.Hash
-	ov      *repoOverlay // holds objects
+	ov      *overlay // holds objects
 }
 
-// repoApplyAll runs every edit on the working tree at r.base and commits
+// applyAll runs every edit on the working tree at r.base and commits
 // each one's files. An edit that fails is undone and recorded; only a
 // failure of the repository itself is returned as an error.
-func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
-	out := repoApplied{head: r.base, results: make([]EditResult, 0, len(edits))}
-	ov := r.repoNewOverlay()
+func (r *Repo) applyAll(edits []Edit) (appliedEdits, error) {
+	out := appliedEdits{head: r.base, results: make([]EditResult, 0, len(edits))}
+	ov := r.newOverlay()
 	var objects []plumbing.Hash // reachable from the new commits, each once
 	seen := map[plumbing.Hash]bool{}
 	c, err := r.repo.CommitObject(r.base)
@@ -113,7 +113,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		return out, fmt.Errorf("reading %s: %w", r.base, err)
 	}
 	tree := c.TreeHash
-	changed := map[string]repoChange{}
+	changed := map[string]fileChange{}
 	r.clean = false // until the index has caught up with the commits
 	for _, e := range edits {
 		res := EditResult{Name: e.Name}
@@ -122,14 +122,14 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 		if err == nil && len(files) > 0 && msg == "" {
 			err = errors.New("empty commit message")
 		}
-		var changes []repoChange
+		var changes []fileChange
 		var written []plumbing.Hash
 		if err == nil && len(files) > 0 {
-			changes, written, err = r.repoStage(ov, files)
+			changes, written, err = r.stage(ov, files)
 		}
 		if err != nil {
 			res.Err = err
-			if rerr := r.repoRevert(ov, tree, files); rerr != nil {
+			if rerr := r.revert(ov, tree, files); rerr != nil {
 				return out, fmt.Errorf("undoing edit %s: %w", e.Name, rerr)
 			}
 			out.results = append(out.results, res)
@@ -139,7 +139,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 			out.results = append(out.results, res)
 			continue
 		}
-		newTree, err := repoEditTree(ov, tree, changes, &written)
+		newTree, err := editTree(ov, tree, changes, &written)
 		if err != nil {
 			return out, fmt.Errorf("edit %s: writing tree: %w", e.Name, err)
 		}
@@ -147,7 +147,7 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 			out.results = append(out.results, res) // the same bytes written back
 			continue
 		}
-		commit, err := r.repoWriteCommit(ov, newTree, out.head, msg)
+		commit, err := r.writeCommit(ov, newTree, out.head, msg)
 		if err != nil {
 			return out, fmt.Errorf("edit %s: writing commit: %w", e.Name, err)
 		}
@@ -172,22 +172,22 @@ func (r *Repo) repoApplyAll(edits []Edit) (repoApplied, error) {
 	if out.pack, err = ov.pack(objects, false); err != nil {
 		return out, fmt.Errorf("packing commits: %w", err)
 	}
-	if err := r.repoStorePack(out.pack); err != nil {
+	if err := r.storePack(out.pack); err != nil {
 		return out, fmt.Errorf("storing commits: %w", err)
 	}
 	branch := plumbing.NewHashReference(plumbing.NewBranchReferenceName(r.branch), out.head)
 	if err := r.repo.Storer.SetReference(branch); err != nil {
 		return out, fmt.Errorf("updating branch %s: %w", r.branch, err)
 	}
-	if err := r.repoUpdateIndex(changed); err != nil {
+	if err := r.updateIndex(changed); err != nil {
 		return out, fmt.Errorf("updating index: %w", err)
 	}
 	r.clean = true
 	return out, nil
 }
 
-// repoStorePack adds a packfile to the repository's objects.
-func (r *Repo) repoStorePack(pack []byte) error {
+// storePack adds a packfile to the repository's objects.
+func (r *Repo) storePack(pack []byte) error {
 	pfw, ok := r.repo.Storer.(storer.PackfileWriter)
 	if !ok {
 		return errors.New("repository storage cannot take packfiles")
@@ -203,9 +203,9 @@ func (r *Repo) repoStorePack(pack []byte) error {
 	return w.Close()
 }
 
-// repoBackoff waits before retry n (1, 2, …): a random duration in [d/2, d)
+// waitBackoff waits before retry n (1, 2, …): a random duration in [d/2, d)
 // where d doubles from the base up to the maximum.
-func (r *Repo) repoBackoff(ctx context.Context, n int) error {
+func (r *Repo) waitBackoff(ctx context.Context, n int) error {
 	d := r.opts.backoffMax
 	if n < 31 {
 		if b := r.opts.backoffBase << (n - 1); b > 0 && b < d {

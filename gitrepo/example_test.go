@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tagwatch/tagwatch/writeback/gitrepo"
+	"github.com/tagwatch/tagwatch/gitrepo"
 )
 
 // One cycle of a GitOps writer: bring the cached copy up to date, edit one
