@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 # htpasswd (apache2-utils), sshd (openssh-server), git http-backend (git).
 DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git
 
-.PHONY: all build test deps vet fmt-check fuzz bench image demo clean
+.PHONY: all build test deps vet fmt-check lint fuzz bench image demo clean
 
 all: build
 
@@ -36,6 +36,20 @@ test: deps
 
 vet:
 	$(GO) vet $(PKGS)
+
+# lint: staticcheck, unreachable code (deadcode; Example functions are run
+# by go test, which deadcode does not see) and a tidy go.mod. The tools are
+# installed at pinned versions into GOPATH/bin when missing.
+STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION    := v0.52.0
+GOBIN               := $(shell $(GO) env GOPATH)/bin
+lint:
+	@[ -x $(GOBIN)/staticcheck ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@[ -x $(GOBIN)/deadcode ] || $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+	$(GOBIN)/staticcheck $(PKGS)
+	@out=$$($(GOBIN)/deadcode -test $(PKGS) | grep -v ': unreachable func: Example' || true); \
+	if [ -n "$$out" ]; then echo "unreachable code:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

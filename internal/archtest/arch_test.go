@@ -69,3 +69,63 @@ func TestPolicyIsPure(t *testing.T) {
 		}
 	}
 }
+
+// packages lists every non-test package of the module with its direct
+// imports.
+func packages(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkgs[strings.TrimPrefix(f[0], module+"/")] = f[1:]
+	}
+	return pkgs
+}
+
+// isTestHelper reports whether pkg (relative to the module) is a package
+// that only tests use: internal/test*, test/….
+func isTestHelper(pkg string) bool {
+	return strings.HasPrefix(pkg, "internal/test") || strings.HasPrefix(pkg, "test/")
+}
+
+// TestProductLinksNoTestHelpers: the tagwatch binary never carries the
+// test servers and fixtures of internal/test*.
+func TestProductLinksNoTestHelpers(t *testing.T) {
+	for _, d := range deps(t, "cmd/tagwatch") {
+		if rel, ok := strings.CutPrefix(d, module+"/"); ok && isTestHelper(rel) {
+			t.Errorf("cmd/tagwatch links %s: test helpers stay out of the product", d)
+		}
+	}
+}
+
+// TestHeavyDependenciesStayInTheirPlace fences the dependencies that would
+// otherwise spread: cobra is the CLI's, Kubernetes is one package's (test
+// helpers aside), Prometheus is never a leaf's, and config knows nothing of
+// registries, YAML edits or git.
+func TestHeavyDependenciesStayInTheirPlace(t *testing.T) {
+	const kubePackage = "internal/kube"
+	leaves := map[string]bool{"policy": true, "registry": true, "writeback": true, "gitrepo": true}
+	for pkg, imps := range packages(t) {
+		for _, imp := range imps {
+			switch {
+			case strings.HasPrefix(imp, "github.com/spf13/cobra") && pkg != "cmd/tagwatch":
+				t.Errorf("%s imports %s: only cmd/tagwatch uses cobra", pkg, imp)
+			case strings.HasPrefix(imp, "k8s.io/") && pkg != kubePackage && !isTestHelper(pkg):
+				t.Errorf("%s imports %s: only %s talks to Kubernetes", pkg, imp, kubePackage)
+			case strings.HasPrefix(imp, "github.com/prometheus/") && leaves[pkg]:
+				t.Errorf("%s imports %s: leaves report through return values, not metrics", pkg, imp)
+			}
+		}
+	}
+	for _, d := range deps(t, "config") {
+		for _, forbidden := range []string{"registry", "writeback", "gitrepo", "internal/"} {
+			if strings.HasPrefix(d, module+"/"+forbidden) {
+				t.Errorf("config depends on %s: it loads and validates, and knows nothing of registries, edits or git", d)
+			}
+		}
+	}
+}
