@@ -60,11 +60,37 @@ type Registry struct {
 	ImmutableTags bool    `yaml:"immutableTags,omitempty"`
 }
 
-// Environment is one folder of the repository.
+// Environment is one folder of a repository.
 type Environment struct {
-	Name   string  `yaml:"name"`
+	Name string `yaml:"name"`
+	// Git overrides the top-level git block for this environment: url,
+	// branch, author and auth, each taken from the top level when left out.
+	Git    *Git    `yaml:"git,omitempty"`
 	Path   string  `yaml:"path"`
 	Images []Image `yaml:"images"`
+}
+
+// EffectiveGit is the git block env is written through: its own fields,
+// and the top level's for those it leaves out (author and auth as a whole).
+func (c *Config) EffectiveGit(env Environment) Git {
+	g := c.Git
+	o := env.Git
+	if o == nil {
+		return g
+	}
+	if o.URL != "" {
+		g.URL = o.URL
+	}
+	if o.Branch != "" {
+		g.Branch = o.Branch
+	}
+	if o.Author != (Author{}) {
+		g.Author = o.Author
+	}
+	if o.Auth != (GitAuth{}) {
+		g.Auth = o.Auth
+	}
+	return g
 }
 
 // Image is one watched repository in one environment, with its policy and targets.
@@ -86,7 +112,14 @@ type Image struct {
 	// ArgoCompat reads allowTags in Argo CD Image Updater's syntax ("any",
 	// "regexp:<RE>"; anything else matches nothing), for migrated configs.
 	ArgoCompat bool `yaml:"argoCompat,omitempty"`
+
+	// policy is the compiled policy, set by validation (Load, Parse,
+	// Validate): policies are compiled once.
+	policy *policy.Policy
 }
+
+// Policy is the image's compiled policy; nil until the config validated.
+func (im *Image) Policy() *policy.Policy { return im.policy }
 
 // Helm is a values-file target of an image: dotted paths inside File
 // (relative to the environment's path).
@@ -216,25 +249,6 @@ func (a GitAuth) Password() (string, error) {
 	return "", nil
 }
 
-// RegistryFor returns the settings of the registry whose prefix matches
-// image (a repository name) the longest, on a path boundary; nil when none
-// does. "registry.example.com" matches "registry.example.com/team/app" but
-// not "registry.example.company/app".
-func (c *Config) RegistryFor(image string) *Registry {
-	var best *Registry
-	for i := range c.Registries {
-		r := &c.Registries[i]
-		p := strings.TrimSuffix(r.Prefix, "/")
-		if image != p && !strings.HasPrefix(image, p+"/") {
-			continue
-		}
-		if best == nil || len(p) > len(strings.TrimSuffix(best.Prefix, "/")) {
-			best = r
-		}
-	}
-	return best
-}
-
 // Line returns the line field (a path like "environments[0].images[1].constraint")
 // was written on, or of its closest written parent; 0 when unknown.
 func (c *Config) Line(field string) int {
@@ -267,12 +281,20 @@ func (c *Config) resolvePaths(dir string) {
 		}
 		return filepath.Join(dir, p)
 	}
-	if gitURLKind(c.Git.URL) == urlLocal {
-		c.Git.URL = abs(c.Git.URL)
+	gits := []*Git{&c.Git}
+	for i := range c.Environments {
+		if g := c.Environments[i].Git; g != nil {
+			gits = append(gits, g)
+		}
 	}
-	c.Git.Auth.PasswordFile = abs(c.Git.Auth.PasswordFile)
-	c.Git.Auth.SSHKeyFile = abs(c.Git.Auth.SSHKeyFile)
-	c.Git.Auth.KnownHostsFile = abs(c.Git.Auth.KnownHostsFile)
+	for _, g := range gits {
+		if gitURLKind(g.URL) == urlLocal {
+			g.URL = abs(g.URL)
+		}
+		g.Auth.PasswordFile = abs(g.Auth.PasswordFile)
+		g.Auth.SSHKeyFile = abs(g.Auth.SSHKeyFile)
+		g.Auth.KnownHostsFile = abs(g.Auth.KnownHostsFile)
+	}
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		r.CAFile = abs(r.CAFile)

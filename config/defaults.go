@@ -11,12 +11,8 @@ const (
 	DefaultAuthorName  = "tagwatch"
 	DefaultAuthorEmail = "tagwatch@localhost"
 	DefaultInterval    = 2 * time.Minute
-	DefaultRateLimit   = 20.0
 	DefaultStrategy    = "semver"
 	DefaultOrder       = "asc"
-	// DefaultUsername is the https user name when only a password or token
-	// is configured (hosts that take tokens accept any user name).
-	DefaultUsername = "git"
 )
 
 // setDefaults fills every field left empty that has a default.
@@ -27,17 +23,8 @@ func (c *Config) setDefaults() {
 	if c.Git.Author.Email == "" {
 		c.Git.Author.Email = DefaultAuthorEmail
 	}
-	a := &c.Git.Auth
-	if a.Username == "" && (a.PasswordEnv != "" || a.PasswordFile != "") {
-		a.Username = DefaultUsername
-	}
 	if c.Interval.Duration == 0 {
 		c.Interval.Duration = DefaultInterval
-	}
-	for i := range c.Registries {
-		if c.Registries[i].RateLimit == 0 {
-			c.Registries[i].RateLimit = DefaultRateLimit
-		}
 	}
 	for i := range c.Environments {
 		for j := range c.Environments[i].Images {

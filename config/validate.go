@@ -43,7 +43,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate() Errors {
 	v := &validator{c: c}
-	v.git()
+	v.git("git", c.Git, true)
 	for i, r := range c.Registries {
 		v.registry(i, r)
 	}
@@ -61,36 +61,81 @@ func (c *Config) validate() Errors {
 		} else {
 			names[e.Name] = f
 		}
-		v.environment(f, e)
+		v.environment(f, &c.Environments[i])
+		v.envGit(f, e)
 	}
 	return v.errs
 }
 
-func (v *validator) git() {
-	g := v.c.Git
+// git validates a git block at field f: the top level (top: url required,
+// author defaulted) or an environment's override (every field optional).
+func (v *validator) git(f string, g Git, top bool) {
 	if g.URL == "" {
-		v.add("git.url", "required: the repository holding the environments")
+		if top {
+			v.add(f+".url", "required: the repository holding the environments")
+		}
 	} else if err := checkGitURL(g.URL); err != nil {
-		v.add("git.url", "%v", err)
+		v.add(f+".url", "%v", err)
 	}
 	if g.Branch != "" {
 		if err := plumbing.NewBranchReferenceName(g.Branch).Validate(); err != nil || strings.HasPrefix(g.Branch, "refs/") {
-			v.add("git.branch", "%q is not a valid branch name", g.Branch)
+			v.add(f+".branch", "%q is not a valid branch name", g.Branch)
 		}
 	}
-	if strings.ContainsAny(g.Author.Name, "<>\n") {
-		v.add("git.author.name", "must not contain <, > or a newline")
-	}
-	if e := g.Author.Email; strings.ContainsAny(e, "<> \n") || !strings.Contains(e, "@") {
-		v.add("git.author.email", "%q is not an email address", e)
+	if top || g.Author != (Author{}) {
+		if strings.ContainsAny(g.Author.Name, "<>\n") || g.Author.Name == "" {
+			v.add(f+".author.name", "must not be empty nor contain <, > or a newline")
+		}
+		if e := g.Author.Email; strings.ContainsAny(e, "<> \n") || !strings.Contains(e, "@") {
+			v.add(f+".author.email", "%q is not an email address", e)
+		}
 	}
 	a := g.Auth
 	if a.PasswordEnv != "" && a.PasswordFile != "" {
-		v.add("git.auth.passwordFile", "set passwordEnv or passwordFile, not both")
+		v.add(f+".auth.passwordFile", "set passwordEnv or passwordFile, not both")
 	}
 	if a.PasswordEnv != "" && !envVarRE.MatchString(a.PasswordEnv) {
-		v.add("git.auth.passwordEnv", "%q is not an environment variable name", a.PasswordEnv)
+		v.add(f+".auth.passwordEnv", "%q is not an environment variable name", a.PasswordEnv)
 	}
+}
+
+// envGit validates environments[i].git: its own fields, and that the
+// top-level credentials it inherits are not sent to another host.
+func (v *validator) envGit(f string, e Environment) {
+	if e.Git == nil {
+		return
+	}
+	v.git(f+".git", *e.Git, false)
+	top := v.c.Git
+	if e.Git.URL == "" || e.Git.Auth != (GitAuth{}) || top.Auth == (GitAuth{}) {
+		return
+	}
+	if h, th := gitHost(e.Git.URL), gitHost(top.URL); h != th {
+		v.add(f+".git.auth", "the top-level git.auth (for %s) would be sent to %s: set auth here (auth: {} is not enough; name the credentials for this host)", orLocal(th), orLocal(h))
+	}
+}
+
+// gitHost is the host a git URL connects to ("" for local paths and file://).
+func gitHost(s string) string {
+	switch gitURLKind(s) {
+	case urlRemote:
+		if u, err := url.Parse(s); err == nil && strings.Contains(s, "://") {
+			return u.Hostname()
+		}
+		host, _, _ := strings.Cut(s, ":")
+		if _, h, ok := strings.Cut(host, "@"); ok {
+			return h
+		}
+		return host
+	}
+	return ""
+}
+
+func orLocal(host string) string {
+	if host == "" {
+		return "a local repository"
+	}
+	return host
 }
 
 // URL kinds of git.url.
@@ -207,7 +252,7 @@ func checkCredentials(s string) error {
 	return errors.New(`must be env:VAR or file:/path (a variable or file holding "user:pass"); never the secret itself`)
 }
 
-func (v *validator) environment(f string, e Environment) {
+func (v *validator) environment(f string, e *Environment) {
 	switch {
 	case e.Name == "":
 		v.add(f+".name", "required")
@@ -222,7 +267,8 @@ func (v *validator) environment(f string, e Environment) {
 	}
 	images := map[string]int{}
 	aliases := map[string]int{}
-	for j, im := range e.Images {
+	for j := range e.Images {
+		im := &e.Images[j]
 		g := fmt.Sprintf("%s.images[%d]", f, j)
 		repo := v.image(g, e.Path, im)
 		if repo != "" {
@@ -255,7 +301,7 @@ func checkRelPath(p string) error {
 
 // image validates one image entry and returns its normalised repository
 // name ("" when invalid).
-func (v *validator) image(f, envPath string, im Image) string {
+func (v *validator) image(f, envPath string, im *Image) string {
 	repo := ""
 	switch {
 	case im.Image == "":
@@ -275,9 +321,11 @@ func (v *validator) image(f, envPath string, im Image) string {
 	if h := im.Helm; h != nil {
 		v.helm(f+".helm", envPath, h)
 	}
-	if _, err := policy.New(im.PolicySpec()); err != nil {
+	p, err := policy.New(im.PolicySpec())
+	if err != nil {
 		v.policyError(f, err)
 	}
+	im.policy = p
 	return repo
 }
 

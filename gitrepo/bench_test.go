@@ -30,7 +30,7 @@ var benchTag = regexp.MustCompile(`(?m)^  tag: .*$`)
 // benchEdit sets the tag of one environment file, the way a Kustomize or
 // Helm target edit would: read, change one scalar, write.
 func benchEdit(file, tag string) Edit {
-	return Edit{Name: file, Apply: func(dir string) (string, []string, error) {
+	return Edit{Name: file, Apply: func(_ context.Context, dir string) (string, []string, error) {
 		p := filepath.Join(dir, filepath.FromSlash(file))
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -26,7 +26,7 @@ func ExampleRepo_Publish() {
 	var edits []gitrepo.Edit
 	for _, env := range []string{"staging", "production"} {
 		file := "envs/" + env + "/VERSION"
-		edits = append(edits, gitrepo.Edit{Name: env, Apply: func(dir string) (string, []string, error) {
+		edits = append(edits, gitrepo.Edit{Name: env, Apply: func(_ context.Context, dir string) (string, []string, error) {
 			// Decide from what is in dir now: this may run again on a newer head.
 			old, _ := os.ReadFile(filepath.Join(dir, file))
 			if string(old) == "1.4.0\n" {

@@ -20,7 +20,7 @@ import (
 // and only those are put back when it fails. Paths must stay inside dir.
 type Edit struct {
 	Name  string
-	Apply func(dir string) (message string, files []string, err error)
+	Apply func(ctx context.Context, dir string) (message string, files []string, err error)
 }
 
 // EditResult is the outcome of one Edit in Publish.
@@ -70,13 +70,18 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 				return res, err
 			}
 		}
-		out, err := r.applyAll(edits)
+		out, err := r.applyAll(ctx, edits)
 		res.Edits, res.Head = out.results, out.head.String()
 		if err != nil {
 			return res, err
 		}
 		if out.head == r.base {
 			return res, nil // nothing changed: nothing to push
+		}
+		if err := ctx.Err(); err != nil {
+			// A hard stop (a lost lease, an abandoned cycle): the commits
+			// stay local and are dropped by the next Publish or Sync.
+			return res, fmt.Errorf("not pushing to %s: %w", Redact(r.ep.url), err)
 		}
 		err = r.pushUpdate(ctx, out)
 		if err == nil {
@@ -103,7 +108,7 @@ type appliedEdits struct {
 // applyAll runs every edit on the working tree at r.base and commits
 // each one's files. An edit that fails is undone and recorded; only a
 // failure of the repository itself is returned as an error.
-func (r *Repo) applyAll(edits []Edit) (appliedEdits, error) {
+func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error) {
 	out := appliedEdits{head: r.base, results: make([]EditResult, 0, len(edits))}
 	ov := r.newOverlay()
 	var objects []plumbing.Hash // reachable from the new commits, each once
@@ -117,7 +122,7 @@ func (r *Repo) applyAll(edits []Edit) (appliedEdits, error) {
 	r.clean = false // until the index has caught up with the commits
 	for _, e := range edits {
 		res := EditResult{Name: e.Name}
-		msg, files, err := e.Apply(r.dir)
+		msg, files, err := e.Apply(ctx, r.dir)
 		res.Message, res.Files = msg, files
 		if err == nil && len(files) > 0 && msg == "" {
 			err = errors.New("empty commit message")

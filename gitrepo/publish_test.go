@@ -26,10 +26,10 @@ func TestPublishSeveralEditsOnePush(t *testing.T) {
 	base := r.Head()
 	srv.ResetStats()
 
-	remove := Edit{Name: "old", Apply: func(dir string) (string, []string, error) {
+	remove := Edit{Name: "old", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		return "tagwatch(old): remove", []string{"envs/old/app.yaml"}, os.Remove(filepath.Join(dir, "envs/old/app.yaml"))
 	}}
-	add := Edit{Name: "new", Apply: func(dir string) (string, []string, error) {
+	add := Edit{Name: "new", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		p := filepath.Join(dir, "envs/new/deep/app.yaml")
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		return "tagwatch(new): add", []string{"envs/new/deep/app.yaml"}, os.WriteFile(p, []byte("tag: 2.0.0\n"), 0o644)
@@ -37,7 +37,7 @@ func TestPublishSeveralEditsOnePush(t *testing.T) {
 	res := publish(t, r,
 		setFile("envs/staging/app.yaml", "tag: 1.1.0\n"),
 		setFile("envs/production/app.yaml", "tag: 1.1.0\n"),
-		Edit{Name: "noop", Apply: func(string) (string, []string, error) { return "", nil, nil }},
+		Edit{Name: "noop", Apply: func(context.Context, string) (string, []string, error) { return "", nil, nil }},
 		remove, add,
 	)
 	if !res.Pushed || res.Attempts != 1 {
@@ -95,18 +95,18 @@ func TestPublishFailingEdit(t *testing.T) {
 	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a: 1\n", "b.yaml": "b: 1\n", "c.yaml": "c: 1\n"})
 	r := openTest(t, "file://"+bare)
 	boom := errors.New("boom")
-	bad := Edit{Name: "bad", Apply: func(dir string) (string, []string, error) {
+	bad := Edit{Name: "bad", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("half-written"), 0o644)
 		os.WriteFile(filepath.Join(dir, "stray.yaml"), []byte("new"), 0o644)
 		return "", []string{"b.yaml", "stray.yaml"}, boom
 	}}
-	outside := Edit{Name: "outside", Apply: func(dir string) (string, []string, error) {
+	outside := Edit{Name: "outside", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		return "escape", []string{"../etc/passwd"}, nil
 	}}
-	inGit := Edit{Name: "in .git", Apply: func(dir string) (string, []string, error) {
+	inGit := Edit{Name: "in .git", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		return "hide", []string{".git/config"}, nil
 	}}
-	noMessage := Edit{Name: "no message", Apply: func(dir string) (string, []string, error) {
+	noMessage := Edit{Name: "no message", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("c: 9\n"), 0o644)
 		return "", []string{"c.yaml"}, nil
 	}}
@@ -155,7 +155,7 @@ func TestPublishNothingToPush(t *testing.T) {
 	srv.ResetStats()
 	res := publish(t, r,
 		setFile("a.yaml", "a: 1\n"), // the same bytes
-		Edit{Name: "no files", Apply: func(string) (string, []string, error) { return "msg", nil, nil }},
+		Edit{Name: "no files", Apply: func(context.Context, string) (string, []string, error) { return "msg", nil, nil }},
 	)
 	if res.Pushed || res.Head != before || r.Head() != before {
 		t.Errorf("Pushed %v, head %s → %s", res.Pushed, before, res.Head)
@@ -203,7 +203,7 @@ func TestPublishRacingWriter(t *testing.T) {
 				// The foreign writer pushes during the first `races` applies
 				// of this round, that is after our fetch and before our push.
 				applies := 0
-				racer := Edit{Name: "racer", Apply: func(dir string) (string, []string, error) {
+				racer := Edit{Name: "racer", Apply: func(ctx context.Context, dir string) (string, []string, error) {
 					applies++
 					if applies <= races {
 						h, err := foreign.CommitAndPush(fmt.Sprintf("foreign/r%d-%d.txt", round, applies), "x\n",
@@ -213,7 +213,7 @@ func TestPublishRacingWriter(t *testing.T) {
 						}
 						foreignCommits = append(foreignCommits, h)
 					}
-					return appendLine("envs/staging/app.yaml", fmt.Sprintf("round%d: yes", round)).Apply(dir)
+					return appendLine("envs/staging/app.yaml", fmt.Sprintf("round%d: yes", round)).Apply(ctx, dir)
 				}}
 				res := publish(t, r, racer, appendLine("envs/production/app.yaml", fmt.Sprintf("round%d: yes", round)))
 				if !res.Pushed || res.Attempts != races+1 {
@@ -295,12 +295,12 @@ func TestPublishGivesUp(t *testing.T) {
 	r := openTest(t, "file://"+bare, WithMaxAttempts(2))
 	foreign := testgit.NewClone(t, bare)
 	n := 0
-	always := Edit{Name: "always raced", Apply: func(dir string) (string, []string, error) {
+	always := Edit{Name: "always raced", Apply: func(ctx context.Context, dir string) (string, []string, error) {
 		n++
 		if _, err := foreign.CommitAndPush("f.txt", fmt.Sprint(n), fmt.Sprint("foreign ", n)); err != nil {
 			return "", nil, err
 		}
-		return setFile("a.yaml", "a: 2\n").Apply(dir)
+		return setFile("a.yaml", "a: 2\n").Apply(ctx, dir)
 	}}
 	res, err := r.Publish(context.Background(), []Edit{always})
 	if !errors.Is(err, ErrPushRejected) {
@@ -330,14 +330,14 @@ func TestPublishAlreadyThere(t *testing.T) {
 	r := openTest(t, "file://"+bare)
 	foreign := testgit.NewClone(t, bare)
 	raced := false
-	e := Edit{Name: "a", Apply: func(dir string) (string, []string, error) {
+	e := Edit{Name: "a", Apply: func(ctx context.Context, dir string) (string, []string, error) {
 		if !raced {
 			raced = true
 			if _, err := foreign.CommitAndPush("a.yaml", "a: 1\nwanted\n", "foreign did it"); err != nil {
 				return "", nil, err
 			}
 		}
-		return appendLine("a.yaml", "wanted").Apply(dir)
+		return appendLine("a.yaml", "wanted").Apply(ctx, dir)
 	}}
 	res := publish(t, r, e)
 	if res.Pushed || res.Attempts != 2 || res.Edits[0].Commit != "" {
@@ -464,7 +464,7 @@ func TestPublishFileModes(t *testing.T) {
 	bare := testgit.NewBare(t, map[string]string{"a.yaml": "a\n"})
 	r := openTest(t, "file://"+bare)
 	outside := t.TempDir()
-	modes := Edit{Name: "modes", Apply: func(dir string) (string, []string, error) {
+	modes := Edit{Name: "modes", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			return "", nil, err
 		}
@@ -473,7 +473,7 @@ func TestPublishFileModes(t *testing.T) {
 		}
 		return "modes", []string{"run.sh", "link.yaml"}, nil
 	}}
-	escape := Edit{Name: "escape", Apply: func(dir string) (string, []string, error) {
+	escape := Edit{Name: "escape", Apply: func(_ context.Context, dir string) (string, []string, error) {
 		if err := os.Symlink(outside, filepath.Join(dir, "out")); err != nil {
 			return "", nil, err
 		}

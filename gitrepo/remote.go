@@ -31,7 +31,7 @@ type endpoint struct {
 
 // tokenUsername is sent with a token when no username is configured: GitHub,
 // GitLab, Gitea and Bitbucket accept any non-empty username with a token.
-const tokenUsername = "x-access-token"
+const tokenUsername = "git"
 
 // parseEndpoint reads raw (a local path, file://, http(s)://, ssh:// or
 // scp-like user@host:path) and moves any credentials in it into a.
@@ -51,7 +51,7 @@ func parseEndpoint(raw string, a *Auth) (endpoint, error) {
 	case !strings.Contains(raw, "://") && isSCPLike(raw):
 		e, err := transport.NewEndpoint(raw)
 		if err != nil {
-			return ep, fmt.Errorf("invalid git URL %s", redactURL(raw))
+			return ep, fmt.Errorf("invalid git URL %s", Redact(raw))
 		}
 		ep.kind, ep.url, ep.sshUser = "ssh", raw, e.User
 		ep.host = net.JoinHostPort(e.Host, strconv.Itoa(portOr(e.Port, 22)))
@@ -66,7 +66,7 @@ func parseEndpoint(raw string, a *Auth) (endpoint, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return ep, fmt.Errorf("invalid git URL %s", redactURL(raw))
+		return ep, fmt.Errorf("invalid git URL %s", Redact(raw))
 	}
 	switch u.Scheme {
 	case "http", "https":
@@ -99,7 +99,7 @@ func parseEndpoint(raw string, a *Auth) (endpoint, error) {
 		port, _ := strconv.Atoi(u.Port())
 		ep.host = net.JoinHostPort(u.Hostname(), strconv.Itoa(portOr(port, 22)))
 	default:
-		return ep, fmt.Errorf("unsupported git URL scheme %q in %s (want file, http, https or ssh)", u.Scheme, redactURL(raw))
+		return ep, fmt.Errorf("unsupported git URL scheme %q in %s (want file, http, https or ssh)", u.Scheme, Redact(raw))
 	}
 	u.User = nil
 	if ep.kind == "ssh" && ep.sshUser != "" {
@@ -132,8 +132,8 @@ func portOr(p, def int) int {
 	return p
 }
 
-// redactURL returns raw with its credentials replaced, for error messages.
-func redactURL(raw string) string {
+// Redact returns raw with its credentials replaced, for error messages.
+func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		if at := strings.LastIndex(raw, "@"); at >= 0 && strings.Contains(raw[:at], "://") {
@@ -149,10 +149,11 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// cacheName is the directory name of the cached copy of url: a hash, so
-// it carries neither credentials nor characters a file system might refuse.
-func cacheName(url string) string {
-	sum := sha256.Sum256([]byte(url))
+// cacheName is the directory name of the cached copy of branch of url: a
+// hash, so it carries neither credentials nor characters a file system
+// might refuse. Each branch has its own working copy.
+func cacheName(url, branch string) string {
+	sum := sha256.Sum256([]byte(url + "\x00" + branch))
 	return hex.EncodeToString(sum[:12])
 }
 
@@ -225,13 +226,15 @@ func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	return keys, nil
 }
 
-func init() {
-	// go-git resolves ssh host aliases (HostName, Port) through this reader.
-	// Its default finds ~/.ssh/config in the passwd entry's home directory,
-	// ignoring $HOME, while the default known_hosts (ours and go-git's) is
-	// $HOME/.ssh/known_hosts: read both from the same home.
-	gitssh.DefaultSSHConfig = sshConfigFiles{}
-}
+// UseHomeSSHConfig makes go-git resolve ssh host aliases (HostName, Port,
+// User) from $HOME/.ssh/config and /etc/ssh/ssh_config. go-git's default
+// reader finds ~/.ssh/config in the passwd entry's home directory, ignoring
+// $HOME, while the default known_hosts (ours and go-git's) is
+// $HOME/.ssh/known_hosts: this reads both from the same home.
+//
+// It sets go-git's package-level DefaultSSHConfig, so a program calls it
+// once, at start (tagwatch's main does); a library never does.
+func UseHomeSSHConfig() { gitssh.DefaultSSHConfig = sshConfigFiles{} }
 
 // sshSystemConfig is the system-wide ssh_config(5), read after the user's.
 var sshSystemConfig = "/etc/ssh/ssh_config"

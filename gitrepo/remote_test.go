@@ -56,7 +56,8 @@ func TestSSHConfigAlias(t *testing.T) {
 			t.Errorf("%s: dials %s, known_hosts name %q; want %q", raw, addr, got, want)
 		}
 	}
-	// go-git itself reads the same files.
+	// go-git itself reads the same files, once the program opts in.
+	UseHomeSSHConfig()
 	if got := gitssh.DefaultSSHConfig.Get("tagwatch-test-git", "Port"); got != "2222" {
 		t.Errorf("go-git sees Port %q for the alias, want 2222 from $HOME/.ssh/config", got)
 	}

@@ -183,8 +183,8 @@ var (
 //
 // url is a local path, file://, http(s):// (credentials in it are moved into
 // the auth and never stored), ssh:// or scp-like user@host:path. The cache
-// directory of a URL is named by a hash of it; two processes must not share
-// one cache directory at the same time.
+// directory of a URL and branch is named by a hash of both; two processes
+// must not share one cache directory at the same time.
 func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
@@ -199,7 +199,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
 	}
 	r := &Repo{
-		dir:    filepath.Join(o.cacheDir, cacheName(ep.url)),
+		dir:    filepath.Join(o.cacheDir, cacheName(ep.url, o.branch)),
 		branch: o.branch,
 		ep:     ep,
 		auth:   auth,

@@ -32,7 +32,7 @@ func openTest(t *testing.T, url string, opts ...Option) *Repo {
 
 // setFile is an Edit that writes content to file.
 func setFile(file, content string) Edit {
-	return Edit{Name: file, Apply: func(dir string) (string, []string, error) {
+	return Edit{Name: file, Apply: func(_ context.Context, dir string) (string, []string, error) {
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
 			return "", nil, err
 		}
@@ -43,7 +43,7 @@ func setFile(file, content string) Edit {
 // appendLine is an Edit that decides from what it reads: it appends line to
 // file unless the file already holds it.
 func appendLine(file, line string) Edit {
-	return Edit{Name: file + "+" + line, Apply: func(dir string) (string, []string, error) {
+	return Edit{Name: file + "+" + line, Apply: func(_ context.Context, dir string) (string, []string, error) {
 		p := filepath.Join(dir, filepath.FromSlash(file))
 		old, err := os.ReadFile(p)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -385,8 +385,8 @@ func TestRedactURL(t *testing.T) {
 		"https://h/x.git":             "https://h/x.git",
 		"https://a:b@h/%zz":           "https://REDACTED@h/%zz",
 	} {
-		if got := redactURL(raw); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
+		if got := Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -184,13 +184,6 @@ func (p *Policy) applyRanges(parts [][]cand, cnt *counts) {
 	}
 }
 
-func (p *Policy) admit(v *semver.Version) bool {
-	if v.Prerelease() != "" && !p.preComparator {
-		return false
-	}
-	return p.constraint.Check(v)
-}
-
 // rank collapses duplicates and returns the candidates best first.
 func (p *Policy) rank(parts [][]cand, st *Stats) []*cand {
 	byName := p.spec.Strategy == NewestBuild || p.spec.Strategy == Digest

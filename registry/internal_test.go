@@ -162,7 +162,7 @@ func TestGates(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rate per host (-want +got):\n%s", diff)
 	}
-	if c.gate("slow.example.com") != c.gate("slow.example.com") {
+	if first, again := c.gate("slow.example.com"), c.gate("slow.example.com"); first != again {
 		t.Error("gate not shared per host")
 	}
 }

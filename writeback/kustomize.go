@@ -26,6 +26,22 @@ type kustomization struct {
 	entry     *yaml.Node // the entry whose name matches; nil when missing
 }
 
+// KustomizationFile is the path, relative to root, of the kustomization
+// file in dir (relative to root), the first of the names kustomize
+// recognises in its order; "" when dir holds none or leaves root.
+func KustomizationFile(root, dir string) string {
+	d, err := resolveRepoPath(root, dir)
+	if err != nil {
+		return ""
+	}
+	for _, n := range kustomizationFileNames {
+		if fi, err := os.Stat(filepath.Join(d.abs, n)); err == nil && fi.Mode().IsRegular() {
+			return path.Join(d.rel, n)
+		}
+	}
+	return ""
+}
+
 // openKustomization finds and reads the kustomization file in dir.
 func openKustomization(root, dir string) (*yamlFile, error) {
 	d, err := resolveRepoPath(root, dir)

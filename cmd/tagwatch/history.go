@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
 func init() { commands = append(commands, newHistoryCmd) }
@@ -73,17 +75,26 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	if f.config != "" && f.repo != "" {
 		return usagef("--config and --repo name the repository twice; give one")
 	}
-	src, err := openHistory(cmd, f)
+	srcs, err := openHistory(cmd, f)
 	if err != nil {
 		return err
 	}
-	if r, ok := src.(*gitrepo.Repo); ok && isShallow(r.Dir()) && g.log != nil {
-		g.log.WithField("repo", r.Dir()).Warn("the clone is shallow: history stops at its depth (git fetch --unshallow, or use --repo URL)")
+	var entries []audit.Entry
+	for _, s := range srcs {
+		if r, ok := s.src.(*gitrepo.Repo); ok && isShallow(r.Dir()) && g.log != nil {
+			g.log.WithField("repo", r.Dir()).Warn("the clone is shallow: history stops at its depth (git fetch --unshallow, or use --repo URL)")
+		}
+		es, err := audit.History(cmd.Context(), s.src, audit.Filter{Env: f.env, Image: f.image})
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		for i := range es {
+			es[i].Repository = s.name
+		}
+		entries = append(entries, es...)
 	}
-	entries, err := audit.History(cmd.Context(), src, audit.Filter{Env: f.env, Image: f.image})
-	if err != nil {
-		return err
-	}
+	// Newest first across repositories; within one, in the order read.
+	slices.SortStableFunc(entries, func(a, b audit.Entry) int { return b.Time.Compare(a.Time) })
 	if g.log != nil {
 		g.log.WithFields(logrus.Fields{"repo": historyName(f), "changes": len(entries)}).Debug("history read")
 	}
@@ -97,8 +108,15 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	return audit.WriteTable(out, entries)
 }
 
-// openHistory opens the repository named by the flags for reading.
-func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
+// historySource is one repository history reads, by its display name.
+type historySource struct {
+	name string
+	src  audit.LogSource
+}
+
+// openHistory opens the repositories named by the flags for reading: the
+// one of --repo (or the current directory), or every repository of --config.
+func openHistory(cmd *cobra.Command, f *historyFlags) ([]historySource, error) {
 	ctx := cmd.Context()
 	if f.config == "" {
 		repo := f.repo
@@ -113,15 +131,23 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 				}
 				return nil, err
 			}
-			return r, nil
+			return []historySource{{repo, r}}, nil
 		}
 		dir, err := historyCacheDir(f.cacheDir)
 		if err != nil {
 			return nil, err
 		}
-		return gitrepo.Open(ctx, repo, gitrepo.WithDepth(0), gitrepo.WithCacheDir(dir))
+		r, err := gitrepo.Open(ctx, repo, gitrepo.WithDepth(0), gitrepo.WithCacheDir(dir))
+		if err != nil {
+			return nil, err
+		}
+		return []historySource{{gitrepo.Redact(repo), r}}, nil
 	}
 	cfg, err := config.Load(f.config)
+	if err != nil {
+		return nil, usagef("%w", err)
+	}
+	set, err := plan.FromConfig(cfg)
 	if err != nil {
 		return nil, usagef("%w", err)
 	}
@@ -129,20 +155,19 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := cfg.Git.Auth
-	pw, err := a.Password()
-	if err != nil {
-		return nil, usagef("%s: %w", f.config, err)
+	var out []historySource
+	for _, p := range set.Plans {
+		opts, err := p.Repo.Options(ctx)
+		if err != nil {
+			return nil, usagef("%s: %s: %w", f.config, p.Repo.Display(), err)
+		}
+		r, err := gitrepo.Open(ctx, p.Repo.URL, append(opts, gitrepo.WithDepth(0), gitrepo.WithCacheDir(dir))...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, historySource{p.Repo.Display(), r})
 	}
-	opts := []gitrepo.Option{
-		gitrepo.WithDepth(0),
-		gitrepo.WithCacheDir(dir),
-		gitrepo.WithAuth(gitrepo.Auth{Username: a.Username, Password: pw, SSHKeyFile: a.SSHKeyFile, KnownHostsFile: a.KnownHostsFile}),
-	}
-	if cfg.Git.Branch != "" {
-		opts = append(opts, gitrepo.WithBranch(cfg.Git.Branch))
-	}
-	return gitrepo.Open(ctx, cfg.Git.URL, opts...)
+	return out, nil
 }
 
 // historyCacheDir is where history clones remotes: apart from run's working

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/tagwatch/tagwatch/gitrepo"
 )
 
 // Exit codes of DESIGN.md §3.
@@ -40,6 +41,7 @@ type globals struct {
 }
 
 func main() {
+	gitrepo.UseHomeSSHConfig()
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/internal/server"
 	"github.com/tagwatch/tagwatch/registry"
@@ -93,31 +93,45 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if err != nil {
 		return usagef("%w", err)
 	}
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		return usagef("%w", err)
+	}
 	// Secrets are read again at each use; a missing one is a configuration
 	// error now rather than a failed cycle later.
-	if _, err := cfg.Git.Auth.Password(); err != nil {
-		return usagef("%s: %w", f.config, err)
+	for _, p := range set.Plans {
+		if _, err := p.Repo.Options(cmd.Context()); err != nil {
+			return usagef("%s: %s: %w", f.config, p.Repo.Display(), err)
+		}
 	}
 	cacheDir, err := cacheDir(f.cacheDir)
 	if err != nil {
 		return err
 	}
 	log := logrus.NewEntry(g.log)
-	rec, err := newReconciler(cfg, cacheDir, log)
+	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")))
 	if err != nil {
-		if errors.Is(err, reconcile.ErrConfig) {
-			return usagef("%s: %w", f.config, err)
-		}
-		return err
+		return usagef("%s: registries: %w", f.config, err)
 	}
 	out := cmd.OutOrStdout()
-	if f.once && f.listen != "" {
-		log.Warn("--listen is ignored with --once: health endpoints are for the daemon")
+	opts := []reconcile.Option{
+		reconcile.WithLogger(log),
+		reconcile.WithCacheDir(filepath.Join(cacheDir, "git")),
+		reconcile.WithInterval(set.Interval),
+		reconcile.WithCycleTimeout(f.timeout),
+		reconcile.WithDryRun(f.dryRun),
 	}
 	if f.once {
+		loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
+		if err != nil {
+			return err
+		}
+		if f.listen != "" {
+			log.Warn("--listen is ignored with --once: health endpoints are for the daemon")
+		}
 		ctx, cancel := withTimeout(cmd.Context(), f.timeout)
 		defer cancel()
-		rep, err := rec.Cycle(ctx, reconcile.DryRun(f.dryRun))
+		rep, err := loop.Cycle(ctx, reconcile.DryRun(f.dryRun))
 		if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
 			return werr
 		}
@@ -129,7 +143,15 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		}
 		return nil
 	}
-	return daemon(cmd.Context(), rec, cfg, f, out, log)
+	health := server.NewHealth(3 * set.Interval)
+	opts = append(opts,
+		reconcile.WithObserver(healthObserver{health}),
+		reconcile.WithObserver(&reportWriter{w: out, format: f.output, dryRun: f.dryRun, log: log}))
+	loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
+	if err != nil {
+		return err
+	}
+	return daemon(cmd.Context(), loop, health, f, set.Interval, log)
 }
 
 // withTimeout bounds a cycle; d <= 0 means no limit.
@@ -138,15 +160,6 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
-}
-
-// newReconciler wires the registry client and the loop for cfg.
-func newReconciler(cfg *config.Config, cacheDir string, log *logrus.Entry) (*reconcile.Reconciler, error) {
-	client, err := registry.New(registry.WithHosts(reconcile.Hosts(cfg)...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")))
-	if err != nil {
-		return nil, fmt.Errorf("%w: registries: %w", reconcile.ErrConfig, err)
-	}
-	return reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(cacheDir, "git")))
 }
 
 func cacheDir(flag string) (string, error) {
@@ -167,14 +180,34 @@ func writeReport(w io.Writer, format string, rep reconcile.Report, dryRun bool) 
 	return rep.WriteText(w, dryRun)
 }
 
-// daemon runs a cycle every interval until SIGINT/SIGTERM. The first signal
-// lets the cycle under way finish (up to f.grace); a second one abandons it.
-func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, f *runFlags, out io.Writer, log *logrus.Entry) error {
-	interval := cfg.Interval.Duration
-	if interval <= 0 {
-		interval = 2 * time.Minute
+// healthObserver feeds /readyz from the loop's cycles.
+type healthObserver struct{ h *server.Health }
+
+func (o healthObserver) CycleDone(s reconcile.Summary) { o.h.Cycle(s.Err) }
+
+// reportWriter prints the daemon's reports: in JSON one per cycle, in text
+// only those of cycles that did something.
+type reportWriter struct {
+	w      io.Writer
+	format string
+	dryRun bool
+	log    *logrus.Entry
+}
+
+func (o *reportWriter) CycleDone(s reconcile.Summary) {
+	rep := s.Report
+	if o.format == "text" && len(rep.Changes)+len(rep.Held)+len(rep.Errors) == 0 {
+		return
 	}
-	health := server.NewHealth(3 * interval)
+	if err := writeReport(o.w, o.format, rep, o.dryRun); err != nil {
+		o.log.WithError(err).Error("writing the report")
+	}
+}
+
+// daemon runs the loop until SIGINT/SIGTERM. The first signal drains (the
+// cycle under way finishes, up to f.grace); a second one, or the grace
+// running out, stops hard (nothing is pushed after that).
+func daemon(ctx context.Context, loop *reconcile.Loop, health *server.Health, f *runFlags, interval time.Duration, log *logrus.Entry) error {
 	if f.listen != "" {
 		srv, err := server.Listen(f.listen, health.Handler())
 		if err != nil {
@@ -187,63 +220,42 @@ func daemon(ctx context.Context, rec *reconcile.Reconciler, cfg *config.Config, 
 			_ = srv.Shutdown(sctx)
 		}()
 	}
-
-	stopping, cycleCtx, abandon := onSignals(ctx, f.grace, log)
-	defer abandon()
-
+	runCtx, stop := onSignals(ctx, loop, f.grace, log)
+	defer stop()
 	log.WithField("interval", interval.String()).Info("watching")
-	for {
-		ctx, cancel := withTimeout(cycleCtx, f.timeout)
-		rep, err := rec.Cycle(ctx, reconcile.DryRun(f.dryRun))
-		cancel()
-		if err != nil {
-			log.WithError(err).Error("cycle failed")
-		}
-		if cycleCtx.Err() == nil {
-			health.Cycle(err)
-			// JSON: one report per cycle; text: only cycles that did something.
-			quiet := f.output == "text" && len(rep.Changes)+len(rep.Held)+len(rep.Errors) == 0
-			if !quiet {
-				if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
-					log.WithError(werr).Error("writing the report")
-				}
-			}
-		}
-		select {
-		case <-stopping:
-			log.Info("stopped")
-			return nil
-		case <-time.After(interval):
-		}
+	err := loop.Run(runCtx)
+	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
+		log.Warn("stopped before the cycle under way finished; nothing was pushed after the stop")
+		return nil
 	}
+	log.Info("stopped")
+	return err
 }
 
-// onSignals handles SIGINT and SIGTERM for the daemon: the first closes
-// stopping (no new cycle starts) and, after grace or a second signal,
-// cancels cycleCtx (the cycle under way is abandoned). ctx ending counts
-// as a first signal. Call abandon when done.
-func onSignals(ctx context.Context, grace time.Duration, log *logrus.Entry) (stopping <-chan struct{}, cycleCtx context.Context, abandon func()) {
+// onSignals handles SIGINT and SIGTERM for the daemon: the first drains the
+// loop and, after grace or a second signal, cancels the returned context
+// (a hard stop). ctx ending counts as a first signal. Call stop when done.
+func onSignals(ctx context.Context, loop *reconcile.Loop, grace time.Duration, log *logrus.Entry) (runCtx context.Context, stop func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	stop := make(chan struct{})
-	cycleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		select {
 		case s := <-sigs:
 			log.WithField("signal", s.String()).Info("stopping after the cycle under way; signal again to abandon it")
 		case <-ctx.Done():
-		case <-cycleCtx.Done():
+		case <-runCtx.Done():
 			return
 		}
-		close(stop)
+		loop.Drain()
 		select {
 		case <-sigs:
 			log.Warn("abandoning the cycle under way")
 		case <-time.After(grace):
-		case <-cycleCtx.Done():
+		case <-runCtx.Done():
 			return
 		}
 		cancel()
 	}()
-	return stop, cycleCtx, func() { signal.Stop(sigs); cancel() }
+	return runCtx, func() { signal.Stop(sigs); cancel() }
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sirupsen/logrus"
 	"github.com/tagwatch/tagwatch/config"
-	"github.com/tagwatch/tagwatch/internal/reconcile"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/registry"
@@ -56,7 +56,7 @@ func testHosts(o *testOptions) ([]registry.Host, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
-		return reconcile.Hosts(cfg), nil
+		return plan.Hosts(cfg), nil
 	case o.Insecure:
 		repo, err := name.NewRepository(o.Image)
 		if err != nil {

@@ -27,8 +27,9 @@ type Change struct {
 
 // Entry is one change read back from history.
 type Entry struct {
-	Commit string
-	Time   time.Time
+	Repository string // the repository read ("" when only one was)
+	Commit     string
+	Time       time.Time
 	Change
 }
 

@@ -62,11 +62,22 @@ func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
 }
 
 // WriteTable writes entries as an aligned table: time (UTC), environment,
-// image, from → to, short digest and short commit.
+// image, from → to, short digest and short commit; and the repository first
+// when the entries come from more than one.
 func WriteTable(w io.Writer, entries []Entry) error {
+	many := false
+	for _, e := range entries {
+		many = many || e.Repository != entries[0].Repository
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if many {
+		fmt.Fprint(tw, "REPOSITORY\t")
+	}
 	fmt.Fprintln(tw, "TIME\tENV\tIMAGE\tCHANGE\tDIGEST\tCOMMIT")
 	for _, e := range entries {
+		if many {
+			fmt.Fprintf(tw, "%s\t", e.Repository)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n",
 			e.Time.UTC().Format(time.RFC3339), e.Env, e.Image, orNone(e.From), e.To,
 			orDash(ShortDigest(e.Digest)), shortCommit(e.Commit))
@@ -76,20 +87,21 @@ func WriteTable(w io.Writer, entries []Entry) error {
 
 // JSONEntry is the -o json form of an Entry.
 type JSONEntry struct {
-	Commit string    `json:"commit"`
-	Time   time.Time `json:"time"`
-	Env    string    `json:"env"`
-	Image  string    `json:"image"`
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	Digest string    `json:"digest"`
+	Repository string    `json:"repository,omitempty"`
+	Commit     string    `json:"commit"`
+	Time       time.Time `json:"time"`
+	Env        string    `json:"env"`
+	Image      string    `json:"image"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Digest     string    `json:"digest"`
 }
 
 // WriteJSON writes entries as one JSON array (an empty array for none).
 func WriteJSON(w io.Writer, entries []Entry) error {
 	out := make([]JSONEntry, len(entries))
 	for i, e := range entries {
-		out[i] = JSONEntry{Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest}
+		out[i] = JSONEntry{Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

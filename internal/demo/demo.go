@@ -19,6 +19,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -81,12 +82,17 @@ func setup(ctx context.Context, w io.Writer, dir string, log *logrus.Entry) (*st
 		stop()
 		return nil, nil, fmt.Errorf("the embedded config: %w", err)
 	}
-	client, err := registry.New(registry.WithHosts(reconcile.Hosts(cfg)...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
+	set, err := plan.FromConfig(cfg)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	s.rec, err = reconcile.New(cfg, client, reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
+	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	s.rec, err = reconcile.New(client, reconcile.Static(set.Plans), reconcile.WithLogger(log), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")),
 		reconcile.WithGitOptions(gitrepo.WithDepth(0))) // the in-process Git host serves full clones only
 	if err != nil {
 		stop()
@@ -182,7 +188,7 @@ then run "tagwatch run --config tagwatch.yaml".
 type story struct {
 	w      io.Writer
 	ctx    context.Context
-	rec    *reconcile.Reconciler
+	rec    *reconcile.Loop
 	repo   string // the image repository
 	host   string // the registry
 	bare   string // the repository on disk

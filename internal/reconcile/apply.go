@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
 )
@@ -19,13 +20,10 @@ import (
 // envRun is one environment in one cycle. apply may run more than once
 // (after a rejected push); each run starts over from what it reads.
 type envRun struct {
-	r *Reconciler
-	// ctx is the cycle's: apply has gitrepo.Edit's fixed signature and
-	// may look a digest up in the registry.
-	ctx     context.Context
-	idx     int
-	found   []found
-	digests *digestMemo
+	c    *cycle
+	env  *plan.Environment
+	repo string // the repository's display URL, for the report
+	log  *logrus.Entry
 
 	// Outcome of the latest apply.
 	changes []audit.Change
@@ -34,33 +32,22 @@ type envRun struct {
 	commit  string // set by publish
 }
 
-// kustomizationNames are the file names kustomize accepts, in its order.
-var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // apply is the environment's gitrepo.Edit: read the current values in dir,
 // choose, write, and return the audit message and changed files.
-func (e *envRun) apply(dir string) (string, []string, error) {
-	env := e.r.cfg.Environments[e.idx]
+func (e *envRun) apply(ctx context.Context, dir string) (string, []string, error) {
+	env := e.env
 	e.changes, e.held, e.errs = nil, nil, nil
 	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(env.Path))); err != nil || !fi.IsDir() {
-		e.errs = append(e.errs, Error{Env: env.Name, Error: fmt.Sprintf("path %s: not a directory of the repository", env.Path)})
+		e.fail(nil, StageWriteback, fmt.Errorf("path %s: %w", env.Path, errNoFolder))
 		return "", nil, nil
 	}
-	kfile := ""
-	for _, n := range kustomizationNames {
-		if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(env.Path), n)); err == nil && fi.Mode().IsRegular() {
-			kfile = path.Join(env.Path, n)
-			break
-		}
-	}
+	kfile := writeback.KustomizationFile(dir, env.Path)
 	var files []string
-	for i := range e.r.watches[e.idx] {
-		w := &e.r.watches[e.idx][i]
-		changed, err := e.applyImage(dir, kfile, w, e.found[i])
+	for _, w := range env.Watches {
+		changed, stage, err := e.applyImage(ctx, dir, kfile, w)
 		files = append(files, changed...)
 		if err != nil {
-			e.errs = append(e.errs, Error{Env: env.Name, Image: w.img.Image, Error: err.Error()})
-			e.r.o.log.WithFields(logrus.Fields{"env": env.Name, "image": w.img.Image}).WithError(err).Warn("image skipped")
+			e.fail(w, stage, err)
 		}
 	}
 	if len(e.changes) == 0 {
@@ -68,6 +55,25 @@ func (e *envRun) apply(dir string) (string, []string, error) {
 	}
 	slices.Sort(files)
 	return audit.Message(env.Name, e.changes), slices.Compact(files), nil
+}
+
+// errNoFolder is an environment whose path is not a folder of the repository.
+var errNoFolder = errors.New("not a directory of the repository")
+
+// fail records an error of the environment (w nil) or of one of its images.
+func (e *envRun) fail(w *plan.Watch, stage string, err error) {
+	ent := Error{Repository: e.repo, Env: e.env.Name, Error: err.Error(), Err: err, Stage: stage}
+	log := e.log.WithField("env", e.env.Name)
+	if w != nil {
+		ent.Image = w.Image
+		log = log.WithField("image", w.Image)
+	}
+	e.errs = append(e.errs, ent)
+	if w == nil {
+		log.WithError(err).Warn("environment skipped")
+	} else {
+		log.WithError(err).Warn("image skipped")
+	}
 }
 
 // located is a target that exists in the tree, with its current value.
@@ -79,50 +85,47 @@ type located struct {
 
 // targets are the places w is written in env: the kustomization (when the
 // environment has one), the Helm values file (when configured) and markers.
-func (e *envRun) targets(kfile string, w *watch) []located {
-	env := e.r.cfg.Environments[e.idx]
+func (e *envRun) targets(kfile string, w *plan.Watch) []located {
+	env := e.env
 	var ts []located
 	if kfile != "" {
-		name := w.img.KustomizeName
-		if name == "" {
-			name = w.img.Image
-		}
-		ts = append(ts, located{t: writeback.Target{Kind: writeback.Kustomize, Path: env.Path, Name: name}, file: kfile})
+		ts = append(ts, located{t: writeback.Target{Kind: writeback.Kustomize, Path: env.Path, Name: w.Name()}, file: kfile})
 	}
-	if h := w.img.Helm; h != nil {
+	if h := w.Helm; h != nil {
 		f := path.Join(env.Path, h.File)
 		ts = append(ts, located{t: writeback.Target{Kind: writeback.Helm, Path: f, ImageField: h.Image,
 			RepositoryField: h.Repository, TagField: h.Tag, DigestField: h.Digest}, file: f})
 	}
-	ts = append(ts, located{t: writeback.Target{Kind: writeback.Marker, Path: env.Path, Name: w.alias}, file: env.Path})
+	ts = append(ts, located{t: writeback.Target{Kind: writeback.Marker, Path: env.Path, Name: w.Alias}, file: env.Path})
 	return ts
 }
 
 // applyImage reads every target of w, lets the policy decide against the
 // first one's value and writes the outcome to every target that differs.
-// It returns the files it changed, even when a later target failed.
-func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, error) {
-	if f.err != nil {
-		return nil, f.err
+// It returns the files it changed, even when a later target failed, and the
+// stage an error belongs to.
+func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watch) ([]string, string, error) {
+	tags, err := e.c.candidates(w)
+	if err != nil {
+		return nil, StageRegistry, err
 	}
-	env := e.r.cfg.Environments[e.idx]
 	locs, err := e.locate(dir, kfile, w)
 	if err != nil {
-		return nil, err
+		return nil, StageWriteback, err
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
-	res := w.policy.Select(f.tags, cur)
-	log := e.r.o.log.WithFields(logrus.Fields{"env": env.Name, "image": w.img.Image, "from": cur.Tag, "to": res.Tag})
+	res := w.Policy.Select(tags, cur)
+	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
 	switch res.Decision {
 	case policy.Held:
-		e.held = append(e.held, Change{Env: env.Name, Image: w.img.Image, File: locs[0].file, From: cur.Tag, To: res.Tag, Digest: res.Digest})
+		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file}, From: cur.Tag, To: res.Tag, Digest: res.Digest})
 		log.Info(res.Reason)
-		return nil, nil
+		return nil, "", nil
 	case policy.None:
 		log.Warn(res.Reason)
-		return nil, nil
+		return nil, "", nil
 	}
-	wantDigest := w.img.WriteDigest || w.policy.Spec().Strategy == policy.Digest
+	wantDigest := w.WantsDigest()
 	digest := res.Digest
 	var todo []located
 	for _, l := range locs {
@@ -132,13 +135,13 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 		}
 	}
 	if len(todo) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	if digest == "" {
-		d, err := e.digests.get(e.ctx, e.r.src, w.img.Image, res.Tag)
+		d, err := e.c.src.Digest(ctx, w.Image, res.Tag)
 		switch {
 		case err != nil && wantDigest:
-			return nil, fmt.Errorf("digest of %s:%s: %w", w.img.Image, res.Tag, err)
+			return nil, StageRegistry, fmt.Errorf("digest of %s:%s: %w", w.Image, res.Tag, err)
 		case err != nil:
 			log.WithError(err).Warn("digest unknown; the audit trailer will not name it")
 		}
@@ -150,13 +153,16 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 	}
 	files, from, err := e.write(dir, w, todo, val)
 	e.record(w, from, res.Tag, digest, files)
-	return files, err
+	if err != nil {
+		return files, StageWriteback, err
+	}
+	return files, "", nil
 }
 
 // locate reads the targets of w that exist in dir. A configured Helm file
 // must hold the image; the kustomization entry and markers are optional,
 // but one target at least must exist.
-func (e *envRun) locate(dir, kfile string, w *watch) ([]located, error) {
+func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	var locs []located
 	ts := e.targets(kfile, w)
 	for _, l := range ts {
@@ -171,24 +177,24 @@ func (e *envRun) locate(dir, kfile string, w *watch) ([]located, error) {
 		locs = append(locs, l)
 	}
 	if len(locs) == 0 {
-		env := e.r.cfg.Environments[e.idx]
+		env := e.env
 		if kfile == "" {
-			return nil, fmt.Errorf("not found under %s: no kustomization and no marker %q", env.Path, w.alias)
+			return nil, fmt.Errorf("not found under %s: no kustomization and no marker %q", env.Path, w.Alias)
 		}
-		return nil, fmt.Errorf("not found under %s: no images entry named %q in %s and no marker %q", env.Path, ts[0].t.Name, kfile, w.alias)
+		return nil, fmt.Errorf("not found under %s: no images entry named %q in %s and no marker %q", env.Path, ts[0].t.Name, kfile, w.Alias)
 	}
 	return locs, nil
 }
 
 // write sets val at every target of locs. It returns the files changed and
 // the value the first changed target held.
-func (e *envRun) write(dir string, w *watch, locs []located, val writeback.Image) ([]string, string, error) {
+func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.Image) ([]string, string, error) {
 	var files []string
 	from := ""
 	for _, l := range locs {
 		v := val
-		if l.t.Kind == writeback.Kustomize && w.img.KustomizeName != "" && w.img.KustomizeName != w.img.Image {
-			v.Name = w.img.Image // kustomize's newName
+		if l.t.Kind == writeback.Kustomize && w.Name() != w.Image {
+			v.Name = w.Image // kustomize's newName
 		}
 		changed, err := writeback.Write(dir, l.t, v)
 		if err != nil {
@@ -204,24 +210,27 @@ func (e *envRun) write(dir string, w *watch, locs []located, val writeback.Image
 
 // record notes a change per file changed (the audit message groups them
 // into one trailer per image).
-func (e *envRun) record(w *watch, from, to, digest string, files []string) {
-	env := e.r.cfg.Environments[e.idx]
+func (e *envRun) record(w *plan.Watch, from, to, digest string, files []string) {
+	spec := w.Policy.Spec()
 	for _, f := range files {
 		e.changes = append(e.changes, audit.Change{
-			Env: env.Name, Image: w.img.Image, File: f, From: from, To: to, Digest: digest,
-			Strategy: string(w.policy.Spec().Strategy), Constraint: w.img.Constraint,
+			Env: e.env.Name, Image: w.Image, File: f, From: from, To: to, Digest: digest,
+			Strategy: string(spec.Strategy), Constraint: spec.Constraint,
 		})
 	}
 }
 
-// reportChanges is one Change per image: the first file it changed.
-func reportChanges(cs []audit.Change) []Change {
+// reportChanges is one Change per image, with every file it changed (File
+// is the first).
+func (e *envRun) reportChanges() []Change {
 	var out []Change
-	for i, c := range cs {
-		if i > 0 && cs[i-1].Image == c.Image {
+	for i, c := range e.changes {
+		if i > 0 && e.changes[i-1].Image == c.Image {
+			last := &out[len(out)-1]
+			last.Files = append(last.Files, c.File)
 			continue
 		}
-		out = append(out, Change{Env: c.Env, Image: c.Image, File: c.File, From: c.From, To: c.To, Digest: c.Digest})
+		out = append(out, Change{Repository: e.repo, Env: c.Env, Image: c.Image, File: c.File, Files: []string{c.File}, From: c.From, To: c.To, Digest: c.Digest})
 	}
 	return out
 }

@@ -2,13 +2,17 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 )
@@ -16,220 +20,311 @@ import (
 // CycleOption configures one cycle.
 type CycleOption func(*cycleOptions)
 
-type cycleOptions struct{ dryRun bool }
+type cycleOptions struct {
+	dryRun bool
+	only   map[string]bool // nil: every watch
+}
 
 // DryRun computes the cycle and writes nothing: no commit, no push, and the
-// cached working copy stays clean.
+// cached working copies stay clean.
 func DryRun(on bool) CycleOption { return func(o *cycleOptions) { o.dryRun = on } }
 
-// Cycle runs one cycle. The error is non-nil only when the cycle as a whole
-// failed (the git repository could not be opened or pushed); it is also in
-// the report. Failures of single images or environments are only in the report.
-func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// Only limits the cycle to the watches of the given image repositories
+// (and so to the environments and repositories that have one).
+func Only(repos ...string) CycleOption {
+	return func(o *cycleOptions) {
+		o.only = map[string]bool{}
+		for _, r := range repos {
+			o.only[r] = true
+		}
+	}
+}
+
+// Cycle runs one cycle over every plan of the loop's targets, repositories
+// in parallel. The error is non-nil only when every repository of the
+// cycle failed as a whole (could not be opened or pushed); each such
+// failure is also in the report. Failures of single images, environments or
+// repositories are in the report only.
+func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var co cycleOptions
 	for _, opt := range opts {
 		opt(&co)
 	}
-	rep := newReport()
-	log := r.o.log
-
-	r.src.NewCycle()
-	repo, err := r.openRepo(ctx)
-	if err != nil {
-		err = fmt.Errorf("opening git repository: %w", err)
-		rep.Errors = append(rep.Errors, Error{Error: err.Error()})
-		return rep, err
+	start := time.Now()
+	if nc, ok := l.src.(interface{ NewCycle() }); ok {
+		nc.NewCycle() // until the registry client forgets its own per-cycle memo
 	}
-	found := r.resolve(ctx)
-
-	digests := &digestMemo{m: map[string]string{}}
-	runs := make([]*envRun, len(r.cfg.Environments))
-	for i := range r.cfg.Environments {
-		runs[i] = &envRun{r: r, ctx: ctx, idx: i, found: found[i], digests: digests}
-	}
-
-	var pubErr error
-	if co.dryRun {
-		pubErr = dryRun(repo.Dir(), runs)
-	} else {
-		pubErr = r.publish(ctx, repo, runs, &rep)
-	}
-
-	for _, run := range runs {
-		rep.Held = append(rep.Held, run.held...)
-		rep.Errors = append(rep.Errors, run.errs...)
-		if run.commit != "" || co.dryRun && pubErr == nil {
-			for _, c := range reportChanges(run.changes) {
-				c.Commit = run.commit
-				rep.Changes = append(rep.Changes, c)
+	plans := scope(l.targets.Plans(), co.only)
+	c := &cycle{l: l, ctx: ctx, co: co, src: newMemo(l.src), found: map[foundKey]*futureFound{}}
+	for _, p := range plans {
+		for _, e := range p.Envs {
+			for _, w := range e.Watches {
+				c.resolve(w)
 			}
 		}
 	}
-	if pubErr != nil {
-		return rep, pubErr // the caller logs it
-	}
-	log.WithFields(logrus.Fields{"changes": len(rep.Changes), "held": len(rep.Held), "errors": len(rep.Errors), "commits": len(rep.Commits)}).Info("cycle done")
-	return rep, nil
-}
-
-// publish commits every environment's edit in one push and fills rep.Commits.
-func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep *Report) error {
-	edits := make([]gitrepo.Edit, len(runs))
-	for i, run := range runs {
-		edits[i] = gitrepo.Edit{Name: r.cfg.Environments[i].Name, Apply: run.apply}
-	}
-	res, err := repo.Publish(ctx, edits)
-	if err != nil {
-		err = fmt.Errorf("publishing to %s: %w", r.cfg.Git.URL, err)
-		for _, run := range runs {
-			for _, c := range reportChanges(run.changes) {
-				rep.Errors = append(rep.Errors, Error{Env: c.Env, Image: c.Image, Error: fmt.Sprintf("%s -> %s not written: %v", orNone(c.From), c.To, err)})
-			}
-		}
-		rep.Errors = append(rep.Errors, Error{Error: err.Error()})
-		return err
-	}
-	byName := make(map[string]gitrepo.EditResult, len(res.Edits))
-	for _, e := range res.Edits {
-		byName[e.Name] = e
-	}
-	for i, run := range runs {
-		env := r.cfg.Environments[i].Name
-		er := byName[env]
-		switch {
-		case er.Err != nil:
-			rep.Errors = append(rep.Errors, Error{Env: env, Error: er.Err.Error()})
-		case er.Commit != "":
-			run.commit = er.Commit
-			rep.Commits = append(rep.Commits, er.Commit)
-			for _, c := range reportChanges(run.changes) {
-				r.o.log.WithFields(logrus.Fields{"env": env, "image": c.Image, "from": c.From, "to": c.To, "commit": er.Commit}).Info("updated")
-			}
-		}
-	}
-	return nil
-}
-
-// openRepo opens (clones or syncs) the cached working copy, reading the
-// secrets the config names now, so a rotated token is picked up.
-func (r *Reconciler) openRepo(ctx context.Context) (Repo, error) {
-	g := r.cfg.Git
-	auth := gitrepo.Auth{Username: g.Auth.Username, SSHKeyFile: g.Auth.SSHKeyFile, KnownHostsFile: g.Auth.KnownHostsFile}
-	pw, err := g.Auth.Password()
-	if err != nil {
-		return nil, err
-	}
-	auth.Password = pw
-	opts := []gitrepo.Option{gitrepo.WithAuth(auth)}
-	if r.o.cacheDir != "" {
-		opts = append(opts, gitrepo.WithCacheDir(r.o.cacheDir))
-	}
-	if g.Branch != "" {
-		opts = append(opts, gitrepo.WithBranch(g.Branch))
-	}
-	if g.Author.Name != "" || g.Author.Email != "" {
-		opts = append(opts, gitrepo.WithAuthor(gitrepo.Author{Name: g.Author.Name, Email: g.Author.Email}))
-	}
-	return r.o.open(ctx, g.URL, append(opts, r.o.gitOpts...)...)
-}
-
-// found is the candidate tags of one watch, or why there are none.
-type found struct {
-	tags []policy.Tag
-	err  error
-}
-
-// resolve lists every watched repository once and computes each watch's
-// candidates, repositories in parallel. Result is indexed like r.watches.
-func (r *Reconciler) resolve(ctx context.Context) [][]found {
-	out := make([][]found, len(r.watches))
-	byRepo := map[string][]*watch{}
-	var order []string
-	for i := range r.watches {
-		out[i] = make([]found, len(r.watches[i]))
-		for j := range r.watches[i] {
-			w := &r.watches[i][j]
-			if _, ok := byRepo[w.img.Image]; !ok {
-				order = append(order, w.img.Image)
-			}
-			byRepo[w.img.Image] = append(byRepo[w.img.Image], w)
-		}
-	}
-	src := &listOnce{Source: r.src, lists: map[string]*listed{}}
-	var g errgroup.Group
-	g.SetLimit(r.o.concurrency)
-	for _, repo := range order {
+	results := make([]planResult, len(plans))
+	g := errgroup.Group{}
+	g.SetLimit(l.o.parallel)
+	for i, p := range plans {
 		g.Go(func() error {
-			// Environments often share a policy: resolve each one once.
-			bySpec := map[string]found{}
-			for _, w := range byRepo[repo] {
-				key := fmt.Sprintf("%#v", w.policy.Spec())
-				f, ok := bySpec[key]
-				if !ok {
-					tags, err := resolve.Candidates(ctx, src, w.policy, repo)
-					if err != nil {
-						err = fmt.Errorf("resolving tags of %s: %w", repo, err)
-					}
-					f = found{tags: tags, err: err}
-					bySpec[key] = f
-				}
-				out[w.env][w.idx] = f // shared read-only: Select never mutates its input
-			}
+			results[i] = c.plan(p)
 			return nil
 		})
 	}
 	_ = g.Wait()
+
+	rep := newReport()
+	var failed []error
+	var pushes []Push
+	for _, r := range results {
+		rep.merge(r.report)
+		if r.err != nil {
+			failed = append(failed, r.err)
+		}
+		if r.push != nil {
+			pushes = append(pushes, *r.push)
+		}
+	}
+	var err error
+	if len(failed) > 0 && len(failed) == len(plans) {
+		err = errors.Join(failed...)
+	}
+	sum := Summary{Report: rep, Err: err, Started: start, Duration: time.Since(start), Pushes: pushes}
+	if co.only != nil {
+		sum.Scope = slices.Sorted(mapsKeys(co.only))
+	}
+	l.o.log.WithFields(logrus.Fields{
+		"repositories": len(plans), "changes": len(rep.Changes), "held": len(rep.Held),
+		"errors": len(rep.Errors), "commits": len(rep.Commits), "duration": sum.Duration.Round(time.Millisecond).String(),
+	}).Info("cycle done")
+	for _, ob := range l.o.observers {
+		ob.CycleDone(sum)
+	}
+	return rep, err
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// scope keeps, of plans, the environments and watches of the image
+// repositories in only (all when only is nil). Plans are not modified.
+func scope(plans []*plan.Plan, only map[string]bool) []*plan.Plan {
+	if only == nil {
+		return plans
+	}
+	var out []*plan.Plan
+	for _, p := range plans {
+		if !p.Watches(only) {
+			continue
+		}
+		np := &plan.Plan{Repo: p.Repo}
+		for _, e := range p.Envs {
+			var ws []*plan.Watch
+			for _, w := range e.Watches {
+				if only[w.Image] {
+					ws = append(ws, w)
+				}
+			}
+			if len(ws) > 0 {
+				ne := *e
+				ne.Watches = ws
+				np.Envs = append(np.Envs, &ne)
+			}
+		}
+		out = append(out, np)
+	}
 	return out
 }
 
-// listOnce lists each repository at most once per cycle, whatever the
-// Source does on its own.
-type listOnce struct {
-	Source
+// cycle is the state one cycle shares between its repositories.
+type cycle struct {
+	l   *Loop
+	ctx context.Context
+	co  cycleOptions
+	src *memo
+
 	mu    sync.Mutex
-	lists map[string]*listed
+	found map[foundKey]*futureFound
+	sem   chan struct{}
 }
 
-type listed struct {
-	once sync.Once
-	tags []string
+// foundKey identifies a resolution: environments often share a policy.
+type foundKey struct {
+	image  string
+	policy string
+}
+
+// futureFound is the candidate tags of a watch, or why there are none,
+// available once done is closed.
+type futureFound struct {
+	done chan struct{}
+	tags []policy.Tag
 	err  error
 }
 
-func (l *listOnce) ListTags(ctx context.Context, repo string) ([]string, error) {
-	l.mu.Lock()
-	e, ok := l.lists[repo]
-	if !ok {
-		e = &listed{}
-		l.lists[repo] = e
+// resolve starts (once per image and policy) listing w's repository and
+// computing its candidates, bounded by the loop's concurrency.
+func (c *cycle) resolve(w *plan.Watch) *futureFound {
+	key := foundKey{w.Image, fmt.Sprintf("%#v", w.Policy.Spec())}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.found[key]; ok {
+		return f
 	}
-	l.mu.Unlock()
-	e.once.Do(func() { e.tags, e.err = l.Source.ListTags(ctx, repo) })
-	return e.tags, e.err
+	if c.sem == nil {
+		c.sem = make(chan struct{}, c.l.o.concurrency)
+	}
+	f := &futureFound{done: make(chan struct{})}
+	c.found[key] = f
+	go func() {
+		defer close(f.done)
+		select {
+		case c.sem <- struct{}{}:
+			defer func() { <-c.sem }()
+		case <-c.ctx.Done():
+			f.err = c.ctx.Err()
+			return
+		}
+		f.tags, f.err = resolve.Candidates(c.ctx, c.src, w.Policy, w.Image)
+		if f.err != nil {
+			f.err = fmt.Errorf("resolving tags of %s: %w", w.Image, f.err)
+		}
+	}()
+	return f
 }
 
-// digestMemo remembers digests looked up during one cycle.
-type digestMemo struct {
-	mu sync.Mutex
-	m  map[string]string
+// candidates waits for w's resolution.
+func (c *cycle) candidates(w *plan.Watch) ([]policy.Tag, error) {
+	f := c.resolve(w)
+	select {
+	case <-f.done: // a result at hand wins over a stop
+		return f.tags, f.err
+	default:
+	}
+	select {
+	case <-f.done:
+		return f.tags, f.err
+	case <-c.ctx.Done():
+		return nil, c.ctx.Err()
+	}
 }
 
-func (d *digestMemo) get(ctx context.Context, src Source, repo, tag string) (string, error) {
-	key := repo + ":" + tag
-	d.mu.Lock()
-	v, ok := d.m[key]
-	d.mu.Unlock()
-	if ok {
-		return v, nil
+// planResult is one repository's part of a cycle.
+type planResult struct {
+	report Report
+	err    error // the repository failed as a whole
+	push   *Push
+}
+
+// plan runs one repository: open (or sync) its working copy, apply every
+// environment, and publish them in one push.
+func (c *cycle) plan(p *plan.Plan) planResult {
+	repoName := p.Repo.Display()
+	log := c.l.o.log.WithField("repository", repoName)
+	res := planResult{report: newReport()}
+	fail := func(stage string, err error) planResult {
+		res.err = err
+		res.report.Errors = append(res.report.Errors, Error{Repository: repoName, Error: err.Error(), Err: err, Stage: stage})
+		log.WithError(err).Error("repository skipped")
+		return res
 	}
-	v, err := src.Digest(ctx, repo, tag)
+	repo, err := c.open(p)
 	if err != nil {
-		return "", err
+		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
 	}
-	d.mu.Lock()
-	d.m[key] = v
-	d.mu.Unlock()
-	return v, nil
+	runs := make([]*envRun, len(p.Envs))
+	for i, e := range p.Envs {
+		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log}
+	}
+	var pubErr error
+	if c.co.dryRun {
+		if err := dryRun(c.ctx, repo.Dir(), runs); err != nil {
+			return fail(StageWriteback, err)
+		}
+	} else {
+		pubErr = c.publish(p, repo, runs, &res)
+	}
+	for _, run := range runs {
+		res.report.Held = append(res.report.Held, run.held...)
+		res.report.Errors = append(res.report.Errors, run.errs...)
+		if run.commit != "" || c.co.dryRun {
+			for _, ch := range run.reportChanges() {
+				ch.Commit = run.commit
+				res.report.Changes = append(res.report.Changes, ch)
+			}
+		}
+	}
+	if pubErr != nil {
+		res.err = pubErr
+		res.report.Errors = append(res.report.Errors, Error{Repository: repoName, Error: pubErr.Error(), Err: pubErr, Stage: StageGit})
+	}
+	return res
+}
+
+// open opens the plan's working copy, reading its credentials now, so a
+// rotated token is picked up.
+func (c *cycle) open(p *plan.Plan) (Repo, error) {
+	opts, err := p.Repo.Options(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.l.o.cacheDir != "" {
+		opts = append(opts, gitrepo.WithCacheDir(c.l.o.cacheDir))
+	}
+	return c.l.o.open(c.ctx, p.Repo.URL, append(opts, c.l.o.gitOpts...)...)
+}
+
+// publish commits every environment's edit in one push, never after the
+// cycle's ctx ended (a hard stop), and records the commits.
+func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult) error {
+	repoName := p.Repo.Display()
+	edits := make([]gitrepo.Edit, len(runs))
+	for i, run := range runs {
+		edits[i] = gitrepo.Edit{Name: run.env.Name, Apply: run.apply}
+	}
+	pub, err := repo.Publish(c.ctx, edits)
+	if pub.Pushed || err != nil {
+		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Err: err}
+	}
+	if err != nil {
+		err = fmt.Errorf("publishing to %s: %w", repoName, err)
+		for _, run := range runs {
+			for _, ch := range run.reportChanges() {
+				run.errs = append(run.errs, Error{Repository: repoName, Env: ch.Env, Image: ch.Image, Stage: StageGit, Err: err,
+					Error: fmt.Sprintf("%s -> %s not written: %v", orNone(ch.From), ch.To, err)})
+			}
+			run.changes = nil
+		}
+		c.l.o.log.WithField("repository", repoName).WithError(err).Error("push failed")
+		return err
+	}
+	byName := make(map[string]gitrepo.EditResult, len(pub.Edits))
+	for _, e := range pub.Edits {
+		byName[e.Name] = e
+	}
+	for _, run := range runs {
+		er := byName[run.env.Name]
+		switch {
+		case er.Err != nil:
+			run.errs = append(run.errs, Error{Repository: repoName, Env: run.env.Name, Error: er.Err.Error(), Err: er.Err, Stage: StageWriteback})
+			run.changes = nil
+		case er.Commit != "":
+			run.commit = er.Commit
+			res.report.Commits = append(res.report.Commits, er.Commit)
+			for _, ch := range run.reportChanges() {
+				run.log.WithFields(logrus.Fields{"env": ch.Env, "image": ch.Image, "from": ch.From, "to": ch.To, "commit": er.Commit}).Info("updated")
+			}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,7 +11,7 @@ import (
 
 // dryRun applies every environment to a scratch copy of the working tree,
 // so the cached working copy stays exactly as the remote has it.
-func dryRun(root string, runs []*envRun) error {
+func dryRun(ctx context.Context, root string, runs []*envRun) error {
 	scratch, err := os.MkdirTemp("", "tagwatch-dry-run-")
 	if err != nil {
 		return fmt.Errorf("dry run: %w", err)
@@ -20,8 +21,8 @@ func dryRun(root string, runs []*envRun) error {
 		return fmt.Errorf("dry run: copying the working tree: %w", err)
 	}
 	for _, run := range runs {
-		if _, _, err := run.apply(scratch); err != nil {
-			run.errs = append(run.errs, Error{Env: run.r.cfg.Environments[run.idx].Name, Error: err.Error()})
+		if _, _, err := run.apply(ctx, scratch); err != nil {
+			run.fail(nil, StageWriteback, err)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -68,6 +69,16 @@ func (r *testRegistry) client() *registry.Client {
 // expandHost replaces REG in s with the registry's host.
 func (r *testRegistry) expand(s string) string { return strings.ReplaceAll(s, "REG", r.host) }
 
+// newLoop makes a Loop of cfg's plans, through plan.FromConfig as `run` does.
+func newLoop(t testing.TB, cfg *config.Config, src Source, opts ...Option) (*Loop, error) {
+	t.Helper()
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(src, Static(set.Plans), opts...)
+}
+
 func parseConfig(t testing.TB, yaml string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
@@ -100,6 +111,14 @@ func (c *countingSource) ListTags(ctx context.Context, repo string) ([]string, e
 	c.lists[repo]++
 	c.mu.Unlock()
 	return c.Source.ListTags(ctx, repo)
+}
+
+// NewCycle passes the start of a cycle on to the registry client, which
+// keeps a per-cycle memo of its own until the loop's memo replaces it.
+func (c *countingSource) NewCycle() {
+	if nc, ok := c.Source.(interface{ NewCycle() }); ok {
+		nc.NewCycle()
+	}
 }
 
 // hookedRepo runs before() ahead of each Publish, to race it.

@@ -6,22 +6,17 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
-	"github.com/tagwatch/tagwatch/policy"
-	"github.com/tagwatch/tagwatch/registry"
 )
 
-// Source is what the loop needs of a registry client (*registry.Client):
-// what resolve needs, and a new cycle's start.
-type Source interface {
-	resolve.Source
-	NewCycle()
-}
+// Source is what the loop needs of a registry client (*registry.Client).
+type Source = resolve.Source
 
 // Repo is what the loop needs of a cached working copy (*gitrepo.Repo).
 type Repo interface {
@@ -41,10 +36,52 @@ func OpenGit(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, err
 	return r, nil
 }
 
-// ErrConfig is wrapped by New's errors about the configuration.
-var ErrConfig = errors.New("invalid configuration")
+// Targets is where the plans come from: a config file (Static), Argo CD
+// Applications, or both. Plans is called at the start of every cycle and
+// must be safe for concurrent use; the plans it returns are not modified
+// afterwards.
+type Targets interface {
+	Plans() []*plan.Plan
+}
 
-// Option configures a Reconciler.
+// Static is a fixed set of plans.
+type Static []*plan.Plan
+
+// Plans returns the set.
+func (s Static) Plans() []*plan.Plan { return s }
+
+// Observer is told about every finished cycle (readiness, metrics, events).
+// It is called from the loop's goroutine and must not block.
+type Observer interface {
+	CycleDone(Summary)
+}
+
+// Summary is a finished cycle as observers see it.
+type Summary struct {
+	Report   Report
+	Err      error // the cycle as a whole failed (also in Report)
+	Started  time.Time
+	Duration time.Duration
+	// Scope is the image repositories a triggered cycle re-checked; nil
+	// for a full cycle.
+	Scope []string
+	// Pushes are the outcomes of the pushes made, one per repository that
+	// had something to push.
+	Pushes []Push
+}
+
+// Push is one repository's push of a cycle.
+type Push struct {
+	Repository string
+	Attempts   int   // 1 when it went through at once
+	Err        error // nil when pushed
+}
+
+// DefaultParallelRepositories is how many git repositories a cycle works
+// on at once: fetches and pushes are network-bound, edits are cheap.
+const DefaultParallelRepositories = 4
+
+// Option configures a Loop.
 type Option func(*options) error
 
 type options struct {
@@ -52,7 +89,13 @@ type options struct {
 	open        Opener
 	gitOpts     []gitrepo.Option
 	cacheDir    string
+	observers   []Observer
+	interval    time.Duration
+	debounce    time.Duration
+	timeout     time.Duration
+	parallel    int
 	concurrency int
+	dryRun      bool
 }
 
 // WithLogger sets the logger; default: discard.
@@ -77,96 +120,215 @@ func WithOpener(open Opener) Option {
 	}
 }
 
-// WithCacheDir is where the git working copy is cached (gitrepo.WithCacheDir).
+// WithCacheDir is where the git working copies are cached (gitrepo.WithCacheDir).
 func WithCacheDir(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
 }
 
-// WithGitOptions adds options to every gitrepo.Open (after those the
-// config implies), e.g. gitrepo.WithDepth(0) for a server without shallow
-// clones.
+// WithGitOptions adds options to every gitrepo.Open (after those the plan
+// implies), e.g. gitrepo.WithDepth(0) for a server without shallow clones.
 func WithGitOptions(opts ...gitrepo.Option) Option {
 	return func(o *options) error { o.gitOpts = append(o.gitOpts, opts...); return nil }
 }
 
-// WithConcurrency bounds the image repositories resolved at once (default 8).
-func WithConcurrency(n int) Option {
+// WithObserver adds an observer of finished cycles.
+func WithObserver(ob Observer) Option {
 	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("concurrency %d: must be at least 1", n)
+		if ob == nil {
+			return errors.New("nil observer")
 		}
-		o.concurrency = n
+		o.observers = append(o.observers, ob)
 		return nil
 	}
 }
 
-// watch is one image entry of one environment, compiled.
-type watch struct {
-	env    int // index in cfg.Environments
-	idx    int // index in the environment's images
-	img    config.Image
-	policy *policy.Policy
-	alias  string
+// WithInterval sets how often Run starts a full cycle (required for Run).
+func WithInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("interval %v: must be positive", d)
+		}
+		o.interval = d
+		return nil
+	}
 }
 
-// Reconciler runs cycles for one configuration, one cycle at a time (each
-// cycle opens the cached working copy, which only one writer may use).
-type Reconciler struct {
+// WithDebounce sets how long Run waits after a trigger for more before it
+// starts the triggered cycle (default 500ms), so a burst is one cycle.
+func WithDebounce(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("debounce %v: must not be negative", d)
+		}
+		o.debounce = d
+		return nil
+	}
+}
+
+// WithCycleTimeout abandons a cycle of Run that takes longer (0: no limit).
+func WithCycleTimeout(d time.Duration) Option {
+	return func(o *options) error { o.timeout = d; return nil }
+}
+
+// WithDryRun makes every cycle of Run a dry run.
+func WithDryRun(on bool) Option {
+	return func(o *options) error { o.dryRun = on; return nil }
+}
+
+// Loop runs cycles over the plans of its Targets: one cycle at a time, each
+// over every repository (in parallel, bounded) or, when triggered, over the
+// environments watching the triggered image repositories only.
+type Loop struct {
 	mu      sync.Mutex // one cycle at a time
-	cfg     *config.Config
 	src     Source
+	targets Targets
 	o       options
-	watches [][]watch // by environment
+
+	trigMu  sync.Mutex
+	pending map[string]bool // image repositories to re-check; "" = all
+	wake    chan struct{}   // a trigger arrived (capacity 1)
+	drain   chan struct{}   // closed by Drain
+	drainMu sync.Once
 }
 
-// New compiles cfg's policies. Errors about cfg wrap ErrConfig.
-func New(cfg *config.Config, src Source, opts ...Option) (*Reconciler, error) {
-	if cfg == nil || src == nil {
-		return nil, errors.New("reconcile: nil config or source")
+// New makes a Loop over the plans of targets, reading registries through src.
+func New(src Source, targets Targets, opts ...Option) (*Loop, error) {
+	if src == nil || targets == nil {
+		return nil, errors.New("reconcile: nil source or targets")
 	}
 	o := options{
 		log:         discardLogger(),
 		open:        OpenGit,
-		concurrency: 8,
+		debounce:    500 * time.Millisecond,
+		parallel:    DefaultParallelRepositories,
+		concurrency: resolve.DefaultConcurrency,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("reconcile: %w", err)
 		}
 	}
-	o.log = o.log.WithField("repo", cfg.Git.URL)
-	r := &Reconciler{cfg: cfg, src: src, o: o, watches: make([][]watch, len(cfg.Environments))}
-	for i, env := range cfg.Environments {
-		for j, img := range env.Images {
-			p, err := policy.New(img.PolicySpec())
-			if err != nil {
-				return nil, fmt.Errorf("%w: environments[%d] (%s) images[%d] (%s): %w", ErrConfig, i, env.Name, j, img.Image, err)
-			}
-			alias := img.Alias
-			if alias == "" {
-				alias = config.DefaultAlias(img.Image)
-			}
-			r.watches[i] = append(r.watches[i], watch{env: i, idx: j, img: img, policy: p, alias: alias})
-		}
-	}
-	return r, nil
+	return &Loop{
+		src: src, targets: targets, o: o,
+		pending: map[string]bool{},
+		wake:    make(chan struct{}, 1),
+		drain:   make(chan struct{}),
+	}, nil
 }
 
-// Hosts turns the config's registries into the registry client's settings:
-// the one mapping, used by `run` and by `test --config`.
-func Hosts(cfg *config.Config) []registry.Host {
-	hosts := make([]registry.Host, 0, len(cfg.Registries))
-	for _, r := range cfg.Registries {
-		hosts = append(hosts, registry.Host{
-			Prefix:        r.Prefix,
-			Insecure:      r.Insecure,
-			CAFile:        r.CAFile,
-			Credentials:   r.Credentials,
-			RateLimit:     r.RateLimit,
-			ImmutableTags: r.ImmutableTags,
-		})
+// Trigger asks Run for a cycle over the environments watching the image
+// repositories given (as written in the plans, e.g.
+// "registry.example.com/team/app"); none means every environment. It never
+// blocks: triggers that arrive before the cycle starts are merged.
+func (l *Loop) Trigger(repos ...string) {
+	l.trigMu.Lock()
+	if len(repos) == 0 {
+		l.pending[""] = true
 	}
-	return hosts
+	for _, r := range repos {
+		l.pending[r] = true
+	}
+	l.trigMu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takePending returns and clears the triggered repositories; all reports a
+// trigger of everything.
+func (l *Loop) takePending() (repos []string, all bool) {
+	l.trigMu.Lock()
+	defer l.trigMu.Unlock()
+	for r := range l.pending {
+		if r == "" {
+			all = true
+		} else {
+			repos = append(repos, r)
+		}
+	}
+	clear(l.pending)
+	return repos, all
+}
+
+// Drain asks Run to return after the cycle under way (a graceful stop:
+// SIGTERM). Cancelling Run's ctx instead is a hard stop: the cycle under way
+// stops before its next push.
+func (l *Loop) Drain() { l.drainMu.Do(func() { close(l.drain) }) }
+
+// Run runs a full cycle at once and then every interval, and a partial
+// cycle for each (debounced) trigger, until Drain (after the cycle under way)
+// or ctx ends (at once: nothing is pushed after that). It returns nil after
+// Drain and ctx's error after a hard stop.
+func (l *Loop) Run(ctx context.Context) error {
+	if l.o.interval <= 0 {
+		return errors.New("reconcile: Run needs WithInterval")
+	}
+	timer := time.NewTimer(0) // the first full cycle at once
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.drain:
+			return nil
+		case <-timer.C:
+			l.runCycle(ctx, nil)
+			timer.Reset(l.o.interval)
+		case <-l.wake:
+			if !l.debounced(ctx) {
+				continue
+			}
+			repos, all := l.takePending()
+			if all {
+				l.runCycle(ctx, nil)
+				if !timer.Stop() {
+					select {
+					case <-timer.C:
+					default:
+					}
+				}
+				timer.Reset(l.o.interval)
+				continue
+			}
+			if len(repos) > 0 {
+				l.runCycle(ctx, repos)
+			}
+		}
+	}
+}
+
+// debounced waits the debounce delay; false when Run must stop instead.
+func (l *Loop) debounced(ctx context.Context) bool {
+	if l.o.debounce == 0 {
+		return true
+	}
+	t := time.NewTimer(l.o.debounce)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-l.drain:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// runCycle runs one cycle of Run (scope nil: all) and tells the observers.
+func (l *Loop) runCycle(ctx context.Context, scope []string) {
+	if l.o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.o.timeout)
+		defer cancel()
+	}
+	opts := []CycleOption{DryRun(l.o.dryRun)}
+	if scope != nil {
+		opts = append(opts, Only(scope...))
+	}
+	if _, err := l.Cycle(ctx, opts...); err != nil {
+		l.o.log.WithError(err).Error("cycle failed")
+	}
 }
 
 func discardLogger() *logrus.Entry {

@@ -36,7 +36,7 @@ type fixture struct {
 	reg  *testRegistry
 	bare string
 	src  *countingSource
-	rec  *Reconciler
+	rec  *Loop
 }
 
 func newFixture(t *testing.T, cfgYAML string, files map[string]string, opts ...Option) *fixture {
@@ -50,7 +50,7 @@ func newFixture(t *testing.T, cfgYAML string, files map[string]string, opts ...O
 	cfg := parseConfig(t, strings.ReplaceAll(f.reg.expand(cfgYAML), "GIT", "file://"+f.bare))
 	f.src = &countingSource{Source: f.reg.client()}
 	opts = append([]Option{WithCacheDir(t.TempDir())}, opts...)
-	rec, err := New(cfg, f.src, opts...)
+	rec, err := newLoop(t, cfg, f.src, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestCyclePerEnvironmentSemver(t *testing.T) {
 	}
 	image := f.reg.host + "/team/app"
 	want := []Change{
-		{Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", From: "0.9.0", To: "1.1.0-rc.1"},
-		{Env: "production", Image: image, File: "envs/production/kustomization.yaml", From: "0.9.0", To: "1.0.0", Digest: digest},
+		{Repository: "file://" + f.bare, Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", Files: []string{"envs/staging/kustomization.yaml"}, From: "0.9.0", To: "1.1.0-rc.1"},
+		{Repository: "file://" + f.bare, Env: "production", Image: image, File: "envs/production/kustomization.yaml", Files: []string{"envs/production/kustomization.yaml"}, From: "0.9.0", To: "1.0.0", Digest: digest},
 	}
 	if diff := cmp.Diff(want, rep.Changes, ignoreDigest); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
@@ -175,7 +175,7 @@ func TestCycleHoldsInsteadOfDowngrading(t *testing.T) {
 		t.Fatal(err)
 	}
 	image := f.reg.host + "/team/app"
-	wantHeld := []Change{{Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", From: "2.0.0", To: "1.0.0"}}
+	wantHeld := []Change{{Repository: "file://" + f.bare, Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", Files: []string{"envs/staging/kustomization.yaml"}, From: "2.0.0", To: "1.0.0"}}
 	if diff := cmp.Diff(wantHeld, rep.Held, ignoreDigest); diff != "" {
 		t.Errorf("held (-want +got):\n%s", diff)
 	}
@@ -381,9 +381,13 @@ func TestReportJSON(t *testing.T) {
 	if got, want := string(b), `{"changes":[],"held":[],"errors":[],"commits":[]}`; got != want {
 		t.Errorf("empty report = %s, want %s", got, want)
 	}
-	b, _ = json.Marshal(Change{Env: "e", Image: "i", File: "f", From: "1", To: "2", Digest: "sha256:x", Commit: "c"})
-	if got, want := string(b), `{"env":"e","image":"i","file":"f","from":"1","to":"2","digest":"sha256:x"}`; got != want {
+	b, _ = json.Marshal(Change{Repository: "https://git.example.com/deploy.git", Env: "e", Image: "i", File: "f", Files: []string{"f", "g"}, From: "1", To: "2", Digest: "sha256:x", Commit: "c"})
+	if got, want := string(b), `{"repository":"https://git.example.com/deploy.git","env":"e","image":"i","file":"f","files":["f","g"],"from":"1","to":"2","digest":"sha256:x"}`; got != want {
 		t.Errorf("change = %s, want %s", got, want)
+	}
+	b, _ = json.Marshal(Error{Repository: "r", Env: "e", Image: "i", Error: "boom", Err: errors.New("boom"), Stage: StageGit})
+	if got, want := string(b), `{"repository":"r","env":"e","image":"i","error":"boom"}`; got != want {
+		t.Errorf("error = %s, want %s", got, want)
 	}
 }
 
@@ -411,7 +415,7 @@ func BenchmarkCycleIdle(b *testing.B) {
 	}
 	bare := testgit.NewBare(b, files)
 	c := parseConfig(b, strings.ReplaceAll(reg.expand(cfg.String()), "GIT", "file://"+bare))
-	rec, err := New(c, reg.client(), WithCacheDir(b.TempDir()))
+	rec, err := newLoop(b, c, reg.client(), WithCacheDir(b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -429,9 +433,9 @@ func BenchmarkCycleIdle(b *testing.B) {
 // then fails the push.
 type failingRepo struct{ Repo }
 
-func (f failingRepo) Publish(_ context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error) {
+func (f failingRepo) Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error) {
 	for _, e := range edits {
-		if _, _, err := e.Apply(f.Dir()); err != nil {
+		if _, _, err := e.Apply(ctx, f.Dir()); err != nil {
 			return gitrepo.PublishResult{}, err
 		}
 	}

@@ -15,29 +15,54 @@ type Report struct {
 }
 
 // Change is one image moved (or, in Held, left alone) in one environment.
-// File is the first file the change touched, relative to the repository root.
+// Files are the files the change writes, relative to the repository root;
+// File is the first of them.
 type Change struct {
-	Env    string `json:"env"`
-	Image  string `json:"image"`
-	File   string `json:"file"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Digest string `json:"digest"`
+	Repository string   `json:"repository"` // the git URL, without credentials
+	Env        string   `json:"env"`
+	Image      string   `json:"image"`
+	File       string   `json:"file"`
+	Files      []string `json:"files"`
+	From       string   `json:"from"`
+	To         string   `json:"to"`
+	Digest     string   `json:"digest"`
 	// Commit is the commit that made the change ("" in Held and in a dry
 	// run). Not part of the JSON report, whose commits list them all.
 	Commit string `json:"-"`
 }
 
-// Error is one failure; Env and Image are empty when it concerns the whole
-// cycle (the git repository) or a whole environment.
+// Error is one failure; Env and Image are empty when it concerns a whole
+// repository, Image when it concerns a whole environment.
 type Error struct {
-	Env   string `json:"env"`
-	Image string `json:"image"`
-	Error string `json:"error"`
+	Repository string `json:"repository"` // the git URL, without credentials
+	Env        string `json:"env"`
+	Image      string `json:"image"`
+	Error      string `json:"error"`
+	// Err is the cause, for errors.Is/As (registry.ErrUnauthorized,
+	// gitrepo.ErrPushRejected, …); Stage is where it happened (Stage…).
+	Err   error  `json:"-"`
+	Stage string `json:"-"`
 }
+
+// Stages of an Error, as tagwatch_errors_total labels them.
+const (
+	StageConfig    = "config"
+	StageRegistry  = "registry"
+	StagePolicy    = "policy"
+	StageWriteback = "writeback"
+	StageGit       = "git"
+)
 
 func newReport() Report {
 	return Report{Changes: []Change{}, Held: []Change{}, Errors: []Error{}, Commits: []string{}}
+}
+
+// merge appends o's entries to r.
+func (r *Report) merge(o Report) {
+	r.Changes = append(r.Changes, o.Changes...)
+	r.Held = append(r.Held, o.Held...)
+	r.Errors = append(r.Errors, o.Errors...)
+	r.Commits = append(r.Commits, o.Commits...)
 }
 
 // Failed reports whether anything failed (exit status 1).

@@ -39,16 +39,6 @@ type Source interface {
 // The registry client's per-host rate limit still applies.
 const DefaultConcurrency = 8
 
-// Option tunes Candidates.
-type Option func(*options)
-
-type options struct{ concurrency int }
-
-// WithConcurrency sets how many metadata requests run at once (minimum 1).
-func WithConcurrency(n int) Option {
-	return func(o *options) { o.concurrency = max(1, n) }
-}
-
 // Candidates lists the tags of repo, applies pol's name filters and returns
 // the survivors, in the registry's order, with Digest (pol.NeedsDigest) or
 // Digest, Created and Platforms (pol.NeedsMetadata) filled.
@@ -57,11 +47,7 @@ func WithConcurrency(n int) Option {
 // (registry.ErrNotFound) is left out: it is no candidate any more. Any other
 // error fails the whole call, since ranking over partial metadata could pick
 // the wrong tag; Source errors name the repository and tag (registry.Client's do).
-func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string, opts ...Option) ([]policy.Tag, error) {
-	o := options{concurrency: DefaultConcurrency}
-	for _, opt := range opts {
-		opt(&o)
-	}
+func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string) ([]policy.Tag, error) {
 	all, err := src.ListTags(ctx, repo)
 	if err != nil {
 		return nil, err
@@ -77,7 +63,7 @@ func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string
 	}
 	gone := make([]bool, len(tags))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.concurrency)
+	g.SetLimit(DefaultConcurrency)
 	for i := range tags {
 		g.Go(func() error {
 			err := fill(gctx, src, repo, &tags[i], needMeta)

@@ -1,11 +1,15 @@
-// Command cycle measures one reconcile cycle of a large configuration:
-// -envs environments × -images images on one in-process registry (ggcr's
-// pkg/registry on 127.0.0.1) and one local bare git repository, through
-// the same reconcile loop as `tagwatch run`. It prints the time and memory
-// of a first cycle that updates every image (one commit per environment,
-// one push), an idle cycle, and a cycle after one new tag per repository.
+// Command cycle measures reconcile cycles of a large configuration:
+// -repos git repositories (local bare remotes) × -envs environments each ×
+// -images images each, drawn from -pool image repositories on one
+// in-process registry (ggcr's pkg/registry on 127.0.0.1), through the same
+// reconcile loop as `tagwatch run`. It prints the time, CPU and memory,
+// registry requests, git fetches and pushes of a first cycle that updates
+// every image (one commit per environment, one push per repository), an
+// idle cycle, a cycle after one new tag per image repository, and a cycle
+// triggered for one image repository (which must touch only the git
+// repositories watching it).
 //
-//	go run ./test/bench/cycle -envs 100 -images 5 -tags 200
+//	go run ./test/bench/cycle -repos 20 -envs 10 -images 5 -pool 100 -tags 200
 package main
 
 import (
@@ -32,15 +36,19 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/gitseed"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
 func main() {
-	envs := flag.Int("envs", 100, "environments")
-	images := flag.Int("images", 5, "images per environment (one repository each, shared by all environments)")
-	tags := flag.Int("tags", 200, "tags per repository")
+	repos := flag.Int("repos", 1, "git repositories")
+	envs := flag.Int("envs", 100, "environments per git repository")
+	images := flag.Int("images", 5, "images per environment")
+	pool := flag.Int("pool", 0, "image repositories in all; the images of git repository r are app(r·images+i) mod pool (default: -images, every environment watches the same ones)")
+	tags := flag.Int("tags", 200, "tags per image repository")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the cycles to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -52,7 +60,10 @@ func main() {
 		defer f.Close()
 		profile = f
 	}
-	if err := run(*envs, *images, *tags); err != nil {
+	if *pool == 0 {
+		*pool = *images
+	}
+	if err := run(shape{*repos, *envs, *images, *pool, *tags}); err != nil {
 		fmt.Fprintln(os.Stderr, "cycle:", err)
 		os.Exit(1)
 	}
@@ -61,7 +72,15 @@ func main() {
 // profile receives a CPU profile of the cycles when set.
 var profile io.Writer
 
-func run(envs, images, tags int) error {
+// shape is the size of the benchmark.
+type shape struct{ repos, envs, images, pool, tags int }
+
+// image is the j-th image of git repository r.
+func (sh shape) image(host string, r, j int) string {
+	return fmt.Sprintf("%s/team/app%d", host, (r*sh.images+j)%sh.pool)
+}
+
+func run(sh shape) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tagwatch-bench-")
 	if err != nil {
@@ -73,46 +92,63 @@ func run(envs, images, tags int) error {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	start := time.Now()
-	for i := range images {
-		if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", host, i), tagNames(tags)...); err != nil {
+	for i := range sh.pool {
+		if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", host, i), tagNames(sh.tags)...); err != nil {
 			return err
 		}
 	}
-	bare := filepath.Join(dir, "deploy.git")
-	if err := seedRepo(bare, filepath.Join(dir, "seed"), envs, images); err != nil {
-		return err
+	var bares []string
+	for r := range sh.repos {
+		bare := filepath.Join(dir, fmt.Sprintf("deploy%02d.git", r))
+		if err := seedRepo(bare, filepath.Join(dir, fmt.Sprintf("seed%02d", r)), sh.envs, sh.images); err != nil {
+			return err
+		}
+		bares = append(bares, bare)
 	}
-	cfg, err := config.Parse("bench.yaml", []byte(configYAML(bare, host, envs, images)))
+	cfg, err := config.Parse("bench.yaml", []byte(configYAML(bares, host, sh)))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("setup: %d environments × %d images, %d tags per repository, in %s\n", envs, images, tags, time.Since(start).Round(time.Millisecond))
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("setup: %d repositories × %d environments × %d images over %d image repositories, %d tags each, in %s\n",
+		sh.repos, sh.envs, sh.images, sh.pool, sh.tags, time.Since(start).Round(time.Millisecond))
 
-	client, err := registry.New(registry.WithHosts(reconcile.Hosts(cfg)...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
+	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
 	if err != nil {
 		return err
 	}
 	l := logrus.New()
 	l.SetOutput(io.Discard)
-	rec, err := reconcile.New(cfg, client, reconcile.WithLogger(logrus.NewEntry(l)), reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")))
+	gits := &gitCounter{}
+	obs := &lastSummary{}
+	loop, err := reconcile.New(client, reconcile.Static(set.Plans), reconcile.WithLogger(logrus.NewEntry(l)),
+		reconcile.WithCacheDir(filepath.Join(dir, "cache", "git")), reconcile.WithOpener(gits.open), reconcile.WithObserver(obs))
 	if err != nil {
 		return err
 	}
 
+	triggered := fmt.Sprintf("%s/team/app%d", host, sh.pool/2)
 	cycles := []struct {
 		name   string
 		before func() error
+		opts   []reconcile.CycleOption
 	}{
-		{"first (every image moves)", nil},
-		{"idle (nothing new)", nil},
-		{"one new tag per repository", func() error {
-			for i := range images {
+		{"first (every image moves)", nil, nil},
+		{"idle (nothing new)", nil, nil},
+		{"one new tag per image repository", func() error {
+			for i := range sh.pool {
 				if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", host, i), "9.0.0"); err != nil {
 					return err
 				}
 			}
 			return nil
-		}},
+		}, nil},
+		{"triggered: one image repository", func() error {
+			return pushTags(ctx, triggered, "9.1.0")
+		}, []reconcile.CycleOption{reconcile.Only(triggered)}},
 	}
 	if profile != nil {
 		if err := pprof.StartCPUProfile(profile); err != nil {
@@ -129,10 +165,11 @@ func run(envs, images, tags int) error {
 		runtime.GC()
 		var m0 runtime.MemStats
 		runtime.ReadMemStats(&m0)
+		st0, g0 := client.Stats(), gits.snapshot()
 		peak := sampleHeap()
 		cpu0 := cpuTime()
 		start := time.Now()
-		rep, err := rec.Cycle(ctx)
+		rep, err := loop.Cycle(ctx, c.opts...)
 		took := time.Since(start)
 		cpu := cpuTime() - cpu0
 		maxHeap := peak()
@@ -141,9 +178,12 @@ func run(envs, images, tags int) error {
 		}
 		var m1 runtime.MemStats
 		runtime.ReadMemStats(&m1)
-		fmt.Printf("cycle %-28s wall %8s  cpu %8s  changes %4d  commits %3d  errors %d  allocated %6.1f MiB  peak heap %6.1f MiB\n",
+		st, g := client.Stats(), gits.snapshot()
+		fmt.Printf("cycle %-34s wall %8s  cpu %8s  changes %5d  commits %4d  errors %d  allocated %7.1f MiB  peak heap %6.1f MiB\n",
 			c.name+":", took.Round(time.Millisecond), cpu.Round(time.Millisecond), len(rep.Changes), len(rep.Commits), len(rep.Errors),
 			mib(m1.TotalAlloc-m0.TotalAlloc), mib(maxHeap))
+		fmt.Printf("      %-34s registry: list %d, head %d, manifest %d, blob %d; git: repositories opened (clone or fetch) %d, pushes %d\n", "",
+			st.List-st0.List, st.Head-st0.Head, st.Manifest-st0.Manifest, st.Blob-st0.Blob, g-g0, len(obs.last.Pushes))
 		if len(rep.Errors) > 0 {
 			return fmt.Errorf("first error: %+v", rep.Errors[0])
 		}
@@ -152,10 +192,32 @@ func run(envs, images, tags int) error {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		fmt.Printf("peak RSS of the process (registry and setup included): %.1f MiB\n", float64(ru.Maxrss)/1024)
 	}
-	st := client.Stats()
-	fmt.Printf("registry requests: list %d, head %d, manifest %d, blob %d\n", st.List, st.Head, st.Manifest, st.Blob)
 	return nil
 }
+
+// gitCounter counts the working copies opened (each a clone or a fetch).
+type gitCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gitCounter) open(ctx context.Context, url string, opts ...gitrepo.Option) (reconcile.Repo, error) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	return reconcile.OpenGit(ctx, url, opts...)
+}
+
+func (g *gitCounter) snapshot() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
+// lastSummary keeps the latest cycle's summary.
+type lastSummary struct{ last reconcile.Summary }
+
+func (o *lastSummary) CycleDone(s reconcile.Summary) { o.last = s }
 
 // cpuTime is the user and system CPU time of the process so far (the
 // in-process registry's included), which a busy machine distorts less
@@ -241,17 +303,19 @@ func pushTags(ctx context.Context, repo string, tags ...string) error {
 	return nil
 }
 
-func configYAML(bare, host string, envs, images int) string {
+func configYAML(bares []string, host string, sh shape) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "git: {url: %s, branch: main}\nregistries: [{prefix: %q, insecure: true}]\nenvironments:\n", bare, host)
-	for e := range envs {
-		constraint := ">=1.0.0"
-		if e%2 == 0 {
-			constraint = ">=1.0.0-0"
-		}
-		fmt.Fprintf(&b, "  - name: env%03d\n    path: envs/env%03d\n    images:\n", e, e)
-		for i := range images {
-			fmt.Fprintf(&b, "      - {image: %s/team/app%d, kustomizeName: app%d, constraint: %q}\n", host, i, i, constraint)
+	fmt.Fprintf(&b, "git: {url: %s, branch: main}\nregistries: [{prefix: %q, insecure: true}]\nenvironments:\n", bares[0], host)
+	for r, bare := range bares {
+		for e := range sh.envs {
+			constraint := ">=1.0.0"
+			if e%2 == 0 {
+				constraint = ">=1.0.0-0"
+			}
+			fmt.Fprintf(&b, "  - name: r%02d-env%03d\n    git: {url: %s}\n    path: envs/env%03d\n    images:\n", r, e, bare, e)
+			for i := range sh.images {
+				fmt.Fprintf(&b, "      - {image: %s, kustomizeName: app%d, alias: app%d, constraint: %q}\n", sh.image(host, r, i), i, i, constraint)
+			}
 		}
 	}
 	return b.String()

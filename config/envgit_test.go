@@ -1,0 +1,81 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const twoRepos = `git:
+  url: https://git.example.com/platform/deploy.git
+  branch: main
+  author: {name: bot, email: bot@example.com}
+  auth: {passwordEnv: GIT_TOKEN}
+environments:
+  - name: staging
+    path: envs/staging
+    images: [{image: registry.example.com/team/app}]
+  - name: team-b
+    git: {url: https://git.example.com/team-b/deploy.git}
+    path: envs/prod
+    images: [{image: registry.example.com/team/app}]
+  - name: release
+    git: {branch: release, author: {name: releaser, email: r@example.com}}
+    path: envs/prod
+    images: [{image: registry.example.com/team/app}]
+`
+
+// TestEffectiveGit: an environment's git block overrides the top level
+// field by field; author and auth are taken whole.
+func TestEffectiveGit(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(twoRepos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := c.Git
+	want := []Git{
+		top,
+		{URL: "https://git.example.com/team-b/deploy.git", Branch: "main", Author: top.Author, Auth: top.Auth},
+		{URL: top.URL, Branch: "release", Author: Author{Name: "releaser", Email: "r@example.com"}, Auth: top.Auth},
+	}
+	for i, e := range c.Environments {
+		if diff := cmp.Diff(want[i], c.EffectiveGit(e)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", e.Name, diff)
+		}
+	}
+}
+
+func TestEnvironmentGitErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, env string
+		want      []string
+	}{
+		{"credentials to another host", "    git: {url: https://other.example.org/deploy.git}\n", []string{
+			"t.yaml:7: environments[0].git.auth: the top-level git.auth (for git.example.com) would be sent to other.example.org: set auth here (auth: {} is not enough; name the credentials for this host)",
+		}},
+		{"own credentials for another host", "    git: {url: https://other.example.org/deploy.git, auth: {passwordEnv: OTHER}}\n", nil},
+		{"same host inherits", "    git: {url: https://git.example.com/b.git}\n", nil},
+		{"bad url", "    git: {url: 'ftp://x/y.git', auth: {passwordEnv: X}}\n", []string{
+			`t.yaml:7: environments[0].git.url: scheme "ftp" is not supported; use https://, http://, ssh://, user@host:path, file:// or a local path`,
+		}},
+		{"bad branch", "    git: {branch: 'a..b'}\n", []string{`t.yaml:7: environments[0].git.branch: "a..b" is not a valid branch name`}},
+		{"unknown field", "    git: {ur: x}\n", []string{
+			`t.yaml:7: environments[0].git.ur: unknown field (did you mean "url"?) (valid: url, branch, author, auth)`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "git: {url: https://git.example.com/deploy.git, auth: {passwordEnv: T}}\nenvironments:\n  - name: e\n    path: envs/e\n    images: [{image: r.example.com/app}]\n" + tc.env
+			// A comment line puts the environment's git block on line 7.
+			y = strings.Replace(y, "  - name: e\n", "  - name: e\n    # the git block follows\n", 1)
+			_, err := Parse("t.yaml", []byte(y))
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s\n%s", diff, y)
+			}
+		})
+	}
+}

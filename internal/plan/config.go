@@ -1,0 +1,100 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/registry"
+)
+
+// Set is everything the program takes from a config file: the plans, the
+// registry client's host settings and the poll interval.
+type Set struct {
+	Plans    []*Plan
+	Hosts    []registry.Host
+	Interval time.Duration
+}
+
+// FromConfig turns a loaded (defaulted and validated) config into plans:
+// environments grouped by repository and branch (an environment's git block
+// overrides the top level field by field), in config order. It is the only
+// reader of config.Config beside the CLI's flags; defaults were applied and
+// policies compiled once, by config.Load.
+func FromConfig(cfg *config.Config) (*Set, error) {
+	s := &Set{Interval: cfg.Interval.Duration, Hosts: Hosts(cfg)}
+	byKey := map[string]*Plan{}
+	for i := range cfg.Environments {
+		env := &cfg.Environments[i]
+		repo := RepoFromConfig(cfg.EffectiveGit(*env))
+		p, ok := byKey[repo.Key()]
+		if !ok {
+			p = &Plan{Repo: repo}
+			byKey[repo.Key()] = p
+			s.Plans = append(s.Plans, p)
+		}
+		e := &Environment{Name: env.Name, Path: env.Path, Origin: fmt.Sprintf("%s: environments[%d]", orEmbedded(cfg.File), i)}
+		for j := range env.Images {
+			im := &env.Images[j]
+			if im.Policy() == nil {
+				return nil, fmt.Errorf("%w: %s: environments[%d].images[%d]: the config was not validated", config.ErrInvalid, orEmbedded(cfg.File), i, j)
+			}
+			w := &Watch{
+				Image: im.Image, Alias: im.Alias, Policy: im.Policy(),
+				KustomizeName: im.KustomizeName, WriteDigest: im.WriteDigest,
+			}
+			if h := im.Helm; h != nil {
+				w.Helm = &Helm{File: h.File, Image: h.Image, Repository: h.Repository, Tag: h.Tag, Digest: h.Digest}
+			}
+			e.Watches = append(e.Watches, w)
+		}
+		p.Envs = append(p.Envs, e)
+	}
+	if err := Check(s.Plans); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", config.ErrInvalid, orEmbedded(cfg.File), err)
+	}
+	return s, nil
+}
+
+// RepoFromConfig maps a git block to a Repo: the one config→gitrepo
+// mapping, used by `run` and `history` alike. Secrets are read when the
+// repository is opened.
+func RepoFromConfig(g config.Git) Repo {
+	r := Repo{URL: g.URL, Branch: g.Branch, Author: gitrepo.Author{Name: g.Author.Name, Email: g.Author.Email}}
+	a := g.Auth
+	if a != (config.GitAuth{}) {
+		r.Auth = func(context.Context) (gitrepo.Auth, error) {
+			pw, err := a.Password()
+			if err != nil {
+				return gitrepo.Auth{}, err
+			}
+			return gitrepo.Auth{Username: a.Username, Password: pw, SSHKeyFile: a.SSHKeyFile, KnownHostsFile: a.KnownHostsFile}, nil
+		}
+	}
+	return r
+}
+
+// Hosts turns the config's registries into the registry client's settings.
+func Hosts(cfg *config.Config) []registry.Host {
+	hosts := make([]registry.Host, 0, len(cfg.Registries))
+	for _, r := range cfg.Registries {
+		hosts = append(hosts, registry.Host{
+			Prefix:        r.Prefix,
+			Insecure:      r.Insecure,
+			CAFile:        r.CAFile,
+			Credentials:   r.Credentials,
+			RateLimit:     r.RateLimit,
+			ImmutableTags: r.ImmutableTags,
+		})
+	}
+	return hosts
+}
+
+func orEmbedded(file string) string {
+	if file == "" {
+		return "the embedded config"
+	}
+	return file
+}

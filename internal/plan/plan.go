@@ -1,0 +1,145 @@
+// Package plan is the model the loop works on, free of where it came from:
+// a Plan per git repository and branch, holding the environments written
+// there, each with its compiled watches. A config file (FromConfig) and
+// Argo CD Applications (the Kubernetes source) both produce Plans; the loop
+// reads nothing else.
+//
+// Plans are immutable once made: the loop shares them between goroutines and
+// cycles, and a source that changes replaces them whole.
+package plan
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/policy"
+)
+
+// Plan is one git repository and branch: one cached working copy, one
+// commit per environment and one push per cycle.
+type Plan struct {
+	Repo Repo
+	Envs []*Environment
+}
+
+// Repo says where a plan's environments live and how to write there.
+type Repo struct {
+	URL    string // as written: https://, ssh://, user@host:path, file://, a local path
+	Branch string // "" for the remote's default branch
+	Author gitrepo.Author
+	// Auth reads the credentials when the repository is opened (each
+	// cycle), so a rotated secret applies at the next cycle. Nil: none.
+	Auth func(ctx context.Context) (gitrepo.Auth, error)
+}
+
+// Key identifies the repository and branch: plans with equal keys share a
+// working copy, so sources merge them.
+func (r Repo) Key() string { return r.URL + "\x00" + r.Branch }
+
+// Display is the URL without credentials, for reports and logs.
+func (r Repo) Display() string { return gitrepo.Redact(r.URL) }
+
+// Options are the gitrepo options that open this repository; the
+// credentials are read now.
+func (r Repo) Options(ctx context.Context) ([]gitrepo.Option, error) {
+	var opts []gitrepo.Option
+	if r.Auth != nil {
+		a, err := r.Auth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, gitrepo.WithAuth(a))
+	}
+	if r.Branch != "" {
+		opts = append(opts, gitrepo.WithBranch(r.Branch))
+	}
+	if r.Author != (gitrepo.Author{}) {
+		opts = append(opts, gitrepo.WithAuthor(r.Author))
+	}
+	return opts, nil
+}
+
+// Environment is one folder of a repository and the images written there.
+type Environment struct {
+	Name string // unique across every plan: a key in trailers and `history --env`
+	Path string // folder relative to the repository root ("." for the root)
+	// Origin says where the environment was declared, for messages that
+	// name two places ("tagwatch.yaml: environments[1]").
+	Origin  string
+	Watches []*Watch
+}
+
+// Watch is one image repository watched in one environment: its policy and
+// where it is written.
+type Watch struct {
+	Image  string // the repository to list, e.g. registry.example.com/team/app
+	Alias  string // marker alias: # {"$tagwatch": "<alias>"}
+	Policy *policy.Policy
+	// KustomizeName is the kustomization images[].name to edit ("" = Image).
+	KustomizeName string
+	Helm          *Helm // a values-file target; nil for none
+	WriteDigest   bool  // write the digest beside the tag
+}
+
+// Helm is a values-file target: dotted paths inside File, which is
+// relative to the environment's path.
+type Helm struct {
+	File       string
+	Image      string // whole reference name:tag[@digest]
+	Repository string
+	Tag        string
+	Digest     string
+}
+
+// Name is the kustomization images[].name the watch edits.
+func (w *Watch) Name() string {
+	if w.KustomizeName != "" {
+		return w.KustomizeName
+	}
+	return w.Image
+}
+
+// WantsDigest reports whether the digest is written with the tag.
+func (w *Watch) WantsDigest() bool {
+	return w.WriteDigest || w.Policy.Spec().Strategy == policy.Digest
+}
+
+// Watches reports whether any environment of p watches one of repos.
+func (p *Plan) Watches(repos map[string]bool) bool {
+	for _, e := range p.Envs {
+		for _, w := range e.Watches {
+			if repos[w.Image] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Check verifies what the loop relies on across plans: environment names
+// are unique, and no two plans share a repository and branch. Errors name
+// both places.
+func Check(plans []*Plan) error {
+	var problems []string
+	names := map[string]*Environment{}
+	keys := map[string]bool{}
+	for _, p := range plans {
+		if keys[p.Repo.Key()] {
+			problems = append(problems, fmt.Sprintf("%s (branch %q) has two plans; merge them", p.Repo.Display(), p.Repo.Branch))
+		}
+		keys[p.Repo.Key()] = true
+		for _, e := range p.Envs {
+			if first, dup := names[e.Name]; dup {
+				problems = append(problems, fmt.Sprintf("environment name %q is used twice: %s and %s", e.Name, first.Origin, e.Origin))
+				continue
+			}
+			names[e.Name] = e
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
