@@ -476,3 +476,39 @@ func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
 		t.Errorf("after re-clone: head %s, a.yaml %q", r.Head(), readWT(t, r, "a.yaml"))
 	}
 }
+
+// TestOpenOneCopyPerBranch: each branch of a URL has its own working copy,
+// and a cached copy found under a branch's name (a colliding hash, a
+// foreign hand) is brought to that branch, never written from another.
+func TestOpenOneCopyPerBranch(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "main\n"})
+	c := testgit.NewClone(t, bare)
+	c.Git("checkout", "--quiet", "-b", "release")
+	c.Write("a.txt", "release\n")
+	c.Git("commit", "--quiet", "-am", "release")
+	c.Git("push", "--quiet", "origin", "release")
+	url, cache := "file://"+bare, t.TempDir()
+	main := openTest(t, url, WithCacheDir(cache), WithBranch("main"))
+	rel := openTest(t, url, WithCacheDir(cache), WithBranch("release"))
+	if main.Dir() == rel.Dir() {
+		t.Fatalf("both branches cached in %s", main.Dir())
+	}
+	if a, b := readWT(t, main, "a.txt"), readWT(t, rel, "a.txt"); a != "main\n" || b != "release\n" {
+		t.Errorf("a.txt = %q on main, %q on release", a, b)
+	}
+	testgit.Git(t, main.Dir(), "fetch", "--quiet", "origin", "release")
+	testgit.Git(t, main.Dir(), "checkout", "--quiet", "-B", "release", "FETCH_HEAD")
+	again := openTest(t, url, WithCacheDir(cache), WithBranch("main"))
+	if got := readWT(t, again, "a.txt"); got != "main\n" {
+		t.Errorf("a.txt = %q after reopening main over a copy left on release", got)
+	}
+	if _, err := again.Publish(context.Background(), []Edit{setFile("a.txt", "edited\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testgit.Show(t, bare, "release", "a.txt"); got != "release" {
+		t.Errorf("release moved: a.txt = %q", got)
+	}
+	if got := testgit.Show(t, bare, "main", "a.txt"); got != "edited" {
+		t.Errorf("main: a.txt = %q, want the edit", got)
+	}
+}
