@@ -49,6 +49,7 @@ func main() {
 	images := flag.Int("images", 5, "images per environment")
 	pool := flag.Int("pool", 0, "image repositories in all; the images of git repository r are app(r·images+i) mod pool (default: -images, every environment watches the same ones)")
 	tags := flag.Int("tags", 200, "tags per image repository")
+	rate := flag.Float64("rate", 0, "registries[].rateLimit of the config (0: tagwatch's default)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the cycles to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -63,7 +64,7 @@ func main() {
 	if *pool == 0 {
 		*pool = *images
 	}
-	if err := run(shape{*repos, *envs, *images, *pool, *tags}); err != nil {
+	if err := run(shape{*repos, *envs, *images, *pool, *tags, *rate}); err != nil {
 		fmt.Fprintln(os.Stderr, "cycle:", err)
 		os.Exit(1)
 	}
@@ -73,7 +74,10 @@ func main() {
 var profile io.Writer
 
 // shape is the size of the benchmark.
-type shape struct{ repos, envs, images, pool, tags int }
+type shape struct {
+	repos, envs, images, pool, tags int
+	rate                            float64
+}
 
 // image is the j-th image of git repository r.
 func (sh shape) image(host string, r, j int) string {
@@ -305,7 +309,7 @@ func pushTags(ctx context.Context, repo string, tags ...string) error {
 
 func configYAML(bares []string, host string, sh shape) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "git: {url: %s, branch: main}\nregistries: [{prefix: %q, insecure: true}]\nenvironments:\n", bares[0], host)
+	fmt.Fprintf(&b, "git: {url: %s, branch: main}\nregistries: [{prefix: %q, insecure: true, rateLimit: %v}]\nenvironments:\n", bares[0], host, sh.rate)
 	for r, bare := range bares {
 		for e := range sh.envs {
 			constraint := ">=1.0.0"
