@@ -79,3 +79,39 @@ func TestEnvironmentGitErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOneWriterPerField: two environments writing the same kustomization
+// entry or Helm field are refused at load, naming both, whatever their
+// policies (the same policy too: one environment per folder and image).
+func TestOneWriterPerField(t *testing.T) {
+	const prod = "git: {url: https://git.example.com/deploy.git}\nenvironments:\n" +
+		"  - name: prod-v1\n    path: envs/prod\n    images: [{image: r.example.com/app, constraint: ^1, helm: {file: values.yaml, tag: image.tag}}]\n"
+	for _, tc := range []struct {
+		name, second string
+		want         []string
+	}{
+		{"same folder, other policy", "  - name: prod-v2\n    path: envs/prod/\n    images: [{image: r.example.com/app, constraint: ^2}]\n", []string{
+			`t.yaml:8: environments[1].images[0]: the kustomization of envs/prod, images entry "r.example.com/app" is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		}},
+		{"same folder, same policy", "  - name: prod-copy\n    path: ./envs/prod\n    images: [{image: r.example.com/app, constraint: ^1}]\n", []string{
+			`t.yaml:8: environments[1].images[0]: the kustomization of envs/prod, images entry "r.example.com/app" is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		}},
+		{"one Helm field from another folder", "  - name: other\n    path: envs/other\n    images: [{image: r.example.com/app, helm: {file: ../prod/values.yaml, tag: image.tag}}]\n", []string{
+			`t.yaml:8: environments[1].images[0]: envs/prod/values.yaml, field image.tag is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		}},
+		{"same folder, other image", "  - name: web\n    path: envs/prod\n    images: [{image: r.example.com/web}]\n", nil},
+		{"same folder, another branch", "  - name: next\n    git: {branch: next}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+		{"same folder, another repository", "  - name: mirror\n    git: {url: https://git.example.com/mirror.git}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(prod+tc.second))
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

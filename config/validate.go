@@ -64,6 +64,7 @@ func (c *Config) validate() Errors {
 		v.environment(f, &c.Environments[i])
 		v.envGit(f, e)
 	}
+	v.oneWriterPerField()
 	return v.errs
 }
 
@@ -366,6 +367,52 @@ func (v *validator) helm(f, envPath string, h *Helm) {
 			if part == "" {
 				v.add(f+"."+p.field, "%q is not a dotted path like image.tag", p.val)
 				break
+			}
+		}
+	}
+}
+
+// oneWriterPerField reports the fields two environments would both write
+// that are known without reading the repository: in the same folder of the
+// same repository and branch, the kustomization entry of one name, or a
+// dotted path of one Helm values file. Nested folders and markers are
+// found when the repository is read (the cycle refuses them there).
+func (v *validator) oneWriterPerField() {
+	type owner struct {
+		env  int
+		what string
+	}
+	claims := map[string]owner{}
+	for i, e := range v.c.Environments {
+		g := v.c.EffectiveGit(e)
+		where := g.URL + "\x00" + g.Branch + "\x00"
+		dir := path.Clean(e.Path)
+		for j, im := range e.Images {
+			var fields []owner
+			if im.KustomizeName != "" {
+				fields = append(fields, owner{i, fmt.Sprintf("the kustomization of %s, images entry %q", dir, im.KustomizeName)})
+			}
+			if h := im.Helm; h != nil {
+				file := path.Join(dir, h.File)
+				for _, p := range []string{h.Image, h.Repository, h.Tag, h.Digest} {
+					if p != "" {
+						fields = append(fields, owner{i, fmt.Sprintf("%s, field %s", file, p)})
+					}
+				}
+			}
+			for _, f := range fields {
+				key := where + f.what
+				first, taken := claims[key]
+				if !taken {
+					claims[key] = f
+					continue
+				}
+				if first.env == i {
+					continue // the same environment: the image checks report it
+				}
+				v.add(fmt.Sprintf("environments[%d].images[%d]", i, j),
+					"%s is also written by environments[%d] (%s): one environment writes a field, so neither would (one environment per folder and image)",
+					f.what, first.env, v.c.Environments[first.env].Name)
 			}
 		}
 	}

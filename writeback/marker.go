@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -195,16 +197,27 @@ func markerFiles(root string, t Target) ([]*yamlFile, error) {
 	return files, nil
 }
 
-func collectMarkers(files []*yamlFile, alias string) ([]markedScalar, error) {
+// collectMarkers returns the scalars marked for t's alias in files, but
+// those at a field t excludes.
+func collectMarkers(files []*yamlFile, t Target) ([]markedScalar, error) {
 	var all []markedScalar
 	for _, f := range files {
-		ms, err := f.markers(alias)
+		ms, err := f.markers(t.Name)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, ms...)
+		for _, m := range ms {
+			if !slices.Contains(t.Exclude, m.field()) {
+				all = append(all, m)
+			}
+		}
 	}
 	return all, nil
+}
+
+// field is where the marked scalar is.
+func (m markedScalar) field() Field {
+	return Field{File: m.f.rel, Path: "line " + strconv.Itoa(m.node.Line)}
 }
 
 // markerImage combines marked values: the first whole marker wins, else
@@ -244,7 +257,7 @@ func readMarkers(root string, t Target) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	ms, err := collectMarkers(files, t.Name)
+	ms, err := collectMarkers(files, t)
 	if err != nil {
 		return Image{}, err
 	}
@@ -260,7 +273,7 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms, err := collectMarkers(files, t.Name)
+	ms, err := collectMarkers(files, t)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +301,7 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 	for _, f := range files {
 		want := wants[f]
 		out, err := finishEdit(f, func(nf *yamlFile) error {
-			got, err := nf.markers(t.Name)
+			got, err := collectMarkers([]*yamlFile{nf}, t)
 			if err != nil {
 				return err
 			}

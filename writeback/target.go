@@ -32,6 +32,11 @@ type Target struct {
 	RepositoryField string
 	TagField        string
 	DigestField     string
+
+	// Exclude lists marked scalars (as Fields returns them) the target
+	// leaves alone, as if they were not marked: another writer owns them.
+	// Marker targets only.
+	Exclude []Field
 }
 
 // Image is the value at a target: repository name, tag and digest.

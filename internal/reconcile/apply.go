@@ -25,6 +25,10 @@ type envRun struct {
 	repo string // the repository's display URL, for the report
 	log  *logrus.Entry
 
+	// conflicts are the fields this environment shares with another: it
+	// writes none of them.
+	conflicts map[writeback.Field][]string
+
 	// Outcome of the latest apply.
 	changes []audit.Change
 	held    []Change
@@ -85,8 +89,7 @@ type located struct {
 
 // targets are the places w is written in env: the kustomization (when the
 // environment has one), the Helm values file (when configured) and markers.
-func (e *envRun) targets(kfile string, w *plan.Watch) []located {
-	env := e.env
+func targets(env *plan.Environment, kfile string, w *plan.Watch) []located {
 	var ts []located
 	if kfile != "" {
 		ts = append(ts, located{t: writeback.Target{Kind: writeback.Kustomize, Path: env.Path, Name: w.Name()}, file: kfile})
@@ -112,6 +115,9 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	locs, err := e.locate(dir, kfile, w)
 	if err != nil {
 		return nil, StageWriteback, err
+	}
+	if len(locs) == 0 {
+		return nil, "", nil // every target is claimed by another environment too
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := w.Policy.Select(tags, cur)
@@ -164,8 +170,19 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 // but one target at least must exist.
 func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	var locs []located
-	ts := e.targets(kfile, w)
+	conflicted := false
+	ts := targets(e.env, kfile, w)
 	for _, l := range ts {
+		t, cs, ok := e.claimed(dir, l.t)
+		for _, c := range cs {
+			// Reported whether or not other targets remain to be written.
+			e.fail(w, StageConfig, c)
+			conflicted = true
+		}
+		if !ok {
+			continue
+		}
+		l.t = t
 		cur, err := writeback.Read(dir, l.t)
 		if errors.Is(err, writeback.ErrNotFound) && l.t.Kind != writeback.Helm {
 			continue
@@ -175,6 +192,9 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 		}
 		l.cur = cur
 		locs = append(locs, l)
+	}
+	if len(locs) == 0 && conflicted {
+		return nil, nil
 	}
 	if len(locs) == 0 {
 		env := e.env

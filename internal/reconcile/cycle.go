@@ -56,7 +56,8 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	if nc, ok := l.src.(interface{ NewCycle() }); ok {
 		nc.NewCycle() // until the registry client forgets its own per-cycle memo
 	}
-	plans := scope(l.targets.Plans(), co.only)
+	all := l.targets.Plans()
+	plans, full := scope(all, co.only)
 	c := &cycle{l: l, ctx: ctx, co: co, src: newMemo(l.src), found: map[foundKey]*futureFound{}}
 	for _, p := range plans {
 		for _, e := range p.Envs {
@@ -70,7 +71,7 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	g.SetLimit(l.o.parallel)
 	for i, p := range plans {
 		g.Go(func() error {
-			results[i] = c.plan(p)
+			results[i] = c.plan(p, full[i])
 			return nil
 		})
 	}
@@ -117,10 +118,11 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 }
 
 // scope keeps, of plans, the environments and watches of the image
-// repositories in only (all when only is nil). Plans are not modified.
-func scope(plans []*plan.Plan, only map[string]bool) []*plan.Plan {
+// repositories in only (all when only is nil), and returns beside each kept
+// plan the whole plan it was cut from. Plans are not modified.
+func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan) {
 	if only == nil {
-		return plans
+		return plans, plans
 	}
 	var out []*plan.Plan
 	for _, p := range plans {
@@ -142,8 +144,9 @@ func scope(plans []*plan.Plan, only map[string]bool) []*plan.Plan {
 			}
 		}
 		out = append(out, np)
+		full = append(full, p)
 	}
-	return out
+	return out, full
 }
 
 // cycle is the state one cycle shares between its repositories.
@@ -227,8 +230,9 @@ type planResult struct {
 }
 
 // plan runs one repository: open (or sync) its working copy, apply every
-// environment, and publish them in one push.
-func (c *cycle) plan(p *plan.Plan) planResult {
+// environment of p, and publish them in one push. full is the whole plan p
+// was scoped from: who else writes a field is decided over all of it.
+func (c *cycle) plan(p, full *plan.Plan) planResult {
 	repoName := p.Repo.Display()
 	log := c.l.o.log.WithField("repository", repoName)
 	res := planResult{report: newReport()}
@@ -243,8 +247,9 @@ func (c *cycle) plan(p *plan.Plan) planResult {
 		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
 	}
 	runs := make([]*envRun, len(p.Envs))
+	shared := conflicts(repo.Dir(), full.Envs)
 	for i, e := range p.Envs {
-		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log}
+		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared}
 	}
 	var pubErr error
 	if c.co.dryRun {

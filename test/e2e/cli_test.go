@@ -38,6 +38,8 @@ environments:
 		{"duplicate environment", good + strings.SplitN(good, "environments:\n", 2)[1], "name"},
 		{"bad interval", good + "interval: soon\n", "interval"},
 		{"invalid allowTags", strings.Replace(good, "constraint:", "allowTags: '(', constraint:", 1), "allowTags"},
+		{"one field, two environments", good + strings.Replace(strings.Replace(strings.SplitN(good, "environments:\n", 2)[1], "staging\n", "staging-v2\n", 1), ">=1.0.0", "^2", 1),
+			"environments[1].images[0]: the kustomization of envs/staging, images entry \"registry.example.com/team/app\" is also written by environments[0] (staging)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")

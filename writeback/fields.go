@@ -1,0 +1,93 @@
+package writeback
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Field is one place in the working tree a target writes: a file and a
+// field inside it. Two targets that share a Field write the same bytes.
+type Field struct {
+	File string // slash-separated, relative to the repository's real root (symlinks resolved)
+	Path string // images[name=team/app] (kustomize), image.tag (Helm), line 12 (a marker)
+}
+
+func (f Field) String() string { return f.File + " " + f.Path }
+
+// Fields returns the fields t writes in the tree at root, without writing:
+// the images entry of t.Name in the kustomization (none when the entry or
+// the kustomization is missing), the configured dotted paths of a Helm
+// values file, every scalar marked for the alias under a marker target's
+// folder. It fails as Read does on a target that cannot be read.
+func Fields(root string, t Target) ([]Field, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	switch t.Kind {
+	case Kustomize:
+		f, err := openKustomization(root, t.Path)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		k, err := parseKustomization(f, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		if k.entry == nil {
+			return nil, nil
+		}
+		return []Field{{File: f.rel, Path: "images[name=" + t.Name + "]"}}, nil
+	case Helm:
+		p, err := resolveRepoPath(root, t.Path)
+		if err != nil {
+			return nil, err
+		}
+		var out []Field
+		for _, fp := range []string{t.ImageField, t.RepositoryField, t.TagField, t.DigestField} {
+			if fp == "" {
+				continue
+			}
+			steps, err := parseFieldPath(fp)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Field{File: p.rel, Path: canonicalPath(steps)})
+		}
+		return out, nil
+	default:
+		files, err := markerFiles(root, t)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := collectMarkers(files, t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Field, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, m.field())
+		}
+		return out, nil
+	}
+}
+
+// canonicalPath writes steps back as a dotted path ("a.b[0].c"), so that
+// equal paths compare equal however they were written.
+func canonicalPath(steps []fieldStep) string {
+	var b strings.Builder
+	for _, s := range steps {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
