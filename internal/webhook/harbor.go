@@ -11,8 +11,9 @@ import (
 // harborPayload is a Harbor webhook in the "Default" payload format; only
 // the fields used are read.
 type harborPayload struct {
-	Type      string `json:"type"`
-	EventData *struct {
+	Type        string `json:"type"`
+	SpecVersion string `json:"specversion"` // set in the CloudEvents format, which is not read
+	EventData   *struct {
 		Resources []struct {
 			Digest      string `json:"digest"`
 			Tag         string `json:"tag"`
@@ -33,6 +34,8 @@ func parseHarbor(_ http.Header, body []byte) ([]Event, error) {
 		return nil, err
 	}
 	switch {
+	case p.SpecVersion != "":
+		return nil, invalid(`a CloudEvent: set the Harbor webhook's payload format to Default`)
 	case p.Type == "":
 		return nil, invalid(`missing "type": not a Harbor webhook (the payload format must be Default, not CloudEvents)`)
 	case p.Type != "PUSH_ARTIFACT" && p.Type != "pushImage":

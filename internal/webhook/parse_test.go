@@ -161,6 +161,7 @@ func TestParseInvalid(t *testing.T) {
 		{typ: TypeGitHub, header: ghEvent("package"), body: ghPkg(`{"package_type":"CONTAINER","package_version":{"container_metadata":{"tag":{"name":"1"}}}}`), wantErr: "package.name: missing repository"},
 
 		{typ: TypeHarbor, body: `{}`, wantErr: `missing "type"`},
+		{typ: TypeHarbor, body: `{"specversion": "1.0", "type": "harbor.artifact.pushed", "data": {}}`, wantErr: "payload format to Default"},
 		{typ: TypeHarbor, body: `{"type": "PUSH_ARTIFACT"}`, wantErr: `missing "event_data"`},
 		{typ: TypeHarbor, body: `{"type": "PUSH_ARTIFACT", "event_data": {"resources": [{"tag": "1.0"}]}}`, wantErr: "event_data.resources[0].resource_url: missing"},
 		{typ: TypeHarbor, body: `{"type": "PUSH_ARTIFACT", "event_data": {"resources": [{"tag": "1.0", "resource_url": "https://harbor/x:1.0"}]}}`, wantErr: `"https://harbor/x:1.0" is not an image reference`},
