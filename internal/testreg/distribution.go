@@ -26,6 +26,9 @@ import (
 type DistributionOptions struct {
 	TLS  bool // serve https with a self-signed certificate for 127.0.0.1
 	Auth bool // require htpasswd (bcrypt) basic auth with a generated user and password
+	// ExtraConfig is YAML appended to the registry's config.yml: further
+	// top-level sections, such as notifications:.
+	ExtraConfig string
 }
 
 // StartDistribution runs Debian's docker-registry (CNCF distribution 2.8) on
@@ -99,7 +102,7 @@ storage:
 http:
   addr: %s
   secret: %s
-%s%s`, filepath.Join(dir, "data"), tg.Host, randomHex(16), tlsCfg, authCfg)
+%s%s%s`, filepath.Join(dir, "data"), tg.Host, randomHex(16), tlsCfg, authCfg, opts.ExtraConfig)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, nil, err
