@@ -18,6 +18,10 @@ type Config struct {
 	Registries   []Registry    `yaml:"registries,omitempty"`
 	Interval     Duration      `yaml:"interval,omitempty"` // default 2m
 	Environments []Environment `yaml:"environments"`
+	// Webhooks are the registry webhook types `run --listen` serves, with
+	// their secrets; InsecureWebhooks serves every type without a secret.
+	Webhooks         []Webhook `yaml:"webhooks,omitempty"`
+	InsecureWebhooks bool      `yaml:"insecureWebhooks,omitempty"`
 
 	// File is the path the config was loaded from ("" for an embedded one).
 	File string `yaml:"-"`
@@ -59,6 +63,15 @@ type Registry struct {
 	RateLimit     float64 `yaml:"rateLimit,omitempty"`   // default 20
 	ImmutableTags bool    `yaml:"immutableTags,omitempty"`
 }
+
+// Webhook is one registry webhook type served, with its secret.
+type Webhook struct {
+	Type   string `yaml:"type"`   // one of WebhookTypes
+	Secret string `yaml:"secret"` // env:VAR or file:/path
+}
+
+// WebhookTypes are the values of webhooks[].type (DESIGN §7).
+var WebhookTypes = []string{"cloudevents", "distribution", "dockerhub", "generic", "github", "harbor", "quay"}
 
 // Environment is one folder of a repository.
 type Environment struct {
@@ -294,6 +307,11 @@ func (c *Config) resolvePaths(dir string) {
 		g.Auth.PasswordFile = abs(g.Auth.PasswordFile)
 		g.Auth.SSHKeyFile = abs(g.Auth.SSHKeyFile)
 		g.Auth.KnownHostsFile = abs(g.Auth.KnownHostsFile)
+	}
+	for i := range c.Webhooks {
+		if p, ok := strings.CutPrefix(c.Webhooks[i].Secret, "file:"); ok && p != "" {
+			c.Webhooks[i].Secret = "file:" + abs(p)
+		}
 	}
 	for i := range c.Registries {
 		r := &c.Registries[i]

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -65,6 +66,24 @@ func (c *Config) validate() Errors {
 		v.envGit(f, e)
 	}
 	v.oneWriterPerField()
+	types := map[string]int{}
+	for i, w := range c.Webhooks {
+		f := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case w.Type == "":
+			v.add(f+".type", "required: one of %s", strings.Join(WebhookTypes, ", "))
+		case !slices.Contains(WebhookTypes, w.Type):
+			v.add(f+".type", "%q is not one of %s", w.Type, strings.Join(WebhookTypes, ", "))
+		default:
+			if j, dup := types[w.Type]; dup {
+				v.add(f+".type", "%s is already configured by webhooks[%d]", w.Type, j)
+			}
+			types[w.Type] = i
+		}
+		if err := checkSecretRef(w.Secret); err != nil {
+			v.add(f+".secret", "%v", err)
+		}
+	}
 	return v.errs
 }
 
@@ -237,6 +256,20 @@ func (v *validator) registry(i int, r Registry) {
 	if r.RateLimit < 0 {
 		v.add(f+".rateLimit", "must be positive (requests per second), got %v", r.RateLimit)
 	}
+}
+
+// checkSecretRef validates "env:VAR" or "file:/path" (never echoing a value).
+func checkSecretRef(s string) error {
+	kind, ref, ok := strings.Cut(s, ":")
+	switch {
+	case s == "":
+		return errors.New("required: env:VAR or file:/path, where the secret is")
+	case ok && kind == "env" && envVarRE.MatchString(ref):
+		return nil
+	case ok && kind == "file" && ref != "":
+		return nil
+	}
+	return errors.New("must be env:VAR or file:/path (where the secret is); never the secret itself")
 }
 
 // checkCredentials validates "env:VAR" or "file:/path" (never echoing a value).

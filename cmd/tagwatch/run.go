@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/metrics"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/internal/server"
+	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -65,7 +68,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.BoolVar(&f.once, "once", false, "run one cycle and exit")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compute the changes and write nothing (no commit, no push)")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format on stdout: text or json")
-	fl.StringVar(&f.listen, "listen", "", "serve /healthz and /readyz on this address (e.g. :8080)")
+	fl.StringVar(&f.listen, "listen", "", "serve /healthz, /readyz, /metrics and the registry webhooks on this address (e.g. :8080)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
@@ -144,14 +147,50 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return nil
 	}
 	health := server.NewHealth(3 * set.Interval)
+	m := metrics.New()
+	m.SetLeader(true) // one process, one writer: leader election is for Kubernetes mode
 	opts = append(opts,
 		reconcile.WithObserver(healthObserver{health}),
+		reconcile.WithObserver(m),
 		reconcile.WithObserver(&reportWriter{w: out, format: f.output, dryRun: f.dryRun, log: log}))
 	loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
 	if err != nil {
 		return err
 	}
-	return daemon(cmd.Context(), loop, health, f, set.Interval, log)
+	var handler http.Handler
+	if f.listen != "" {
+		if handler, err = endpoints(set, loop, health, m, log); err != nil {
+			return err
+		}
+	}
+	return daemon(cmd.Context(), loop, handler, f, set.Interval, log)
+}
+
+// endpoints is what --listen serves: /healthz, /readyz, /metrics and the
+// registry webhooks, whose events trigger cycles for the repositories
+// pushed.
+func endpoints(set *plan.Set, loop *reconcile.Loop, health *server.Health, m *metrics.Metrics, log *logrus.Entry) (http.Handler, error) {
+	sink := func(typ string, events []webhook.Event) {
+		repos := make([]string, 0, len(events))
+		for _, e := range events {
+			repos = append(repos, e.Repository)
+		}
+		log.WithFields(logrus.Fields{"type": typ, "repositories": repos}).Debug("webhook accepted")
+		loop.Trigger(repos...)
+	}
+	opts := []webhook.Option{webhook.WithInsecure(set.InsecureWebhooks), webhook.WithObserver(m.Webhook)}
+	for typ, secret := range set.Webhooks {
+		opts = append(opts, webhook.WithSecret(typ, secret))
+	}
+	wh, err := webhook.NewHandler(sink, opts...)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.Handle(webhook.Path, wh) // no method in the pattern: the handler answers 405 and counts it
+	mux.Handle("/", health.Handler())
+	return mux, nil
 }
 
 // withTimeout bounds a cycle; d <= 0 means no limit.
@@ -207,13 +246,13 @@ func (o *reportWriter) CycleDone(s reconcile.Summary) {
 // daemon runs the loop until SIGINT/SIGTERM. The first signal drains (the
 // cycle under way finishes, up to f.grace); a second one, or the grace
 // running out, stops hard (nothing is pushed after that).
-func daemon(ctx context.Context, loop *reconcile.Loop, health *server.Health, f *runFlags, interval time.Duration, log *logrus.Entry) error {
-	if f.listen != "" {
-		srv, err := server.Listen(f.listen, health.Handler())
+func daemon(ctx context.Context, loop *reconcile.Loop, handler http.Handler, f *runFlags, interval time.Duration, log *logrus.Entry) error {
+	if handler != nil {
+		srv, err := server.Listen(f.listen, handler)
 		if err != nil {
 			return usagef("--listen: %w", err)
 		}
-		log.WithField("addr", srv.Addr().String()).Info("serving /healthz and /readyz")
+		log.WithField("addr", srv.Addr().String()).Info("serving /healthz, /readyz, /metrics and " + webhook.Path)
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

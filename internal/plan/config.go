@@ -7,6 +7,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -16,6 +17,10 @@ type Set struct {
 	Plans    []*Plan
 	Hosts    []registry.Host
 	Interval time.Duration
+	// Webhooks are the secrets of the webhook types served, by type;
+	// InsecureWebhooks serves the others without a secret.
+	Webhooks         map[string]webhook.SecretFunc
+	InsecureWebhooks bool
 }
 
 // FromConfig turns a loaded (defaulted and validated) config into plans:
@@ -24,7 +29,14 @@ type Set struct {
 // reader of config.Config beside the CLI's flags; defaults were applied and
 // policies compiled once, by config.Load.
 func FromConfig(cfg *config.Config) (*Set, error) {
-	s := &Set{Interval: cfg.Interval.Duration, Hosts: Hosts(cfg)}
+	s := &Set{Interval: cfg.Interval.Duration, Hosts: Hosts(cfg), Webhooks: map[string]webhook.SecretFunc{}, InsecureWebhooks: cfg.InsecureWebhooks}
+	for i, w := range cfg.Webhooks {
+		fn, err := webhook.SecretFrom(w.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: webhooks[%d].secret: %w", config.ErrInvalid, orEmbedded(cfg.File), i, err)
+		}
+		s.Webhooks[w.Type] = fn
+	}
 	byKey := map[string]*Plan{}
 	for i := range cfg.Environments {
 		env := &cfg.Environments[i]
@@ -42,7 +54,7 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 				return nil, fmt.Errorf("%w: %s: environments[%d].images[%d]: the config was not validated", config.ErrInvalid, orEmbedded(cfg.File), i, j)
 			}
 			w := &Watch{
-				Image: im.Image, Alias: im.Alias, Policy: im.Policy(),
+				Image: im.Image, Key: Normalize(im.Image), Alias: im.Alias, Policy: im.Policy(),
 				KustomizeName: im.KustomizeName, WriteDigest: im.WriteDigest,
 			}
 			if h := im.Helm; h != nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/policy"
 )
@@ -74,7 +75,10 @@ type Environment struct {
 // Watch is one image repository watched in one environment: its policy and
 // where it is written.
 type Watch struct {
-	Image  string // the repository to list, e.g. registry.example.com/team/app
+	Image string // the repository to list, as written: registry.example.com/team/app, nginx
+	// Key is Image normalised (index.docker.io/library/nginx): what
+	// triggers (webhooks, Kubernetes) name the repository by.
+	Key    string
 	Alias  string // marker alias: # {"$tagwatch": "<alias>"}
 	Policy *policy.Policy
 	// KustomizeName is the kustomization images[].name to edit ("" = Image).
@@ -106,11 +110,12 @@ func (w *Watch) WantsDigest() bool {
 	return w.WriteDigest || w.Policy.Spec().Strategy == policy.Digest
 }
 
-// Watches reports whether any environment of p watches one of repos.
+// Watches reports whether any environment of p watches one of repos
+// (normalised names, as Watch.Key).
 func (p *Plan) Watches(repos map[string]bool) bool {
 	for _, e := range p.Envs {
 		for _, w := range e.Watches {
-			if repos[w.Image] {
+			if repos[w.Key] {
 				return true
 			}
 		}
@@ -142,4 +147,15 @@ func Check(plans []*Plan) error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// Normalize returns the normalised name of an image repository
+// (index.docker.io/library/nginx for nginx), or image itself when it does
+// not parse (validation reports that elsewhere).
+func Normalize(image string) string {
+	r, err := name.NewRepository(image)
+	if err != nil {
+		return image
+	}
+	return r.Name()
 }

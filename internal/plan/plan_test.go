@@ -10,6 +10,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/webhook"
 )
 
 const manyRepos = `git: {url: https://git.example.com/deploy.git, branch: main, auth: {passwordEnv: PLAN_TEST_TOKEN}}
@@ -111,5 +112,26 @@ func TestFromConfigRefusesAnUnvalidatedConfig(t *testing.T) {
 	cfg := &config.Config{Git: config.Git{URL: "x"}, Environments: []config.Environment{{Name: "e", Path: "p", Images: []config.Image{{Image: "r/app"}}}}}
 	if _, err := FromConfig(cfg); !errors.Is(err, config.ErrInvalid) {
 		t.Errorf("FromConfig = %v, want config.ErrInvalid", err)
+	}
+}
+
+// TestWebhookTypesAgree: the config accepts exactly the types the
+// receiver serves.
+func TestWebhookTypesAgree(t *testing.T) {
+	if diff := cmp.Diff(webhook.Types(), config.WebhookTypes); diff != "" {
+		t.Errorf("config.WebhookTypes (-receiver +config):\n%s", diff)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"nginx":                         "index.docker.io/library/nginx",
+		"registry.example.com/team/app": "registry.example.com/team/app",
+		"127.0.0.1:5000/app":            "127.0.0.1:5000/app",
+		"Not A Name":                    "Not A Name",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -128,9 +128,15 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		log.Info(res.Reason)
 		return nil, "", nil
 	case policy.None:
+		if w.Policy.Spec().Strategy == policy.Digest {
+			// The tag the digest strategy follows is gone: nothing to
+			// follow is a broken policy, not a quiet cycle.
+			return nil, StagePolicy, fmt.Errorf("the tag %q the digest strategy follows is not in %s: %s", w.Policy.Spec().Constraint, w.Image, res.Reason)
+		}
 		log.Warn(res.Reason)
 		return nil, "", nil
 	}
+	log.WithField("decision", string(res.Decision)).Debug(res.Reason)
 	wantDigest := w.WantsDigest()
 	digest := res.Digest
 	var todo []located

@@ -30,7 +30,8 @@ type cycleOptions struct {
 func DryRun(on bool) CycleOption { return func(o *cycleOptions) { o.dryRun = on } }
 
 // Only limits the cycle to the watches of the given image repositories
-// (and so to the environments and repositories that have one).
+// (normalised names, as plan.Watch.Key: index.docker.io/library/nginx),
+// and so to the environments and repositories that have one.
 func Only(repos ...string) CycleOption {
 	return func(o *cycleOptions) {
 		o.only = map[string]bool{}
@@ -93,7 +94,7 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	if len(failed) > 0 && len(failed) == len(plans) {
 		err = errors.Join(failed...)
 	}
-	sum := Summary{Report: rep, Err: err, Started: start, Duration: time.Since(start), Pushes: pushes}
+	sum := Summary{Report: rep, Err: err, Started: start, Duration: time.Since(start), Pushes: pushes, Watched: watched(all)}
 	if co.only != nil {
 		sum.Scope = slices.Sorted(mapsKeys(co.only))
 	}
@@ -105,6 +106,19 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 		ob.CycleDone(sum)
 	}
 	return rep, err
+}
+
+// watched counts the distinct image repositories of plans.
+func watched(plans []*plan.Plan) int {
+	keys := map[string]bool{}
+	for _, p := range plans {
+		for _, e := range p.Envs {
+			for _, w := range e.Watches {
+				keys[w.Key] = true
+			}
+		}
+	}
+	return len(keys)
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
@@ -133,7 +147,7 @@ func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan)
 		for _, e := range p.Envs {
 			var ws []*plan.Watch
 			for _, w := range e.Watches {
-				if only[w.Image] {
+				if only[w.Key] {
 					ws = append(ws, w)
 				}
 			}

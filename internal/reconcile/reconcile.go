@@ -65,6 +65,8 @@ type Summary struct {
 	// Scope is the image repositories a triggered cycle re-checked; nil
 	// for a full cycle.
 	Scope []string
+	// Watched is how many distinct image repositories the plans watch.
+	Watched int
 	// Pushes are the outcomes of the pushes made, one per repository that
 	// had something to push.
 	Pushes []Push

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -11,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,7 +99,13 @@ const tokenEnv = "TW_E2E_GIT_TOKEN"
 // stands for the registry's host).
 func newWorld(t *testing.T, files map[string]string) *world {
 	t.Helper()
-	w := &world{t: t, reg: testreg.StartDistribution(t, testreg.DistributionOptions{Auth: true}), dir: t.TempDir()}
+	return newWorldWith(t, files, testreg.DistributionOptions{Auth: true})
+}
+
+// newWorldWith is newWorld with the registry's options.
+func newWorldWith(t *testing.T, files map[string]string, opts testreg.DistributionOptions) *world {
+	t.Helper()
+	w := &world{t: t, reg: testreg.StartDistribution(t, opts), dir: t.TempDir()}
 	seed := map[string]string{}
 	for k, v := range files {
 		seed[k] = w.expand(v)
@@ -187,4 +196,86 @@ func moves(cs []change) []string {
 		out = append(out, c.Env+" "+c.From+"->"+c.To)
 	}
 	return out
+}
+
+// daemon is a `tagwatch run` running in the background, its JSON reports
+// read from stdout as they come.
+type daemon struct {
+	cmd     *exec.Cmd
+	reports chan report
+	stderr  *lockedBuilder
+}
+
+// startDaemon runs `tagwatch run --config cfg -o json --log-format json`
+// with the world's token and cache, and extra arguments; the test's end
+// stops it.
+func (w *world) startDaemon(cfg string, env []string, extra ...string) *daemon {
+	w.t.Helper()
+	args := append([]string{"run", "--config", cfg, "-o", "json", "--cache-dir", filepath.Join(w.dir, "cache"), "--log-format", "json"}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(append(os.Environ(), tokenEnv+"="+w.git.Password), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, reports: make(chan report, 64), stderr: &lockedBuilder{}}
+	cmd.Stderr = d.stderr
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var rep report
+			if json.Unmarshal(sc.Bytes(), &rep) == nil {
+				d.reports <- rep
+			}
+		}
+		close(d.reports)
+	}()
+	w.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	return d
+}
+
+// next waits for the daemon's next report.
+func (d *daemon) next(t *testing.T, within time.Duration) report {
+	t.Helper()
+	select {
+	case rep, ok := <-d.reports:
+		if !ok {
+			t.Fatalf("the daemon ended\n%s", d.stderr.String())
+		}
+		return rep
+	case <-time.After(within):
+		t.Fatalf("no report within %s\n%s", within, d.stderr.String())
+	}
+	return report{}
+}
+
+// lockedBuilder is a strings.Builder safe for a writer and a reader.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
