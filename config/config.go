@@ -81,6 +81,16 @@ type Environment struct {
 	Git    *Git    `yaml:"git,omitempty"`
 	Path   string  `yaml:"path"`
 	Images []Image `yaml:"images"`
+	// Promotion gates the environment on another: it takes only images
+	// that environment has run, for long enough (DESIGN §8).
+	Promotion *Promotion `yaml:"promotion,omitempty"`
+}
+
+// Promotion is an environment's gate.
+type Promotion struct {
+	From           string   `yaml:"from"`                     // the environment promoted from
+	Soak           Duration `yaml:"soak,omitempty"`           // default 0: as soon as From runs it
+	RequireHealthy bool     `yaml:"requireHealthy,omitempty"` // Kubernetes mode: From's Application Healthy and Synced
 }
 
 // EffectiveGit is the git block env is written through: its own fields,

@@ -157,7 +157,7 @@ func (r *Repo) cloneCache(ctx context.Context) error {
 	if r.repo, err = plainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
-	r.base, r.clean = head.Hash(), true
+	r.base, r.clean, r.depth = head.Hash(), true, r.opts.depth
 	return nil
 }
 
@@ -180,7 +180,8 @@ func (r *Repo) packCount() int {
 }
 
 // fetchBranch fetches the branch into its remote-tracking ref and returns the
-// remote head. A shallow copy stays shallow (depth 1); a full one stays full.
+// remote head. A shallow copy stays as deep as it is (1 commit, or what Walk
+// deepened it to), counted from the new head; a full one stays full.
 func (r *Repo) fetchBranch(ctx context.Context) (plumbing.Hash, error) {
 	tracking := plumbing.NewRemoteReferenceName(remoteName, r.branch)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(r.branch), tracking))
@@ -191,7 +192,10 @@ func (r *Repo) fetchBranch(ctx context.Context) (plumbing.Hash, error) {
 		Tags:       git.NoTags,
 	}
 	if r.isShallow() {
-		fo.Depth = 1
+		if r.depth == 0 {
+			r.depth = r.shallowDepth()
+		}
+		fo.Depth = r.depth
 	}
 	err := r.repo.FetchContext(ctx, fo)
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {

@@ -164,6 +164,7 @@ type Repo struct {
 	base     plumbing.Hash // the remote head the working tree was last reset to
 	clean    bool          // the working tree and index match HEAD
 	readOnly bool
+	depth    int // commits a shallow copy holds from its head (0: unknown, or complete)
 }
 
 // Sentinel errors.

@@ -28,6 +28,8 @@ type envRun struct {
 	// conflicts are the fields this environment shares with another: it
 	// writes none of them.
 	conflicts map[writeback.Field][]string
+	// prom is what a gated environment knows of its from environment.
+	prom *promotions
 
 	// Outcome of the latest apply.
 	changes []audit.Change
@@ -121,10 +123,17 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := w.Policy.Select(tags, cur)
+	var opened string // the reason a promotion gate opened
+	if e.env.Gate != nil && res.Decision == policy.Update {
+		if res, opened, err = e.gated(ctx, w, tags, cur, res); err != nil {
+			return nil, StageRegistry, err
+		}
+	}
 	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
 	switch res.Decision {
 	case policy.Held:
-		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file}, From: cur.Tag, To: res.Tag, Digest: res.Digest})
+		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file},
+			From: cur.Tag, To: res.Tag, Digest: res.Digest, Reason: res.Reason})
 		log.Info(res.Reason)
 		return nil, "", nil
 	case policy.None:
@@ -164,7 +173,7 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		val.Digest = digest
 	}
 	files, from, err := e.write(dir, w, todo, val)
-	e.record(w, from, res.Tag, digest, files)
+	e.record(w, from, res.Tag, digest, opened, files)
 	if err != nil {
 		return files, StageWriteback, err
 	}
@@ -236,13 +245,17 @@ func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.
 
 // record notes a change per file changed (the audit message groups them
 // into one trailer per image).
-func (e *envRun) record(w *plan.Watch, from, to, digest string, files []string) {
+func (e *envRun) record(w *plan.Watch, from, to, digest, opened string, files []string) {
 	spec := w.Policy.Spec()
 	for _, f := range files {
-		e.changes = append(e.changes, audit.Change{
+		c := audit.Change{
 			Env: e.env.Name, Image: w.Image, File: f, From: from, To: to, Digest: digest,
 			Strategy: string(spec.Strategy), Constraint: spec.Constraint,
-		})
+		}
+		if opened != "" {
+			c.PromotedFrom, c.Gate = e.env.Gate.From, opened
+		}
+		e.changes = append(e.changes, c)
 	}
 }
 

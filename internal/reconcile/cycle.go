@@ -260,10 +260,20 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	if err != nil {
 		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
 	}
-	runs := make([]*envRun, len(p.Envs))
+	envs, err := p.Order()
+	if err != nil {
+		return fail(StageConfig, err)
+	}
+	var prom *promotions
+	if gated(envs) {
+		if prom, err = c.readPromotions(c.ctx, repo, envs, full); err != nil {
+			return fail(StageGit, err)
+		}
+	}
+	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
-	for i, e := range p.Envs {
-		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared}
+	for i, e := range envs {
+		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared, prom: prom}
 	}
 	var pubErr error
 	if c.co.dryRun {
@@ -288,6 +298,16 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 		res.report.Errors = append(res.report.Errors, Error{Repository: repoName, Error: pubErr.Error(), Err: pubErr, Stage: StageGit})
 	}
 	return res
+}
+
+// gated reports whether an environment of envs has a promotion gate.
+func gated(envs []*plan.Environment) bool {
+	for _, e := range envs {
+		if e.Gate != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // open opens the plan's working copy, reading its credentials now, so a
