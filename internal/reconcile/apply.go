@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
 )
@@ -22,10 +23,10 @@ type envRun struct {
 	r *Reconciler
 	// ctx is the cycle's: apply has gitrepo.Edit's fixed signature and
 	// may look a digest up in the registry.
-	ctx     context.Context
-	idx     int
-	found   []found
-	digests *digestMemo
+	ctx   context.Context
+	idx   int
+	found []found
+	src   resolve.Source // the cycle's memo
 
 	// Outcome of the latest apply.
 	changes []audit.Change
@@ -135,7 +136,7 @@ func (e *envRun) applyImage(dir, kfile string, w *watch, f found) ([]string, err
 		return nil, nil
 	}
 	if digest == "" {
-		d, err := e.digests.get(e.ctx, e.r.src, w.img.Image, res.Tag)
+		d, err := e.src.Digest(e.ctx, w.img.Image, res.Tag)
 		switch {
 		case err != nil && wantDigest:
 			return nil, fmt.Errorf("digest of %s:%s: %w", w.img.Image, res.Tag, err)

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/errgroup"
@@ -35,19 +34,18 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 	rep := newReport()
 	log := r.o.log
 
-	r.src.NewCycle()
+	src := resolve.NewMemo(r.src) // the cycle's memo: each repository listed once
 	repo, err := r.openRepo(ctx)
 	if err != nil {
 		err = fmt.Errorf("opening git repository: %w", err)
 		rep.Errors = append(rep.Errors, Error{Error: err.Error()})
 		return rep, err
 	}
-	found := r.resolve(ctx)
+	found := r.resolve(ctx, src)
 
-	digests := &digestMemo{m: map[string]string{}}
 	runs := make([]*envRun, len(r.cfg.Environments))
 	for i := range r.cfg.Environments {
-		runs[i] = &envRun{r: r, ctx: ctx, idx: i, found: found[i], digests: digests}
+		runs[i] = &envRun{r: r, ctx: ctx, idx: i, found: found[i], src: src}
 	}
 
 	var pubErr error
@@ -143,7 +141,7 @@ type found struct {
 
 // resolve lists every watched repository once and computes each watch's
 // candidates, repositories in parallel. Result is indexed like r.watches.
-func (r *Reconciler) resolve(ctx context.Context) [][]found {
+func (r *Reconciler) resolve(ctx context.Context, src resolve.Source) [][]found {
 	out := make([][]found, len(r.watches))
 	byRepo := map[string][]*watch{}
 	var order []string
@@ -157,7 +155,6 @@ func (r *Reconciler) resolve(ctx context.Context) [][]found {
 			byRepo[w.img.Image] = append(byRepo[w.img.Image], w)
 		}
 	}
-	src := &listOnce{Source: r.src, lists: map[string]*listed{}}
 	var g errgroup.Group
 	g.SetLimit(r.o.concurrency)
 	for _, repo := range order {
@@ -182,54 +179,4 @@ func (r *Reconciler) resolve(ctx context.Context) [][]found {
 	}
 	_ = g.Wait()
 	return out
-}
-
-// listOnce lists each repository at most once per cycle, whatever the
-// Source does on its own.
-type listOnce struct {
-	Source
-	mu    sync.Mutex
-	lists map[string]*listed
-}
-
-type listed struct {
-	once sync.Once
-	tags []string
-	err  error
-}
-
-func (l *listOnce) ListTags(ctx context.Context, repo string) ([]string, error) {
-	l.mu.Lock()
-	e, ok := l.lists[repo]
-	if !ok {
-		e = &listed{}
-		l.lists[repo] = e
-	}
-	l.mu.Unlock()
-	e.once.Do(func() { e.tags, e.err = l.Source.ListTags(ctx, repo) })
-	return e.tags, e.err
-}
-
-// digestMemo remembers digests looked up during one cycle.
-type digestMemo struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (d *digestMemo) get(ctx context.Context, src Source, repo, tag string) (string, error) {
-	key := repo + ":" + tag
-	d.mu.Lock()
-	v, ok := d.m[key]
-	d.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	v, err := src.Digest(ctx, repo, tag)
-	if err != nil {
-		return "", err
-	}
-	d.mu.Lock()
-	d.m[key] = v
-	d.mu.Unlock()
-	return v, nil
 }

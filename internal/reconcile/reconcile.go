@@ -17,10 +17,9 @@ import (
 )
 
 // Source is what the loop needs of a registry client (*registry.Client):
-// what resolve needs, and a new cycle's start.
+// what resolve needs. Each cycle asks it through its own resolve.Memo.
 type Source interface {
 	resolve.Source
-	NewCycle()
 }
 
 // Repo is what the loop needs of a cached working copy (*gitrepo.Repo).

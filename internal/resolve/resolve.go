@@ -10,8 +10,14 @@
 //	if err != nil { … }
 //	res := pol.Select(tags, policy.Current{Tag: inGit})
 //
+// A Memo over the registry client remembers the answers for as long as the
+// caller keeps it (the reconcile loop: one cycle), so that several
+// environments watching one image cost one list:
+//
+//	src := resolve.NewMemo(client)
+//
 // What it costs, per call, with a *registry.Client as Source:
-//   - one tag list (shared with every other caller in the same cycle);
+//   - one tag list (one per Memo);
 //   - semver, alphabetical, numerical without platforms: nothing more;
 //   - digest: one HEAD for the followed tag, every cycle (immutableTags or not);
 //   - newest-build or any platforms filter: registry.Client.Describe for each
