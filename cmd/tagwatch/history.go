@@ -77,6 +77,9 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	if err != nil {
 		return err
 	}
+	if r, ok := src.(*gitrepo.Repo); ok {
+		defer r.Close()
+	}
 	if r, ok := src.(*gitrepo.Repo); ok && isShallow(r.Dir()) && g.log != nil {
 		g.log.WithField("repo", r.Dir()).Warn("the clone is shallow: history stops at its depth (git fetch --unshallow, or use --repo URL)")
 	}

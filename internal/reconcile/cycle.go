@@ -41,6 +41,7 @@ func (r *Reconciler) Cycle(ctx context.Context, opts ...CycleOption) (Report, er
 		rep.Errors = append(rep.Errors, Error{Error: err.Error()})
 		return rep, err
 	}
+	defer repo.Close()
 	found := r.resolve(ctx, src)
 
 	runs := make([]*envRun, len(r.cfg.Environments))

@@ -26,6 +26,7 @@ type Source interface {
 type Repo interface {
 	Dir() string
 	Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error)
+	Close() error // lets the working copy go, for the next cycle or process
 }
 
 // Opener opens the cached working copy of url (gitrepo.Open).
