@@ -133,7 +133,7 @@ func openHistory(cmd *cobra.Command, f *historyFlags) (audit.LogSource, error) {
 		return nil, err
 	}
 	a := cfg.Git.Auth
-	pw, err := a.Password()
+	pw, err := cfg.Git.Password()
 	if err != nil {
 		return nil, usagef("%s: %w", f.config, err)
 	}

@@ -95,7 +95,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	}
 	// Secrets are read again at each use; a missing one is a configuration
 	// error now rather than a failed cycle later.
-	if _, err := cfg.Git.Auth.Password(); err != nil {
+	if _, err := cfg.Git.Password(); err != nil {
 		return usagef("%s: %w", f.config, err)
 	}
 	cacheDir, err := cacheDir(f.cacheDir)

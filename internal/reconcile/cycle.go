@@ -116,7 +116,7 @@ func (r *Reconciler) publish(ctx context.Context, repo Repo, runs []*envRun, rep
 func (r *Reconciler) openRepo(ctx context.Context) (Repo, error) {
 	g := r.cfg.Git
 	auth := gitrepo.Auth{Username: g.Auth.Username, SSHKeyFile: g.Auth.SSHKeyFile, KnownHostsFile: g.Auth.KnownHostsFile}
-	pw, err := g.Auth.Password()
+	pw, err := g.Password()
 	if err != nil {
 		return nil, err
 	}
