@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -368,4 +370,46 @@ func TestCredentialsNeverInErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// BenchmarkDecodeTags streams one page of 1,000 tags; BenchmarkUnmarshalTags
+// is what reading it whole costs (go-containerregistry's way), for scale.
+func BenchmarkDecodeTags(b *testing.B) {
+	page := tagPage(1000)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := decodeTags(strings.NewReader(page), func(string) error { n++; return nil }); err != nil || n != 1000 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalTags(b *testing.B) {
+	page := tagPage(1000)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var doc struct {
+			Name string   `json:"name"`
+			Tags []string `json:"tags"`
+		}
+		if err := json.NewDecoder(strings.NewReader(page)).Decode(&doc); err != nil || len(doc.Tags) != 1000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func tagPage(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`{"name":"team/app","tags":[`)
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"1.%d.%d"`, i/10, i%10)
+	}
+	sb.WriteString("]}")
+	return sb.String()
 }

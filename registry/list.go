@@ -142,6 +142,12 @@ func (c *Client) listPage(ctx context.Context, hc *http.Client, u *url.URL, w *t
 // there. It returns how many tags the document held. Members other than
 // "tags" are skipped; a document that is cut short or is not a tag list is
 // an error.
+//
+// Streaming costs CPU: BenchmarkDecodeTags reads a page of 1,000 tags in
+// about 220 µs where reading it whole (BenchmarkUnmarshalTags) takes 100 to
+// 140 µs; a list request takes milliseconds. It pays for the bound: a 200 MB
+// answer of 8.7 million tags stops after the millionth, at 169 MB of peak
+// RSS instead of 1.6 GB.
 func decodeTags(r io.Reader, add func(string) error) (int, error) {
 	dec := json.NewDecoder(r)
 	bad := func(what string) (int, error) { return 0, fmt.Errorf("tag list: %s", what) }
