@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,5 +141,47 @@ func TestMemoWithCandidates(t *testing.T) {
 	}
 	if n := srv.Count("GET", "/tags/list"); n != 1 {
 		t.Errorf("%d list requests, want 1", n)
+	}
+}
+
+// TestMemoKeepsNoPartialList: a list that failed after its first page is
+// kept as the error it is (asked once per memo, never a part of the tags);
+// the next memo, the next cycle, asks again and gets the whole list.
+func TestMemoKeepsNoPartialList(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{NoLink: true})
+	tags := make([]string, 25)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("1.0.%02d", i)
+	}
+	srv.PushImage(t, "team/app", t0, tags[0])
+	srv.Tag(t, "team/app", tags[0], tags[1:]...)
+	var failing atomic.Bool
+	failing.Store(true)
+	proxy := testreg.StartFaultProxy(t, srv.Target, func(r *http.Request) *testreg.Fault {
+		if failing.Load() && r.URL.Query().Has("last") {
+			return &testreg.Fault{Reset: true}
+		}
+		return nil
+	})
+	c, err := registry.New(registry.WithKeychain(anonymous{}), registry.WithRetry(1, 0), registry.WithPageSize(10),
+		registry.WithHosts(registry.Host{Prefix: proxy.Prefix(), RateLimit: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, ctx := proxy.Repo("team/app"), context.Background()
+	memo := resolve.NewMemo(c)
+	for range 3 {
+		got, err := memo.ListTags(ctx, repo)
+		if !errors.Is(err, registry.ErrIncompleteList) || got != nil {
+			t.Fatalf("ListTags = %d tags, %v; want ErrIncompleteList and no tags", len(got), err)
+		}
+	}
+	if n := len(proxy.Requests()); n != 3 { // ping, first page, the failed probe
+		t.Errorf("the memo asked again: %q", proxy.Requests())
+	}
+	failing.Store(false)
+	got, err := resolve.NewMemo(c).ListTags(ctx, repo)
+	if err != nil || !slices.Equal(got, tags) {
+		t.Errorf("next memo: %d tags, %v; want all %d", len(got), err, len(tags))
 	}
 }
