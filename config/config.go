@@ -242,6 +242,16 @@ func (im Image) PolicySpec() policy.Spec {
 	}
 }
 
+// Password reads the password or token git.url needs, at use time: none
+// for a file:// URL or a local path, which take no credentials (their
+// passwordEnv need not be set), else Auth.Password.
+func (g Git) Password() (string, error) {
+	if k := gitURLKind(g.URL); k == urlFile || k == urlLocal {
+		return "", nil
+	}
+	return g.Auth.Password()
+}
+
 // Password reads the git password or token at use time: from the
 // environment variable passwordEnv or the file passwordFile (trailing
 // newlines trimmed). It returns "" when neither is set; an unset or empty

@@ -62,6 +62,9 @@ func TestWalkDeepensOnce(t *testing.T) {
 		t.Errorf("%d fetches for a Sync and a walk of a deep copy, want 1 (the Sync)", got)
 	}
 	// A new process opening the cached copy keeps its depth.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	again, err := Open(context.Background(), srv.URL, WithCacheDir(r.opts.cacheDir), WithAuth(Auth{Username: srv.Username, Password: srv.Password}))
 	if err != nil {
 		t.Fatal(err)
@@ -73,4 +76,5 @@ func TestWalkDeepensOnce(t *testing.T) {
 	if n != 301 {
 		t.Errorf("reopened: %d commits, want 301", n)
 	}
+	again.Close()
 }

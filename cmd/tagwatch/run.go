@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/metrics"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
@@ -35,6 +36,7 @@ type runFlags struct {
 	cacheDir string
 	grace    time.Duration
 	timeout  time.Duration
+	history  int
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -72,6 +74,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
+	fl.IntVar(&f.history, "history-limit", gitrepo.DefaultMaxHistory, "commits of a repository read (and fetched into the shallow working copy) for promotion gates and rollbacks")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -123,6 +126,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		reconcile.WithInterval(set.Interval),
 		reconcile.WithCycleTimeout(f.timeout),
 		reconcile.WithDryRun(f.dryRun),
+		reconcile.WithHistoryLimit(f.history),
 	}
 	if f.once {
 		loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)

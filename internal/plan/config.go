@@ -82,7 +82,7 @@ func RepoFromConfig(g config.Git) Repo {
 	a := g.Auth
 	if a != (config.GitAuth{}) {
 		r.Auth = func(context.Context) (gitrepo.Auth, error) {
-			pw, err := a.Password()
+			pw, err := g.Password() // none for file:// and local repositories
 			if err != nil {
 				return gitrepo.Auth{}, err
 			}

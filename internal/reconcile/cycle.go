@@ -54,12 +54,9 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 		opt(&co)
 	}
 	start := time.Now()
-	if nc, ok := l.src.(interface{ NewCycle() }); ok {
-		nc.NewCycle() // until the registry client forgets its own per-cycle memo
-	}
 	all := l.targets.Plans()
 	plans, full := scope(all, co.only)
-	c := &cycle{l: l, ctx: ctx, co: co, src: newMemo(l.src), found: map[foundKey]*futureFound{}}
+	c := &cycle{l: l, ctx: ctx, co: co, src: resolve.NewMemo(l.src), found: map[foundKey]*futureFound{}}
 	for _, p := range plans {
 		for _, e := range p.Envs {
 			for _, w := range e.Watches {
@@ -168,7 +165,7 @@ type cycle struct {
 	l   *Loop
 	ctx context.Context
 	co  cycleOptions
-	src *memo
+	src *resolve.Memo // the cycle's memo: each image repository listed once, across repositories
 
 	mu    sync.Mutex
 	found map[foundKey]*futureFound
@@ -260,6 +257,7 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	if err != nil {
 		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
 	}
+	defer repo.Close()
 	envs, err := p.Order()
 	if err != nil {
 		return fail(StageConfig, err)

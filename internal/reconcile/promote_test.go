@@ -80,7 +80,7 @@ func TestPromotionGates(t *testing.T) {
 		t.Errorf("staging held %q\nwant %q", held["staging"], want)
 	}
 	// staging follows dev (no soak); production waits for staging.
-	moved, held = g.cycle()
+	moved, _ = g.cycle()
 	if diff := cmp.Diff([]string{"staging 0.9.0->1.0.0"}, moved); diff != "" {
 		t.Errorf("cycle 2 moved (-want +got):\n%s", diff)
 	}
