@@ -18,6 +18,7 @@ import (
 //	<dir>/v1/meta/sha256/<hex>.json   Meta of a manifest or index digest
 //	<dir>/v1/tags/<sha256(repo:tag)>.json   last digest seen behind repo:tag
 //	<dir>/v1/hosts/<sha256(host)>.json      a Retry-After: not before this time
+//	<dir>/v1/listing/<sha256(host)>.json    how the host lists tags (see listing)
 //
 // The tag records are hints (a HEAD still checks them) except for Describe
 // on hosts with ImmutableTags. A file that does not parse, or describes another key, is
@@ -26,7 +27,7 @@ import (
 type diskCache struct{ dir string }
 
 func newDiskCache(dir string) (*diskCache, error) {
-	for _, sub := range []string{"meta/sha256", "tags", "hosts"} {
+	for _, sub := range []string{"meta/sha256", "tags", "hosts", "listing"} {
 		if err := os.MkdirAll(filepath.Join(dir, "v1", sub), 0o755); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
 		}
@@ -166,4 +167,27 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
+}
+
+type listingRecord struct {
+	Host string `json:"host"`
+	listing
+}
+
+func (d *diskCache) listingPath(host string) string {
+	sum := sha256.Sum256([]byte(host))
+	return filepath.Join(d.dir, "v1", "listing", hex.EncodeToString(sum[:])+".json")
+}
+
+// listing returns what was learnt of how host lists tags.
+func (d *diskCache) listing(host string) (listing, bool) {
+	var r listingRecord
+	if !readJSON(d.listingPath(host), &r) || r.Host != host {
+		return listing{}, false
+	}
+	return r.listing, true
+}
+
+func (d *diskCache) storeListing(host string, l listing) error {
+	return writeJSON(d.listingPath(host), listingRecord{Host: host, listing: l})
 }

@@ -13,7 +13,7 @@ import (
 // Defaults of New.
 const (
 	DefaultRateLimit     = 20.0             // requests per second per registry host
-	DefaultPageSize      = 1000             // tags asked per page (?n=); ECR refuses more
+	DefaultPageSize      = 1000             // tags asked per page (?n=) of registries that page; ECR refuses more
 	DefaultMaxPages      = 1000             // pages followed before ListTags gives up
 	DefaultMaxTags       = 1_000_000        // tags accepted before ListTags gives up
 	DefaultTimeout       = 30 * time.Second // per HTTP request, body included
@@ -32,6 +32,7 @@ type options struct {
 	keychain      authn.Keychain
 	userAgent     string
 	pageSize      int
+	pageSizeSet   bool // WithPageSize: ask every host for pages
 	maxPages      int
 	maxTags       int
 	timeout       time.Duration
@@ -137,13 +138,16 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithPageSize sets the page size asked for when listing tags (?n=).
+// WithPageSize makes ListTags ask every registry for pages of n tags
+// (?n=). Without it, a registry is first asked for the whole list, and
+// for pages of DefaultPageSize once it is known to page on its own (see
+// ListTags).
 func WithPageSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
 			return fmt.Errorf("page size %d: must be at least 1", n)
 		}
-		o.pageSize = n
+		o.pageSize, o.pageSizeSet = n, true
 		return nil
 	}
 }

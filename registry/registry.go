@@ -72,6 +72,7 @@ type Client struct {
 
 	mem      sync.Map // digest → Meta, what this process has learnt
 	tagsSeen sync.Map // "repo:tag" → digest last seen
+	listings sync.Map // registry host → listing
 	group    singleflight.Group
 }
 
