@@ -12,7 +12,15 @@ import (
 
 // Defaults of New.
 const (
-	DefaultRateLimit     = 20.0             // requests per second per registry host
+	// DefaultRateLimit and DefaultBurst are the token bucket of a registry
+	// host without a RateLimit: 100 requests a second sustained, in bursts
+	// of up to 1,000, so that a `tagwatch test` or a cycle of up to 1,000
+	// requests is never slowed down by tagwatch itself (a registry that
+	// wants less says so with 429 and Retry-After, which are honoured);
+	// the bucket only caps what a runaway (a webhook storm, a huge
+	// newest-build) can send. See docs/operations.md for the figures.
+	DefaultRateLimit     = 100.0
+	DefaultBurst         = 1000
 	DefaultPageSize      = 1000             // tags asked per page (?n=) of registries that page; ECR refuses more
 	DefaultMaxPages      = 1000             // pages followed before ListTags gives up
 	DefaultMaxTags       = 1_000_000        // tags accepted before ListTags gives up

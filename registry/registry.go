@@ -17,7 +17,7 @@ type Host struct {
 	Insecure      bool    // plain HTTP
 	CAFile        string  // extra CA bundle (PEM)
 	Credentials   string  // "env:VAR" or "file:/path" holding "user:pass"; "" = default keychain
-	RateLimit     float64 // requests per second to this host; 0 = default (20)
+	RateLimit     float64 // requests per second to this host, in bursts of as many; 0 = DefaultRateLimit in bursts of DefaultBurst
 	ImmutableTags bool    // a tag never moves: Describe trusts a cached tag→digest without a HEAD (Digest always asks)
 }
 
