@@ -247,6 +247,9 @@ func (h Host) validate() error {
 	if h.RateLimit < 0 {
 		return fmt.Errorf("rateLimit %v: must not be negative", h.RateLimit)
 	}
+	if h.TagTTL < 0 {
+		return fmt.Errorf("tagTTL %v: must not be negative", h.TagTTL)
+	}
 	if h.Credentials != "" {
 		if _, err := parseCredentialsRef(h.Credentials); err != nil {
 			return err

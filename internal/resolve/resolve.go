@@ -23,8 +23,9 @@
 //   - semver, alphabetical, numerical without platforms: nothing more;
 //   - digest: one HEAD for the followed tag, every cycle (immutableTags or not);
 //   - newest-build or any platforms filter: registry.Client.Describe for each
-//     surviving tag (a HEAD per tag once the digest-keyed cache is warm), as
-//     many at once as the client lets the host have.
+//     surviving tag (a HEAD per tag once the digest-keyed cache is warm;
+//     none on a host with ImmutableTags, nor for tags seen within its
+//     TagTTL), as many at once as the client lets the host have.
 package resolve
 
 import (
