@@ -22,7 +22,9 @@ import (
 // The first request asks for the whole list (no ?n=), which most
 // registries answer in one go; a host known to page on its own (it sent a
 // Link before, or it is Docker Hub or ECR: see listing) is asked for pages
-// of WithPageSize, as is every host when WithPageSize is given. Pagination
+// of WithPageSize, as is every host when WithPageSize is given. A first
+// answer with a Link and fewer tags than that starts the walk over with
+// ?n=. Pagination
 // (Link headers) is followed to the end, within WithMaxPages and
 // WithMaxTags (beyond them the error wraps ErrTooManyTags, raised while the
 // page is read). A page that brings no tag not seen before ends the walk:
@@ -104,7 +106,7 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 		case err != nil && askN && next == first && isStatus(err, http.StatusBadRequest):
 			// A registry that refuses ?n= (or this size of it): ask for
 			// the whole list instead, and never send it ?n= again.
-			known.RefusesN = true
+			known.RefusesN, known.Paged = true, false
 			c.learnListing(host, known)
 			askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
 			pages--
@@ -121,6 +123,18 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 			if learnt != known {
 				known = learnt
 				c.learnListing(host, known)
+			}
+			if !askN && known.Paged && pages == 0 && n < c.o.pageSize {
+				// Its pages are small (Docker Hub's 100): start over,
+				// asking for pages of pageSize. One request more, then
+				// one per pageSize tags instead of one per page of its
+				// own.
+				askN = true
+				first = &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path, RawQuery: "n=" + strconv.Itoa(c.o.pageSize)}
+				next = first
+				w = &tagWalk{max: c.o.maxTags, seen: map[string]struct{}{}}
+				pages = -1
+				continue
 			}
 		}
 		switch {

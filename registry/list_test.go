@@ -472,8 +472,9 @@ func listQueries(srv *testreg.Server) []string {
 // few requests as the registry allows. A registry that answers every tag
 // when asked without ?n= costs one request; one that pages on its own with
 // Links costs exactly one request per page and no probe, and is asked for
-// pages of 1,000 once it is known to page (in this process and, through
-// the cache directory, the next).
+// pages of 1,000 once it is known to page (at once when its first page is
+// smaller, then in this process and, through the cache directory, the
+// next).
 func TestListTagsRoundTrips(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -490,8 +491,11 @@ func TestListTagsRoundTrips(t *testing.T) {
 		{name: "pages of 1,000 with Link", opts: testreg.Options{PageSize: 1000}, tags: 10300, first: 11, next: 11, nextN: true},
 		// The last page is full and has no Link: it is the last, no probe.
 		{name: "pages of 1,000, full last page", opts: testreg.Options{PageSize: 1000}, tags: 10000, first: 10, next: 10, nextN: true},
-		// Docker Hub, ECR: 100 a page unless asked for more.
-		{name: "pages of 100 unless asked", opts: testreg.Options{DefaultPageSize: 100}, tags: 2050, first: 21, next: 3, nextN: true},
+		// 100 a page unless asked for more (Docker Hub, ECR): the first
+		// page says so, and the list starts over with pages of 1,000.
+		{name: "pages of 100 unless asked", opts: testreg.Options{DefaultPageSize: 100}, tags: 2050, first: 1 + 3, next: 3, nextN: true},
+		// A registry whose pages are at most 100, whatever it is asked.
+		{name: "pages of 100 at most", opts: testreg.Options{PageSize: 100}, tags: 2050, first: 1 + 21, next: 21, nextN: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testreg.Start(t, tc.opts)

@@ -14,9 +14,11 @@ import (
 //   - Others answer a page of their own size with a Link to the next
 //     (Docker Hub and ECR 100 tags, Quay 50). Seen once, the host is asked
 //     for pages of WithPageSize (default 1,000: ECR refuses more) from
-//     then on, and, since it sends Links, a full page without one is its
-//     last: no `?last=` probe after it (ECR's `last` is an opaque cursor; a
-//     tag name there fails the list).
+//     then on, starting with the list under way when its page was smaller
+//     (10,300 tags: 1 + 11 requests instead of 103), and, since it sends
+//     Links, a full page without one is its last: no `?last=` probe after
+//     it (ECR's `last` is an opaque cursor; a tag name there fails the
+//     list).
 //   - A registry that answers 400 to ?n= is never asked with it again.
 //
 // None of it decides whether a list is complete: a Link, or its absence,

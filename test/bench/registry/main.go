@@ -56,7 +56,7 @@ func main() {
 	buildTags := flag.Int("build-tags", 300, "tags (images) of bench/builds")
 	kind := flag.String("registry", "inprocess", "inprocess (ggcr) or distribution (/usr/bin/docker-registry)")
 	latency := flag.Duration("latency", 50*time.Millisecond, "delay the proxy adds to every request")
-	pageSize := flag.Int("page-size", 0, "inprocess: tags per tag list answer when the client asks no ?n= (0: every tag); ?n= is honoured with a Link")
+	pageSize := flag.Int("page-size", 0, "inprocess: tags per tag list answer, with a Link, when the client asks no ?n= (0: every tag); ?n= is honoured with a Link")
 	rate := flag.Float64("rate", 0, "registries[].rateLimit of the scenarios' config (0: leave it out, tagwatch's default)")
 	extra := flag.String("registry-config", "", "more YAML lines for the registries entry of every scenario's config")
 	ttl := flag.Duration("tag-ttl", 10*time.Minute, "registries[].tagTTL of the \"warm, tagTTL\" scenario (0: leave the scenario out, for binaries without the setting)")
@@ -77,7 +77,7 @@ func main() {
 	)
 	switch *kind {
 	case "inprocess":
-		h := testreg.NewHandler(testreg.Options{PageSize: *pageSize})
+		h := testreg.NewHandler(testreg.Options{DefaultPageSize: *pageSize})
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		upstream = srv.URL
@@ -145,6 +145,7 @@ func main() {
 	builds := []string{"test", host + "/bench/builds", "--strategy", "newest-build", "--allow-tags", "^sha-"}
 	scenarios := []scenario{
 		{fmt.Sprintf("semver, %d tags", *semverTags), semver, true},
+		{fmt.Sprintf("semver, %d tags, again", *semverTags), semver, false},
 		{fmt.Sprintf("newest-build, %d tags, cold", *buildTags), append(slices.Clone(builds), "--config", plain), true},
 		{fmt.Sprintf("newest-build, %d tags, warm", *buildTags), append(slices.Clone(builds), "--config", plain), false},
 		{fmt.Sprintf("newest-build, %d tags, warm, immutableTags", *buildTags), append(slices.Clone(builds), "--config", immutable), false},
