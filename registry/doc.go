@@ -78,10 +78,10 @@
 //
 // test/bench/registry measures a whole `tagwatch test` through a proxy
 // that adds 50 ms to every request (its README has the figures). The list
-// without ?n= takes 10,300 tags in 1 request instead of 11 (0.70 s to 0.13
+// without ?n= takes 10,300 tags in 1 request instead of 11 (0.70 s to 0.15
 // s); the default bucket and the adaptive flow take a cold newest-build over
-// 300 tags from 29 s to about 1.3 s and a warm one from 14 s to 0.8 s (ggcr's
-// puller alone reads 4 config blobs at a time, which held it at 4.4 s); the
-// batched cache takes the system time of the cold run from 0.51 s to 0.02
-// s. When a part stops paying there, delete it.
+// 300 tags from 29 s to about 1.3 s and a warm one from 14 s to 0.75 s
+// (ggcr's puller alone reads 4 config blobs at a time, which held it at 4.4
+// s); the batched cache takes the system time of the cold run from about 0.5
+// s to 0.03 s. When a part stops paying there, delete it.
 package registry
