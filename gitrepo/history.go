@@ -157,3 +157,40 @@ func (r *Repo) shallowDepth() int {
 	_ = it.ForEach(func(*object.Commit) error { n++; return nil })
 	return max(1, n)
 }
+
+// ChangedFiles lists the paths commit hash changed against its first
+// parent (all of its files for a root commit). It fails for a commit at
+// the boundary of a shallow copy, whose parent is not here.
+func (r *Repo) ChangedFiles(hash string) ([]string, error) {
+	c, err := r.repo.CommitObject(plumbing.NewHash(hash))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	to, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	var from *object.Tree
+	if c.NumParents() > 0 {
+		p, err := c.Parent(0)
+		if err != nil {
+			return nil, fmt.Errorf("parent of %s: %w", hash, err)
+		}
+		if from, err = p.Tree(); err != nil {
+			return nil, fmt.Errorf("parent of %s: %w", hash, err)
+		}
+	}
+	changes, err := object.DiffTree(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	out := make([]string, 0, len(changes))
+	for _, ch := range changes {
+		name := ch.To.Name
+		if name == "" {
+			name = ch.From.Name
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
@@ -77,4 +78,46 @@ func TestWalkDeepensOnce(t *testing.T) {
 		t.Errorf("reopened: %d commits, want 301", n)
 	}
 	again.Close()
+}
+
+// TestPublishStopsBeforePushing: a ctx ended while the edits are applied
+// (a lost lease, an abandoned cycle) stops Publish before its push.
+func TestPublishStopsBeforePushing(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	r := openTest(t, "file://"+bare)
+	before := testgit.Head(t, bare, "main")
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := Edit{Name: "stop", Apply: func(ctx context.Context, dir string) (string, []string, error) {
+		msg, files, err := setFile("a.txt", "2\n").Apply(ctx, dir)
+		cancel()
+		return msg, files, err
+	}}
+	res, err := r.Publish(ctx, []Edit{stop})
+	if !errors.Is(err, context.Canceled) || res.Pushed {
+		t.Errorf("Publish = %+v, %v; want context.Canceled and no push", res, err)
+	}
+	if after := testgit.Head(t, bare, "main"); after != before {
+		t.Errorf("the remote moved")
+	}
+}
+
+// TestPublishEmpty: an Empty edit commits its message without a change;
+// an ordinary one without files commits nothing.
+func TestPublishEmpty(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	r := openTest(t, "file://"+bare)
+	note := Edit{Name: "note", Empty: true, Apply: func(context.Context, string) (string, []string, error) {
+		return "record: nothing changes\n\nTagwatch-Rollback-Cleared: env=e image=i digest=d\n", nil, nil
+	}}
+	quiet := Edit{Name: "quiet", Apply: func(context.Context, string) (string, []string, error) { return "nothing", nil, nil }}
+	res, err := r.Publish(context.Background(), []Edit{quiet, note})
+	if err != nil || !res.Pushed || res.Edits[0].Commit != "" || res.Edits[1].Commit == "" {
+		t.Fatalf("Publish = %+v, %v", res, err)
+	}
+	if got := testgit.Subjects(t, bare, "main"); len(got) != 2 || got[0] != "record: nothing changes" {
+		t.Errorf("subjects %v", got)
+	}
+	if got := testgit.Git(t, bare, "diff", "--stat", "main~1", "main"); got != "" {
+		t.Errorf("the empty commit changed files: %s", got)
+	}
 }

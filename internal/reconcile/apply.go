@@ -22,7 +22,8 @@ import (
 type envRun struct {
 	c    *cycle
 	env  *plan.Environment
-	repo string // the repository's display URL, for the report
+	full *plan.Plan // every environment of the repository (promotion chains)
+	repo string     // the repository's display URL, for the report
 	log  *logrus.Entry
 
 	// conflicts are the fields this environment shares with another: it
@@ -30,6 +31,8 @@ type envRun struct {
 	conflicts map[writeback.Field][]string
 	// prom is what a gated environment knows of its from environment.
 	prom *promotions
+	// hist is the repository's history, read when a move needs it.
+	hist *history
 
 	// Outcome of the latest apply.
 	changes []audit.Change
@@ -124,9 +127,10 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := w.Policy.Select(tags, cur)
 	var opened string // the reason a promotion gate opened
-	if e.env.Gate != nil && res.Decision == policy.Update {
-		if res, opened, err = e.gated(ctx, w, tags, cur, res); err != nil {
-			return nil, StageRegistry, err
+	if res.Decision == policy.Update {
+		var stage string
+		if res, opened, stage, err = e.pick(ctx, w, tags, cur, res); err != nil {
+			return nil, stage, err
 		}
 	}
 	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
