@@ -171,6 +171,15 @@ func TestParseErrors(t *testing.T) {
 		{"ignoreTags", head + "        ignoreTags: ['*-debug', '[a']\n", []string{
 			`t.yaml:8: environments[0].images[0].ignoreTags[1]: "[a": syntax error in pattern`,
 		}},
+		{"ignoreTags regexp", head + "        ignoreTags: ['regexp:-debug$', '^v.*$']\n", []string{
+			`t.yaml:8: environments[0].images[0].ignoreTags[1]: "^v.*$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v.*$" to use it as a regular expression, or the glob "v*"`,
+		}},
+		{"every policy problem of an entry", head + "        strategy: nope\n        ignoreTags: ['^a']\n        platforms: [amd64]\n        order: up\n", []string{
+			`t.yaml:8: environments[0].images[0].strategy: "nope": not one of semver, newest-build, alphabetical, numerical, digest`,
+			`t.yaml:9: environments[0].images[0].ignoreTags[0]: "^a": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^a" to use it as a regular expression, or the glob "a*"`,
+			`t.yaml:10: environments[0].images[0].platforms[0]: "amd64": not os/arch or os/arch/variant`,
+			`t.yaml:11: environments[0].images[0].order: "up": not one of asc, desc`,
+		}},
 		{"platforms", head + "        platforms:\n          - linux/amd64\n          - amd64\n", []string{
 			`t.yaml:10: environments[0].images[0].platforms[1]: "amd64": not os/arch or os/arch/variant`,
 		}},

@@ -363,8 +363,15 @@ func (v *validator) image(f, envPath string, im *Image) string {
 	return repo
 }
 
-// policyError reports a policy.New error at the field it names.
+// policyError reports every problem of a policy.New error at the field
+// each names: one bad field does not hide the others of the entry.
 func (v *validator) policyError(f string, err error) {
+	if many, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range many.Unwrap() {
+			v.policyError(f, e)
+		}
+		return
+	}
 	var pe *policy.FieldError
 	switch {
 	case errors.As(err, &pe) && pe.Field != "" && pe.Value == "":

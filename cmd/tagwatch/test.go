@@ -79,7 +79,7 @@ names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 	f.StringVar(&o.Constraint, "constraint", "", `semver range (empty: "*"); for digest, the tag to follow`)
 	f.BoolVar(&o.SemverLoose, "semver-loose", false, `semver: also accept "1.2" and "1" as versions`)
 	f.StringVar(&o.AllowTags, "allow-tags", "", "RE2 expression a tag must match (unanchored)")
-	f.StringArrayVar(&o.IgnoreTags, "ignore-tags", nil, "glob of tags to ignore (repeatable)")
+	f.StringArrayVar(&o.IgnoreTags, "ignore-tags", nil, "glob of tags to ignore, or regexp:<RE> (repeatable)")
 	f.StringVar(&o.Extract, "extract", "", "regexp.Expand template over --allow-tags giving the sort key ($1, $name, ${name})")
 	f.StringVar(&o.Order, "order", "asc", "alphabetical and numerical: asc picks the greatest, desc the smallest")
 	f.StringArrayVar(&o.Platforms, "platform", nil, "os/arch[/variant] a candidate must provide (repeatable; needs the registry)")

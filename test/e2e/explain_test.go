@@ -59,3 +59,27 @@ func TestLiveExplainsLikeOffline(t *testing.T) {
 		t.Errorf("run does not explain the allowTags:\n%s", r.stderr)
 	}
 }
+
+// TestIgnoreTagsRegexp: `regexp:` entries drop what they match, through the
+// binary, offline and against the registry alike (issue 15, point 5).
+func TestIgnoreTagsRegexp(t *testing.T) {
+	w := newWorld(t, map[string]string{"envs/dev/kustomization.yaml": kustomization("REG/team/app", "1.0.0")})
+	cfg := w.config(`  - name: dev
+    path: envs/dev
+    images:
+      - {image: REG/team/app, ignoreTags: ['regexp:-(debug|test)$', '*-old']}
+`)
+	w.reg.PushImage(t, "team/app", t0, "1.0.0", "1.1.0", "1.2.0-debug", "1.3.0-test", "1.4.0-old")
+	rep, r := w.once()
+	if r.code != 0 || len(rep.Changes) != 1 || rep.Changes[0].To != "1.1.0" {
+		t.Fatalf("exit %d, changes %+v\n%s", r.code, rep.Changes, r.stderr)
+	}
+	r = w.run("test", w.reg.Repo("team/app"), "--config", cfg, "--ignore-tags", "regexp:-(debug|test)$", "--ignore-tags", "*-old")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed:    ignoreTags 3") {
+		t.Errorf("test: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = w.run("test", w.reg.Repo("team/app"), "--config", cfg, "--ignore-tags", "^v")
+	if r.code != 2 || !strings.Contains(r.stderr, `write "regexp:^v"`) {
+		t.Errorf("test --ignore-tags ^v: exit %d, want 2 with the fix\n%s", r.code, r.stderr)
+	}
+}
