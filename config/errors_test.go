@@ -96,7 +96,7 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:3: registries[1].prefix: duplicate prefix "r.example.com/" (also registries[0])`,
 		}},
 		{"credentials", "registries:\n  - prefix: r.example.com\n    credentials: user:pass\n  - prefix: s.example.com\n    credentials: 'env:'\n" + head, []string{
-			`t.yaml:3: registries[0].credentials: must be env:VAR or file:/path (a variable or file holding "user:pass"); never the secret itself`,
+			`t.yaml:3: registries[0].credentials: must be env:VAR or file:/path (a variable or file holding "user:pass"), or dockerconfig:/path (a docker config.json or a Kubernetes pull secret's .dockerconfigjson); never the secret itself`,
 			"t.yaml:5: registries[1].credentials: env: needs an environment variable name, like env:REGISTRY_AUTH",
 		}},
 		{"insecure with CA", "registries:\n  - prefix: r.example.com\n    insecure: true\n    caFile: /ca.pem\n" + head, []string{

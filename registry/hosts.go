@@ -32,6 +32,10 @@ func match(hosts []Host, ref string) Host {
 // credentialsRef is a parsed Host.Credentials: where the secret lives, never the secret.
 type credentialsRef struct {
 	env, file string
+	// dockerConfig: file is a docker config (config.json, a Kubernetes
+	// pull secret's .dockerconfigjson); a "file:" holding JSON is one too.
+	dockerConfig bool
+	registry     string // the host whose entry a docker config gives
 }
 
 func parseCredentialsRef(s string) (credentialsRef, error) {
@@ -40,8 +44,10 @@ func parseCredentialsRef(s string) (credentialsRef, error) {
 		return credentialsRef{env: s[len("env:"):]}, nil
 	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
 		return credentialsRef{file: s[len("file:"):]}, nil
+	case strings.HasPrefix(s, "dockerconfig:") && len(s) > len("dockerconfig:"):
+		return credentialsRef{file: s[len("dockerconfig:"):], dockerConfig: true}, nil
 	}
-	return credentialsRef{}, errors.New(`credentials: must be "env:VAR" or "file:/path"`)
+	return credentialsRef{}, errors.New(`credentials: must be "env:VAR", "file:/path" or "dockerconfig:/path"`)
 }
 
 // Authorization implements authn.Authenticator. The secret is read at use
@@ -57,9 +63,12 @@ func (c credentialsRef) Authorization() (*authn.AuthConfig, error) {
 		}
 		raw = v
 	default:
-		b, err := os.ReadFile(c.file)
+		b, err := readSecretFile(c.file)
 		if err != nil {
-			return nil, fmt.Errorf("credentials: %w", err)
+			return nil, err
+		}
+		if c.dockerConfig || isDockerConfig(b) {
+			return dockerConfigAuth(b, c.registry, c.where())
 		}
 		raw = string(b)
 	}
@@ -77,8 +86,11 @@ func parseUserPass(raw, where string) (*authn.AuthConfig, error) {
 }
 
 func (c credentialsRef) where() string {
-	if c.env != "" {
+	switch {
+	case c.env != "":
 		return "env:" + c.env
+	case c.dockerConfig:
+		return "dockerconfig:" + c.file
 	}
 	return "file:" + c.file
 }
@@ -112,6 +124,7 @@ func (c *Client) newRemotes(h Host) (*remotes, error) {
 		if err != nil {
 			return nil, err
 		}
+		ref.registry = registryOf(h.Prefix)
 		auth = remote.WithAuth(ref)
 	}
 	opts := []remote.Option{
