@@ -30,6 +30,7 @@ type runFlags struct {
 	config   string
 	once     bool
 	dryRun   bool
+	diff     bool
 	output   string
 	listen   string
 	cacheDir string
@@ -53,6 +54,9 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 		Example: `  # check a config and see what would change, without writing anything
   tagwatch run --config tagwatch.yaml --once --dry-run
 
+  # the same plan with a unified diff of every file it would write
+  tagwatch run --config tagwatch.yaml --once --dry-run --diff
+
   # one cycle, machine-readable report on stdout
   tagwatch run --config tagwatch.yaml --once -o json
 
@@ -67,6 +71,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.StringVarP(&f.config, "config", "c", "", "config file (tagwatch.yaml)")
 	fl.BoolVar(&f.once, "once", false, "run one cycle and exit")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compute the changes and write nothing (no commit, no push)")
+	fl.BoolVar(&f.diff, "diff", false, "text report: a unified diff of every file written (or, with --dry-run, that would be)")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format on stdout: text or json")
 	fl.StringVar(&f.listen, "listen", "", "serve /healthz, /readyz, /metrics and the registry webhooks on this address (e.g. :8080)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
@@ -91,6 +96,9 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	}
 	if f.output != "text" && f.output != "json" {
 		return usagef("-o: %q is not one of text, json", f.output)
+	}
+	if f.diff && f.output != "text" {
+		return usagef("--diff is for the text report; -o json lists the files of each change in files")
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -135,7 +143,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		ctx, cancel := withTimeout(cmd.Context(), f.timeout)
 		defer cancel()
 		rep, err := loop.Cycle(ctx, reconcile.DryRun(f.dryRun))
-		if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
+		if werr := writeReport(out, f.output, rep, reconcile.TextOptions{DryRun: f.dryRun, Diff: f.diff}); werr != nil {
 			return werr
 		}
 		if err != nil {
@@ -152,7 +160,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	opts = append(opts,
 		reconcile.WithObserver(healthObserver{health}),
 		reconcile.WithObserver(m),
-		reconcile.WithObserver(&reportWriter{w: out, format: f.output, dryRun: f.dryRun, log: log}))
+		reconcile.WithObserver(&reportWriter{w: out, format: f.output, text: reconcile.TextOptions{DryRun: f.dryRun, Diff: f.diff}, log: log}))
 	loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
 	if err != nil {
 		return err
@@ -212,11 +220,11 @@ func cacheDir(flag string) (string, error) {
 	return filepath.Join(d, "tagwatch"), nil
 }
 
-func writeReport(w io.Writer, format string, rep reconcile.Report, dryRun bool) error {
+func writeReport(w io.Writer, format string, rep reconcile.Report, text reconcile.TextOptions) error {
 	if format == "json" {
 		return json.NewEncoder(w).Encode(rep)
 	}
-	return rep.WriteText(w, dryRun)
+	return rep.WriteTextWith(w, text)
 }
 
 // healthObserver feeds /readyz from the loop's cycles.
@@ -229,7 +237,7 @@ func (o healthObserver) CycleDone(s reconcile.Summary) { o.h.Cycle(s.Err) }
 type reportWriter struct {
 	w      io.Writer
 	format string
-	dryRun bool
+	text   reconcile.TextOptions
 	log    *logrus.Entry
 }
 
@@ -238,7 +246,7 @@ func (o *reportWriter) CycleDone(s reconcile.Summary) {
 	if o.format == "text" && len(rep.Changes)+len(rep.Held)+len(rep.Errors) == 0 {
 		return
 	}
-	if err := writeReport(o.w, o.format, rep, o.dryRun); err != nil {
+	if err := writeReport(o.w, o.format, rep, o.text); err != nil {
 		o.log.WithError(err).Error("writing the report")
 	}
 }
