@@ -81,6 +81,16 @@ type Environment struct {
 	Git    *Git    `yaml:"git,omitempty"`
 	Path   string  `yaml:"path"`
 	Images []Image `yaml:"images"`
+	// Promotion gates the environment on another: it takes only images
+	// that environment has run, for long enough (DESIGN §8).
+	Promotion *Promotion `yaml:"promotion,omitempty"`
+}
+
+// Promotion is an environment's gate.
+type Promotion struct {
+	From           string   `yaml:"from"`                     // the environment promoted from
+	Soak           Duration `yaml:"soak,omitempty"`           // default 0: as soon as From runs it
+	RequireHealthy bool     `yaml:"requireHealthy,omitempty"` // Kubernetes mode: From's Application Healthy and Synced
 }
 
 // EffectiveGit is the git block env is written through: its own fields,
@@ -250,6 +260,16 @@ func (im Image) PolicySpec() policy.Spec {
 		Platforms:      append([]string(nil), im.Platforms...),
 		AllowDowngrade: im.AllowDowngrade,
 	}
+}
+
+// Password reads the password or token git.url needs, at use time: none
+// for a file:// URL or a local path, which take no credentials (their
+// passwordEnv need not be set), else Auth.Password.
+func (g Git) Password() (string, error) {
+	if k := gitURLKind(g.URL); k == urlFile || k == urlLocal {
+		return "", nil
+	}
+	return g.Auth.Password()
 }
 
 // Password reads the git password or token at use time: from the

@@ -303,3 +303,30 @@ func TestValidateAfterChange(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 }
+
+// TestGitPassword: file:// URLs and local paths take no credentials, so
+// their passwordEnv need not be set (issue 14); remote URLs still need it.
+func TestGitPassword(t *testing.T) {
+	t.Setenv("TAGWATCH_TEST_TOKEN", "from-env")
+	unset := GitAuth{PasswordEnv: "TAGWATCH_TEST_UNSET"}
+	for _, tc := range []struct {
+		url     string
+		auth    GitAuth
+		want    string
+		wantErr bool
+	}{
+		{url: "file:///srv/git/deploy.git", auth: unset},
+		{url: "/srv/git/deploy.git", auth: unset},
+		{url: "./deploy", auth: unset},
+		{url: "https://git.example.com/deploy.git", auth: unset, wantErr: true},
+		{url: "ssh://git@git.example.com/deploy.git", auth: unset, wantErr: true},
+		{url: "git@git.example.com:deploy.git", auth: unset, wantErr: true},
+		{url: "https://git.example.com/deploy.git", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_TOKEN"}, want: "from-env"},
+		{url: "https://git.example.com/deploy.git"},
+	} {
+		got, err := Git{URL: tc.url, Auth: tc.auth}.Password()
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("Git{URL: %q}.Password() = %q, %v; want %q, error %v", tc.url, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

@@ -115,3 +115,41 @@ func TestOneWriterPerField(t *testing.T) {
 		})
 	}
 }
+
+func TestPromotionErrors(t *testing.T) {
+	env := func(name, extra string) string {
+		return "  - name: " + name + "\n    path: envs/" + name + "\n    images: [{image: r.example.com/app}]\n" + extra
+	}
+	for _, tc := range []struct {
+		name, envs string
+		want       []string
+	}{
+		{"chain", env("dev", "") + env("staging", "    promotion: {from: dev, soak: 10m}\n") + env("production", "    promotion: {from: staging, soak: 30m}\n"), nil},
+		{"unknown", env("production", "    promotion: {from: stagign}\n"), []string{`t.yaml:6: environments[0].promotion.from: "stagign" is not an environment of this config`}},
+		{"itself", env("production", "    promotion: {from: production}\n"), []string{`t.yaml:6: environments[0].promotion.from: production cannot be promoted from itself`}},
+		{"cycle", env("a", "    promotion: {from: b}\n") + env("b", "    promotion: {from: a}\n"), []string{
+			`t.yaml:6: environments[0].promotion.from: promotion cycle: a <- b <- a`,
+			`t.yaml:10: environments[1].promotion.from: promotion cycle: b <- a <- b`,
+		}},
+		{"another repository", env("staging", "    git: {url: https://git.example.com/other.git}\n") + env("production", "    promotion: {from: staging}\n"), []string{
+			`t.yaml:10: environments[1].promotion.from: staging is in another repository or branch (https://git.example.com/other.git, its default branch); the gate reads its history, so both must be in one repository and branch`,
+		}},
+		{"negative soak", env("staging", "") + env("production", "    promotion: {from: staging, soak: -1m}\n"), []string{
+			`t.yaml:9: environments[1].promotion.soak: -1m0s is negative`,
+		}},
+		{"requireHealthy outside Kubernetes", env("staging", "") + env("production", "    promotion: {from: staging, requireHealthy: true}\n"), []string{
+			`t.yaml:9: environments[1].promotion.requireHealthy: reads the Argo CD Application of staging: environments from Applications set it with the annotation tagwatch.dev/require-healthy`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte("git: {url: https://git.example.com/deploy.git}\nenvironments:\n"+tc.envs))
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

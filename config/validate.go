@@ -66,6 +66,7 @@ func (c *Config) validate() Errors {
 		v.envGit(f, e)
 	}
 	v.oneWriterPerField()
+	v.promotions()
 	types := map[string]int{}
 	for i, w := range c.Webhooks {
 		f := fmt.Sprintf("webhooks[%d]", i)
@@ -457,4 +458,73 @@ func (v *validator) oneWriterPerField() {
 			}
 		}
 	}
+}
+
+// promotions checks every environment's promotion block: from names
+// another environment of the same repository and branch (the gate reads
+// its history there), soak is not negative, no cycles.
+func (v *validator) promotions() {
+	byName := map[string]int{}
+	for i, e := range v.c.Environments {
+		byName[e.Name] = i
+	}
+	for i, e := range v.c.Environments {
+		p := e.Promotion
+		if p == nil {
+			continue
+		}
+		f := fmt.Sprintf("environments[%d].promotion", i)
+		j, known := byName[p.From]
+		switch {
+		case p.From == "":
+			v.add(f+".from", "required: the environment this one is promoted from")
+		case p.From == e.Name:
+			v.add(f+".from", "%s cannot be promoted from itself", e.Name)
+		case !known:
+			v.add(f+".from", "%q is not an environment of this config", p.From)
+		default:
+			g, h := v.c.EffectiveGit(e), v.c.EffectiveGit(v.c.Environments[j])
+			if g.URL != h.URL || g.Branch != h.Branch {
+				v.add(f+".from", "%s is in another repository or branch (%s); the gate reads its history, so both must be in one repository and branch", p.From, orDefaultBranch(h))
+			}
+		}
+		if p.Soak.Duration < 0 {
+			v.add(f+".soak", "%s is negative", p.Soak.Duration)
+		}
+		if p.RequireHealthy {
+			v.add(f+".requireHealthy", "reads the Argo CD Application of %s: environments from Applications set it with the annotation tagwatch.dev/require-healthy", orDash(p.From))
+		}
+		// Every environment on a cycle reports it, at its own from.
+		seen := map[string]bool{e.Name: true}
+		path := []string{e.Name}
+		for cur := p.From; cur != ""; {
+			path = append(path, cur)
+			if seen[cur] {
+				if cur == e.Name && p.From != e.Name {
+					v.add(f+".from", "promotion cycle: %s", strings.Join(path, " <- "))
+				}
+				break
+			}
+			seen[cur] = true
+			k, ok := byName[cur]
+			if !ok || v.c.Environments[k].Promotion == nil {
+				break
+			}
+			cur = v.c.Environments[k].Promotion.From
+		}
+	}
+}
+
+func orDefaultBranch(g Git) string {
+	if g.Branch == "" {
+		return g.URL + ", its default branch"
+	}
+	return g.URL + ", branch " + g.Branch
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

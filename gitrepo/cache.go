@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/utils/merkletrie"
@@ -157,7 +159,57 @@ func (r *Repo) cloneCache(ctx context.Context) error {
 	if r.repo, err = plainOpen(r.dir); err != nil {
 		return fmt.Errorf("opening fresh clone %s: %w", r.dir, err)
 	}
-	r.base, r.clean = head.Hash(), true
+	if err := r.writeLinks(); err != nil {
+		return fmt.Errorf("checking out %s: %w", r.dir, err)
+	}
+	r.base, r.clean, r.depth = head.Hash(), true, r.opts.depth
+	return nil
+}
+
+// writeLinks writes every symbolic link of the index with its target as
+// Git has it (the blob), byte for byte. go-git checks links out through
+// go-billy's chroot filesystem, which rewrites an absolute target into the
+// working tree (/envs/x becomes <dir>/envs/x, and points into the repository,
+// or into the temporary clone that is gone): a checkout by git would write
+// /envs/x, and what a link points at must not depend on who checked it out.
+// Only links that differ are rewritten; the index is left as it is.
+func (r *Repo) writeLinks() error {
+	idx, err := r.repo.Storer.Index()
+	if err != nil {
+		return err
+	}
+	for _, e := range idx.Entries {
+		if e.Mode != filemode.Symlink {
+			continue
+		}
+		blob, err := r.repo.BlobObject(e.Hash)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
+		}
+		rd, err := blob.Reader()
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
+		}
+		target, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
+		}
+		full := filepath.Join(r.dir, filepath.FromSlash(e.Name))
+		want := filepath.FromSlash(string(target))
+		if got, err := os.Readlink(full); err == nil && got == want {
+			continue
+		}
+		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(want, full); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -180,7 +232,8 @@ func (r *Repo) packCount() int {
 }
 
 // fetchBranch fetches the branch into its remote-tracking ref and returns the
-// remote head. A shallow copy stays shallow (depth 1); a full one stays full.
+// remote head. A shallow copy stays as deep as it is (1 commit, or what Walk
+// deepened it to), counted from the new head; a full one stays full.
 func (r *Repo) fetchBranch(ctx context.Context) (plumbing.Hash, error) {
 	tracking := plumbing.NewRemoteReferenceName(remoteName, r.branch)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(r.branch), tracking))
@@ -191,7 +244,10 @@ func (r *Repo) fetchBranch(ctx context.Context) (plumbing.Hash, error) {
 		Tags:       git.NoTags,
 	}
 	if r.isShallow() {
-		fo.Depth = 1
+		if r.depth == 0 {
+			r.depth = r.shallowDepth()
+		}
+		fo.Depth = r.depth
 	}
 	err := r.repo.FetchContext(ctx, fo)
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -289,6 +345,9 @@ func (r *Repo) resetTo(h plumbing.Hash) error {
 		return fmt.Errorf("reset %s: %w", r.dir, err)
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset}); err != nil {
+		return fmt.Errorf("reset %s to %s: %w", r.dir, h, err)
+	}
+	if err := r.writeLinks(); err != nil {
 		return fmt.Errorf("reset %s to %s: %w", r.dir, h, err)
 	}
 	r.base, r.clean = h, true

@@ -34,6 +34,10 @@
 // back and fails alone; the others are still committed. Nothing to commit
 // is not an error: PublishResult.Pushed is false.
 //
-// A Repo is used by one goroutine at a time, and two processes must not
-// share a cache directory at once.
+// A Repo is used by one goroutine at a time. A working copy is locked from
+// Open to Close (flock beside it, released by the kernel when its process
+// ends however it ends): another process, or another Open in this one,
+// waits (WithLockWait) and then fails with ErrCacheBusy naming the process
+// that holds it. Open also removes the temporary clones that no live
+// process owns, such as those of a clone killed with SIGKILL.
 package gitrepo

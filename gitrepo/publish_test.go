@@ -383,13 +383,16 @@ func TestLog(t *testing.T) {
 	}
 	// A shallow cache opened for full history is cloned again in full.
 	cache := t.TempDir()
-	if _, err := Open(context.Background(), "file://"+bare, WithCacheDir(cache)); err != nil {
+	shallowToo, err := Open(context.Background(), "file://"+bare, WithCacheDir(cache))
+	if err != nil {
 		t.Fatal(err)
 	}
+	shallowToo.Close()
 	deep, err := Open(context.Background(), "file://"+bare, WithCacheDir(cache), WithDepth(0))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer deep.Close()
 	if got := len(collect(deep, 10)); got != 4 {
 		t.Errorf("deepened cache has %d commits, want 4", got)
 	}

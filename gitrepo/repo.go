@@ -39,6 +39,7 @@ type options struct {
 	depth       int
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	lockWait    time.Duration
 }
 
 // Defaults of Open.
@@ -56,6 +57,7 @@ func makeOptions(opts []Option) (options, error) {
 		depth:       DefaultDepth,
 		backoffBase: 200 * time.Millisecond,
 		backoffMax:  5 * time.Second,
+		lockWait:    DefaultLockWait,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -153,8 +155,22 @@ func WithRetryBackoff(base, max time.Duration) Option {
 	}
 }
 
+// WithLockWait sets how long Open waits for a working copy that another
+// process holds before it fails with ErrCacheBusy (default 30s; 0: fail at
+// once).
+func WithLockWait(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("lock wait must not be negative, got %v", d)
+		}
+		o.lockWait = d
+		return nil
+	}
+}
+
 // Repo is a cached working copy of one remote branch. One goroutine at a time.
 type Repo struct {
+	lock     *cacheLock // held from Open to Close
 	repo     *git.Repository
 	dir      string
 	branch   string
@@ -164,6 +180,7 @@ type Repo struct {
 	base     plumbing.Hash // the remote head the working tree was last reset to
 	clean    bool          // the working tree and index match HEAD
 	readOnly bool
+	depth    int // commits a shallow copy holds from its head (0: unknown, or complete)
 }
 
 // Sentinel errors.
@@ -183,8 +200,11 @@ var (
 //
 // url is a local path, file://, http(s):// (credentials in it are moved into
 // the auth and never stored), ssh:// or scp-like user@host:path. The cache
-// directory of a URL and branch is named by a hash of both; two processes
-// must not share one cache directory at the same time.
+// directory of a URL and branch is named by a hash of both. The working copy is locked
+// until Close, for every process (flock beside it): a second Open of it
+// waits up to WithLockWait, then fails with ErrCacheBusy naming the
+// process that holds it. A lock dies with its process, killed or not, and
+// the temporary clones that no live process owns are removed here.
 func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
@@ -198,17 +218,35 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
 	}
+	name := cacheName(ep.url, o.branch)
 	r := &Repo{
-		dir:    filepath.Join(o.cacheDir, cacheName(ep.url, o.branch)),
+		dir:    filepath.Join(o.cacheDir, name),
 		branch: o.branch,
 		ep:     ep,
 		auth:   auth,
 		opts:   o,
 	}
+	if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("git cache directory: %w", err)
+	}
+	if r.lock, err = lockCache(ctx, r.dir+".lock", o.lockWait); err != nil {
+		return nil, err
+	}
+	sweepClones(o.cacheDir, name)
 	if err := r.openCache(ctx); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// Close releases the working copy for other processes (and other Opens of
+// it in this one). The Repo must not be used after. Close of a Repo from
+// OpenDir, or a second Close, does nothing.
+func (r *Repo) Close() error {
+	err := r.lock.release()
+	r.lock = nil
+	return err
 }
 
 // OpenDir opens an existing local repository in place, for read-only use

@@ -27,6 +27,7 @@ func openTest(t *testing.T, url string, opts ...Option) *Repo {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -114,10 +115,12 @@ func TestOpenReusesCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			r.Close()
 			r2, err := Open(ctx, url, WithCacheDir(cache))
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer r2.Close()
 			if r2.Dir() != r.Dir() {
 				t.Errorf("second Open uses %s, first %s", r2.Dir(), r.Dir())
 			}
@@ -142,13 +145,16 @@ func TestOpenReusesCacheOverHTTP(t *testing.T) {
 	srv := testgit.ServeHTTP(t, bare)
 	cache := t.TempDir()
 	auth := WithAuth(Auth{Username: srv.Username, Password: srv.Password})
-	if _, err := Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth); err != nil {
+	r, err := Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth)
+	if err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
 	srv.ResetStats()
-	if _, err := Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth); err != nil {
+	if r, err = Open(context.Background(), srv.URL, WithCacheDir(cache), WithBranch("main"), auth); err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
 	// A reuse is one fetch: one ref advertisement and, when nothing
 	// changed, not even a pack request.
 	if got := srv.Stats(); got.InfoRefs != 1 || got.UploadPack > 1 || got.ReceivePack != 0 {
@@ -191,11 +197,13 @@ func TestOpenRepairsCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			r.Close()
 			tc.break_(t, r.Dir())
 			r2, err := Open(context.Background(), url, WithCacheDir(cache))
 			if err != nil {
 				t.Fatalf("Open on a broken cache: %v", err)
 			}
+			defer r2.Close()
 			if got := readWT(t, r2, "a.txt"); got != "1\n" {
 				t.Errorf("a.txt = %q after re-clone", got)
 			}
@@ -498,6 +506,7 @@ func TestOpenOneCopyPerBranch(t *testing.T) {
 	}
 	testgit.Git(t, main.Dir(), "fetch", "--quiet", "origin", "release")
 	testgit.Git(t, main.Dir(), "checkout", "--quiet", "-B", "release", "FETCH_HEAD")
+	main.Close()
 	again := openTest(t, url, WithCacheDir(cache), WithBranch("main"))
 	if got := readWT(t, again, "a.txt"); got != "main\n" {
 		t.Errorf("a.txt = %q after reopening main over a copy left on release", got)

@@ -17,6 +17,7 @@ import (
 //
 //	<dir>/v1/meta/sha256/<hex>.json   Meta of a manifest or index digest
 //	<dir>/v1/tags/<sha256(repo:tag)>.json   last digest seen behind repo:tag
+//	<dir>/v1/hosts/<sha256(host)>.json      a Retry-After: not before this time
 //
 // The tag records are hints (a HEAD still checks them) except for Describe
 // on hosts with ImmutableTags. A file that does not parse, or describes another key, is
@@ -25,7 +26,7 @@ import (
 type diskCache struct{ dir string }
 
 func newDiskCache(dir string) (*diskCache, error) {
-	for _, sub := range []string{"meta/sha256", "tags"} {
+	for _, sub := range []string{"meta/sha256", "tags", "hosts"} {
 		if err := os.MkdirAll(filepath.Join(dir, "v1", sub), 0o755); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
 		}
@@ -108,6 +109,33 @@ func (d *diskCache) tag(ref string) (string, bool) {
 
 func (d *diskCache) storeTag(ref, digest string) error {
 	return writeJSON(d.tagPath(ref), tagRecord{Ref: ref, Digest: digest})
+}
+
+type holdRecord struct {
+	Host      string    `json:"host"`
+	NotBefore time.Time `json:"notBefore"`
+}
+
+func (d *diskCache) holdPath(host string) string {
+	sum := sha256.Sum256([]byte(host))
+	return filepath.Join(d.dir, "v1", "hosts", hex.EncodeToString(sum[:])+".json")
+}
+
+// hold returns the time before which host asked not to be called, if it
+// has not passed.
+func (d *diskCache) hold(host string) (time.Time, bool) {
+	var r holdRecord
+	if !readJSON(d.holdPath(host), &r) || r.Host != host || !time.Now().Before(r.NotBefore) {
+		return time.Time{}, false
+	}
+	if limit := time.Now().Add(maxHold); r.NotBefore.After(limit) {
+		return limit, true
+	}
+	return r.NotBefore, true
+}
+
+func (d *diskCache) storeHold(host string, notBefore time.Time) error {
+	return writeJSON(d.holdPath(host), holdRecord{Host: host, NotBefore: notBefore})
 }
 
 func readJSON(path string, v any) bool {

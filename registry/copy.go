@@ -64,17 +64,20 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) 
 	if err != nil {
 		return CopyResult{}, err
 	}
-	desc, err := st.r.puller.Get(ctx, ref)
+	cn, err := c.conn(ctx, st)
+	if err != nil {
+		return CopyResult{}, wrapErr("copy: reading "+ref.Name(), err)
+	}
+	desc, err := cn.puller.Get(ctx, ref)
 	if err != nil {
 		return CopyResult{}, wrapErr("copy: reading "+ref.Name(), err)
 	}
 	res := CopyResult{Digest: desc.Digest.String()}
-	defer c.forgetRepo(dt.repo.Name())
 	if st.repo.Name() != dt.repo.Name() {
 		if err := dt.r.pusher.Push(ctx, dt.repo.Digest(res.Digest), desc); err != nil {
 			return res, wrapErr("copy: writing "+dt.repo.Name()+"@"+res.Digest, err)
 		}
-		if res.Attached, err = c.copyAttached(ctx, st, dt, res.Digest); err != nil {
+		if res.Attached, err = c.copyAttached(ctx, cn.puller, st, dt, res.Digest); err != nil {
 			return res, err
 		}
 	}
@@ -85,14 +88,14 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) 
 	return res, nil
 }
 
-// copyAttached copies what is attached to digest in st's repository into
-// dt's: cosign's tags and OCI referrers.
-func (c *Client) copyAttached(ctx context.Context, st, dt target, digest string) ([]string, error) {
+// copyAttached copies what is attached to digest in st's repository (read
+// with puller) into dt's: cosign's tags and OCI referrers.
+func (c *Client) copyAttached(ctx context.Context, puller *remote.Puller, st, dt target, digest string) ([]string, error) {
 	var done []string
 	base := strings.Replace(digest, ":", "-", 1)
 	for _, suffix := range cosignSuffixes {
 		tag := st.repo.Tag(base + suffix)
-		desc, err := st.r.puller.Get(ctx, tag)
+		desc, err := puller.Get(ctx, tag)
 		if err != nil {
 			if errors.Is(wrapErr("", err), ErrNotFound) {
 				continue
@@ -104,7 +107,7 @@ func (c *Client) copyAttached(ctx context.Context, st, dt target, digest string)
 		}
 		done = append(done, base+suffix)
 	}
-	idx, err := remote.Referrers(st.repo.Digest(digest), remote.Reuse(st.r.puller), remote.WithContext(ctx))
+	idx, err := remote.Referrers(st.repo.Digest(digest), remote.Reuse(puller), remote.WithContext(ctx))
 	if err != nil {
 		return done, wrapErr("copy: listing the referrers of "+st.repo.Name()+"@"+digest, err)
 	}
@@ -114,7 +117,7 @@ func (c *Client) copyAttached(ctx context.Context, st, dt target, digest string)
 	}
 	for _, r := range im.Manifests {
 		rd := r.Digest.String()
-		desc, err := st.r.puller.Get(ctx, st.repo.Digest(rd))
+		desc, err := puller.Get(ctx, st.repo.Digest(rd))
 		if err != nil {
 			return done, wrapErr("copy: reading the referrer "+st.repo.Name()+"@"+rd, err)
 		}

@@ -21,13 +21,13 @@ func (c *Client) tagRef(repo, tag string) (target, name.Tag, error) {
 	}
 	ref, err := name.NewTag(t.repo.Name()+":"+tag, t.r.nameOpts...)
 	if err != nil {
-		return target{}, name.Tag{}, fmt.Errorf("tag %q of %s: %w", tag, t.repo.Name(), err)
+		return target{}, name.Tag{}, fmt.Errorf("tag %q of %s: %w", truncate(tag, 200), t.repo.Name(), err)
 	}
 	return t, ref, nil
 }
 
-// Digest returns the digest behind repo:tag now: a HEAD request, whose
-// answer is shared within a cycle. It always asks the registry, also on hosts
+// Digest returns the digest behind repo:tag now: a HEAD request, shared by
+// concurrent callers. It always asks the registry, also on hosts
 // with ImmutableTags: a caller that wants the digest of a tag, like the digest
 // strategy following a mutable tag, must see the tag move. ImmutableTags
 // saves the HEADs of Describe only.
@@ -40,22 +40,26 @@ func (c *Client) Digest(ctx context.Context, repo, tag string) (string, error) {
 }
 
 func (c *Client) digest(ctx context.Context, t target, ref name.Tag) (string, error) {
-	return shared(ctx, c, "digest", func(cy *cycle) map[string]result[string] { return cy.digests }, ref.Name(),
-		func(ctx context.Context) (string, error) { return c.head(ctx, t, ref) })
+	return shared(ctx, c, "digest", ref.Name(), func(ctx context.Context) (string, error) { return c.head(ctx, t, ref) })
 }
 
 func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, error) {
-	desc, err := t.r.puller.Head(ctx, ref)
+	what := "reading the digest of " + ref.Name()
+	cn, err := c.conn(ctx, t)
+	if err != nil {
+		return "", wrapErr(what, err)
+	}
+	desc, err := cn.puller.Head(ctx, ref)
 	if err != nil && strings.Contains(err.Error(), "did not include Docker-Content-Digest") {
 		// Some registries answer HEAD without the digest: GET the manifest,
 		// whose digest ggcr computes from the body.
 		var full *remote.Descriptor
-		if full, err = t.r.puller.Get(ctx, ref); err == nil {
+		if full, err = cn.puller.Get(ctx, ref); err == nil {
 			desc = &full.Descriptor
 		}
 	}
 	if err != nil {
-		return "", wrapErr("reading the digest of "+ref.Name(), err)
+		return "", wrapErr(what, err)
 	}
 	d := desc.Digest.String()
 	c.learnTag(ref.Name(), d)
@@ -117,16 +121,18 @@ func (c *Client) Describe(ctx context.Context, repo, tag string) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
-	m, err := shared(ctx, c, "describe", func(cy *cycle) map[string]result[Meta] { return cy.metas }, ref.Name(),
-		func(ctx context.Context) (Meta, error) { return c.describe(ctx, t, ref) })
+	m, err := shared(ctx, c, "describe", ref.Name(), func(ctx context.Context) (Meta, error) { return c.describe(ctx, t, ref) })
 	m.Platforms = slices.Clone(m.Platforms)
 	return m, err
 }
 
 func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, error) {
 	what := "reading metadata of " + ref.Name()
+	cn, err := c.conn(ctx, t)
+	if err != nil {
+		return Meta{}, wrapErr(what, err)
+	}
 	var desc *remote.Descriptor
-	var err error
 	if d, seen := c.knownTag(ref.Name()); seen {
 		// ImmutableTags: the digest seen before (in this process or in the
 		// cache directory) is trusted without a HEAD.
@@ -138,21 +144,15 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 		if m, ok := c.knownMeta(d); ok {
 			return m, nil
 		}
-		if desc, err = t.r.puller.Get(ctx, t.repo.Digest(d)); err != nil {
+		if desc, err = cn.puller.Get(ctx, t.repo.Digest(d)); err != nil {
 			return Meta{}, wrapErr(what, err)
 		}
 	} else {
-		if desc, err = t.r.puller.Get(ctx, ref); err != nil {
+		if desc, err = cn.puller.Get(ctx, ref); err != nil {
 			return Meta{}, wrapErr(what, err)
 		}
 		d := desc.Digest.String()
 		c.learnTag(ref.Name(), d)
-		cy := c.cyc.Load()
-		cy.mu.Lock()
-		if _, ok := cy.digests[ref.Name()]; !ok {
-			cy.digests[ref.Name()] = result[string]{v: d}
-		}
-		cy.mu.Unlock()
 		if m, ok := c.knownMeta(d); ok {
 			return m, nil
 		}

@@ -7,12 +7,18 @@
 // and, for the strategies that need it, for what some tags point at. The
 // Client is built to make that cheap for tagwatch and polite to registries:
 //
-//   - One tag list per repository per cycle. Concurrent callers (several
-//     environments watching one image) share one request; later callers in
-//     the cycle reuse its result, errors included. NewCycle starts afresh.
-//   - Pagination is followed to the end, bounded by WithMaxPages and
-//     WithMaxTags, and stops at a page that brings nothing new (registries
-//     that answer a `last` past the end with the first page again).
+//   - The Client has no notion of a cycle. Concurrent callers asking the
+//     same thing (several environments watching one image) share one
+//     request; remembering answers for a cycle is the caller's memo
+//     (internal/resolve.Memo), so the caller decides when to forget.
+//   - A tag list is complete or it is an error (wrapping ErrIncompleteList
+//     when a page after the first failed): no caller ever decides on a part
+//     of it. Pagination is followed to the end, bounded by WithMaxPages and
+//     WithMaxTags (counted while the page streams in, so a huge list fails
+//     after the tag past the bound, not after reading it all), and stops at
+//     a page that brings nothing new (registries that answer a `last` past
+//     the end with the first page again).
+//   - Every answer is capped (WithMaxBodySize, default 128 MiB).
 //   - What a digest describes never changes. Describe caches it, by digest,
 //     in memory and (WithCacheDir) on disk, so after a restart newest-build
 //     over N unchanged tags costs one list and N manifest HEADs, and no
@@ -21,7 +27,10 @@
 //     Cache files are written atomically; an unreadable one is refetched and
 //     rewritten.
 //   - Every request goes through a token bucket per registry host (Host
-//     RateLimit, default 20/s) that also honours Retry-After; 429, 502, 503,
+//     RateLimit, default 20/s) that also honours Retry-After: waited for up
+//     to WithMaxRetryAfter, longer ones fail requests to that host at once
+//     with ErrRateLimited until they pass, remembered in the cache
+//     directory across processes; 429, 502, 503,
 //     504 and connection resets are retried with exponential backoff and
 //     jitter (ggcr's retry transport, configured by WithRetry); 401, 403 and
 //     404 are never retried and come back as ErrUnauthorized or ErrNotFound,
@@ -34,13 +43,24 @@
 //
 // WithHosts takes Host entries; the longest Prefix matching a repository
 // ("registry.example.com/team" before "registry.example.com") applies.
-// Insecure means plain HTTP, CAFile adds a CA bundle to the system roots.
+// CAFile adds a CA bundle to the system roots.
 //
-// # TLS registries on private addresses
+// # Plain HTTP
 //
-// go-containerregistry v0.22.1 assumes plain HTTP for loopback and RFC 1918
-// addresses, then refuses the https Link of the second page of a tag list
-// (its SSRF check compares schemes). The Client rewrites same-origin Link
-// headers so that check passes; Links to other hosts are still refused. See
-// linkFixTransport.
+// Plain HTTP only where the Host entry says Insecure (the --insecure flags
+// make one). The one exception is docker's loopback convention: localhost
+// and 127.0.0.0/8 may fall back to plain HTTP, never with credentials
+// attached. go-containerregistry alone also falls back for RFC 1918
+// addresses and some local names, where whoever answers on the port would
+// get the password; the Client refuses every such request before it leaves,
+// with ErrPlainHTTP and how to allow it (see plainHTTPAllowed).
+//
+// # The tag-list walk is ours
+//
+// ListTags reads tag list pages itself, over the connection ggcr's
+// handshake made for the repository (the same one Digest and Describe use),
+// so that it can stream-decode and bound each page, check Link headers
+// against the origin of the page that sent them (go-containerregistry's
+// Lister compares them with the scheme it guessed, and refuses https pages
+// of registries on private addresses) and fail the whole list on any page.
 package registry

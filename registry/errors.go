@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -14,6 +15,14 @@ var (
 	ErrTooManyTags = errors.New("too many tags")
 	// ErrRateLimited is wrapped when a registry still answers 429 after the retries.
 	ErrRateLimited = errors.New("rate limited by registry")
+	// ErrIncompleteList is wrapped when a tag list failed after some of it
+	// was read: the part read is never returned.
+	ErrIncompleteList = errors.New("tag list incomplete")
+	// ErrBodyTooLarge is wrapped when an answer is larger than WithMaxBodySize.
+	ErrBodyTooLarge = errors.New("registry answer too large")
+	// ErrPlainHTTP is wrapped when a request would go over plain HTTP where
+	// it may not (see Host.Insecure).
+	ErrPlainHTTP = errors.New("plain HTTP refused")
 )
 
 // wrapErr translates ggcr's errors once, at the boundary: what names the
@@ -34,6 +43,11 @@ func wrapErr(what string, err error) error {
 		case terr.StatusCode == http.StatusTooManyRequests:
 			return fmt.Errorf("%s: %w: %w", what, ErrRateLimited, err)
 		}
+	}
+	if !errors.Is(err, ErrPlainHTTP) && strings.Contains(err.Error(), ErrPlainHTTP.Error()) {
+		// ggcr's ping joins the errors of its https and http attempts as
+		// text: keep the sentinel of ours among them.
+		return fmt.Errorf("%s: %w: %w", what, ErrPlainHTTP, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

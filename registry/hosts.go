@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // match returns the settings for ref (a repository or registry name such as
@@ -99,14 +102,16 @@ func (c credentialsRef) where() string {
 type remotes struct {
 	host     Host
 	nameOpts []name.Option
-	puller   *remote.Puller
+	rt       http.RoundTripper   // ggcr's User-Agent and retry over ours; below auth and scheme
+	auth     authn.Authenticator // from Host.Credentials; nil: the keychain decides per repository
 	pusher   *remote.Pusher
 }
 
-// newRemotes builds the ggcr puller and pusher for h. The transport stack,
-// outermost first, is ggcr's (scheme, auth, User-Agent, retry) then ours
-// (pagination Link fix, rate limit and Retry-After, per-request timeout,
-// counting) then the base transport.
+// newRemotes builds the transport stack for h. Outermost first: ggcr's
+// User-Agent and retry, then ours: rate limit and Retry-After, per-request
+// timeout and body cap, counting, the plain-HTTP rule, then the base
+// transport. Authentication and scheme selection sit above, per repository
+// (see conn); the pusher (Retag) does its own.
 func (c *Client) newRemotes(h Host) (*remotes, error) {
 	base, err := c.baseTransport(h)
 	if err != nil {
@@ -116,38 +121,98 @@ func (c *Client) newRemotes(h Host) (*remotes, error) {
 	if h.Insecure {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
-	rt := &linkFixTransport{nameOpts: nameOpts, next: &politeTransport{c: c, next: &timeoutTransport{d: c.o.timeout, next: &countTransport{stats: &c.stats, next: base}}}}
+	guard := &schemeGuard{insecureHost: registryHost(h), next: base}
+	ours := &politeTransport{c: c, next: &timeoutTransport{d: c.o.timeout, maxBody: c.o.maxBody,
+		next: &countTransport{stats: &c.stats, next: guard}}}
+	backoff := transport.Backoff{Duration: c.o.retryBase, Factor: 2, Jitter: 0.5, Steps: c.o.retries}
+	rt := transport.NewUserAgent(transport.NewRetry(ours, transport.WithRetryBackoff(backoff),
+		transport.WithRetryPredicate(retryable), transport.WithRetryStatusCodes(retryStatusCodes...)), c.o.userAgent)
 
-	auth := remote.WithAuthFromKeychain(c.o.keychain)
+	r := &remotes{host: h, nameOpts: nameOpts, rt: rt}
+	pushAuth := remote.WithAuthFromKeychain(c.o.keychain)
 	if h.Credentials != "" {
 		ref, err := parseCredentialsRef(h.Credentials)
 		if err != nil {
 			return nil, err
 		}
 		ref.registry = registryOf(h.Prefix)
-		auth = remote.WithAuth(ref)
+		r.auth = ref
+		pushAuth = remote.WithAuth(ref)
 	}
-	opts := []remote.Option{
-		remote.WithTransport(rt),
-		auth,
-		remote.WithPageSize(c.o.pageSize),
-		remote.WithRetryBackoff(remote.Backoff{Duration: c.o.retryBase, Factor: 2, Jitter: 0.5, Steps: c.o.retries}),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-		remote.WithRetryPredicate(retryable),
-		remote.WithJobs(4),
+	// The pusher gets our transports alone: ggcr adds the same retry and
+	// User-Agent on top, and does the handshake with push scope itself.
+	if r.pusher, err = remote.NewPusher(remote.WithTransport(ours), pushAuth, remote.WithJobs(4),
+		remote.WithUserAgent(c.o.userAgent), remote.WithRetryBackoff(backoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...), remote.WithRetryPredicate(retryable)); err != nil {
+		return nil, err
 	}
-	if c.o.userAgent != "" {
-		opts = append(opts, remote.WithUserAgent(c.o.userAgent))
+	return r, nil
+}
+
+// registryHost is the registry (host[:port]) h.Insecure applies to.
+func registryHost(h Host) string {
+	if !h.Insecure {
+		return ""
 	}
-	puller, err := remote.NewPuller(opts...)
+	reg, _, _ := strings.Cut(h.Prefix, "/")
+	return reg
+}
+
+// conn is an authenticated connection to one repository: ggcr's handshake
+// (ping, then a token when the registry asks for one) done once and shared
+// by the tag-list walk (client) and ggcr's puller (manifests, blobs).
+type conn struct {
+	mu     sync.Mutex
+	client *http.Client
+	puller *remote.Puller
+}
+
+// conn returns the connection to t's repository, making it on first use.
+// A failed handshake is not kept: the next call tries again.
+func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
+	key := t.repo.Name()
+	c.connsMu.Lock()
+	cn, ok := c.conns[key]
+	if !ok {
+		cn = &conn{}
+		c.conns[key] = cn
+	}
+	c.connsMu.Unlock()
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.puller != nil {
+		return cn, nil
+	}
+	auth := t.r.auth
+	if auth == nil {
+		a, err := authn.Resolve(ctx, c.o.keychain, t.repo)
+		if err != nil {
+			return nil, err
+		}
+		auth = a
+	}
+	tr, err := transport.NewWithContext(ctx, t.repo.Registry, auth, t.r.rt, []string{t.repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
 	}
-	pusher, err := remote.NewPusher(opts...)
+	puller, err := remote.NewPuller(remote.WithTransport(tr), remote.WithJobs(4))
 	if err != nil {
 		return nil, err
 	}
-	return &remotes{host: h, nameOpts: nameOpts, puller: puller, pusher: pusher}, nil
+	cn.client = &http.Client{Transport: tr, CheckRedirect: sameHostRedirect}
+	cn.puller = puller
+	return cn, nil
+}
+
+// sameHostRedirect follows a redirect of a tag list only to the same host.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
+	}
+	return nil
 }
 
 // baseTransport returns the transport below ours for h: WithTransport's, or a

@@ -1,6 +1,9 @@
 package registry
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,64 +88,187 @@ func FuzzRetryAfter(f *testing.F) {
 	})
 }
 
-// TestLinkFix: same-origin Links get the scheme ggcr's check expects;
-// anything else is left for ggcr to judge.
-func TestLinkFix(t *testing.T) {
+// TestNextLink: a Link resolves against the page that carried it and must
+// keep its origin; anything else is refused.
+func TestNextLink(t *testing.T) {
 	for _, tc := range []struct {
-		req, link, want string
+		page, link, want, wantErr string
 	}{
-		{"https://127.0.0.1:5000/v2/a/tags/list?n=2", `</v2/a/tags/list?n=2&last=b>; rel="next"`, `<http://127.0.0.1:5000/v2/a/tags/list?n=2&last=b>; rel="next"`},
-		{"https://10.1.2.3/v2/a/tags/list", `<https://10.1.2.3/v2/a/tags/list?last=b>; rel="next"`, `<http://10.1.2.3/v2/a/tags/list?last=b>; rel="next"`},
-		{"https://192.168.1.9:443/v2/a/tags/list", `<?last=b>`, `<http://192.168.1.9:443/v2/a/tags/list?last=b>`},
-		// Public host: ggcr's expected scheme is https already.
-		{"https://r.example.com/v2/a/tags/list", `</v2/a/tags/list?last=b>; rel="next"`, `</v2/a/tags/list?last=b>; rel="next"`},
-		// Another host: untouched, ggcr refuses it.
-		{"https://127.0.0.1:5000/v2/a/tags/list", `<https://evil.example.com/v2/a/tags/list?last=b>; rel="next"`, `<https://evil.example.com/v2/a/tags/list?last=b>; rel="next"`},
-		{"https://127.0.0.1:5000/v2/a/tags/list", `<https://127.0.0.1:5001/v2/a/tags/list?last=b>`, `<https://127.0.0.1:5001/v2/a/tags/list?last=b>`},
-		// Plain HTTP to loopback: already what ggcr expects.
-		{"http://127.0.0.1:5000/v2/a/tags/list", `</v2/a/tags/list?last=b>`, `</v2/a/tags/list?last=b>`},
-		// Malformed: untouched.
-		{"https://127.0.0.1:5000/v2/a/tags/list", `/v2/a/tags/list?last=b`, `/v2/a/tags/list?last=b`},
-		{"https://127.0.0.1:5000/v2/a/tags/list", `<%zz>`, `<%zz>`},
+		{"https://127.0.0.1:5000/v2/a/tags/list?n=2", `</v2/a/tags/list?n=2&last=b>; rel="next"`, "https://127.0.0.1:5000/v2/a/tags/list?n=2&last=b", ""},
+		{"https://10.1.2.3/v2/a/tags/list", `<https://10.1.2.3/v2/a/tags/list?last=b>; rel="next"`, "https://10.1.2.3/v2/a/tags/list?last=b", ""},
+		{"https://192.168.1.9:443/v2/a/tags/list", `<?last=b>`, "https://192.168.1.9:443/v2/a/tags/list?last=b", ""},
+		{"http://127.0.0.1:5000/v2/a/tags/list", `</v2/a/tags/list?last=b>`, "http://127.0.0.1:5000/v2/a/tags/list?last=b", ""},
+		{"https://r.example.com/v2/a/tags/list", "", "", ""},
+		{"https://r.example.com/v2/a/tags/list", "<>", "", ""},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `<https://evil.example.com/v2/a/tags/list?last=b>; rel="next"`, "", "does not match registry"},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `<https://127.0.0.1:5001/v2/a/tags/list?last=b>`, "", "does not match registry"},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `<//127.0.0.2:5000/v2/a/tags/list>`, "", "does not match registry"},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `<http://127.0.0.1:5000/v2/a/tags/list?last=b>`, "", "does not match registry"},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `/v2/a/tags/list?last=b`, "", "malformed Link"},
+		{"https://127.0.0.1:5000/v2/a/tags/list", `<%zz>`, "", "Link header"},
 	} {
-		got := fixLink(t, tc.req, tc.link)
-		if got != tc.want {
-			t.Errorf("request %s, Link %s:\n got %s\nwant %s", tc.req, tc.link, got, tc.want)
+		page, err := url.Parse(tc.page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := nextLink(tc.link, page)
+		gotS := ""
+		if got != nil {
+			gotS = got.String()
+		}
+		if gotS != tc.want || (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("page %s, Link %s: got %q, %v; want %q, %q", tc.page, tc.link, gotS, err, tc.want, tc.wantErr)
 		}
 	}
 }
 
-func fixLink(t testing.TB, reqURL, link string) string {
-	u, err := url.Parse(reqURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := &linkFixTransport{next: roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Header: http.Header{"Link": {link}}, Request: req}, nil
-	})}
-	resp, err := rt.RoundTrip(&http.Request{Method: "GET", URL: u, Header: http.Header{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Header.Get("Link")
-}
-
-func FuzzLinkFix(f *testing.F) {
+func FuzzNextLink(f *testing.F) {
 	f.Add(`</v2/a/tags/list?n=2&last=b>; rel="next"`)
 	f.Add(`<https://evil.example.com/x>`)
 	f.Add(`<>`)
+	page, _ := url.Parse("https://127.0.0.1:5000/v2/a/tags/list")
 	f.Fuzz(func(t *testing.T, link string) {
-		got := fixLink(t, "https://127.0.0.1:5000/v2/a/tags/list", link)
-		if got == link {
-			return
-		}
-		// A rewrite only ever changes the scheme of a same-host link.
-		end := strings.IndexByte(got, '>')
-		u, err := url.Parse(got[1:end])
-		if err != nil || u.Host != "127.0.0.1:5000" || u.Scheme != "http" {
-			t.Errorf("Link %q rewritten to %q", link, got)
+		u, err := nextLink(link, page)
+		if err == nil && u != nil && (u.Scheme != page.Scheme || u.Host != page.Host) {
+			t.Errorf("Link %q followed to %s", link, u)
 		}
 	})
+}
+
+func TestDecodeTags(t *testing.T) {
+	errStop := errors.New("stop")
+	for _, tc := range []struct {
+		name, doc string
+		stopAt    int // add fails at this many tags (0: never)
+		want      []string
+		wantErr   string
+	}{
+		{name: "tags", doc: `{"name":"a","tags":["1","2"]}`, want: []string{"1", "2"}},
+		{name: "members around", doc: `{"x":{"y":[1,{}]},"tags":["1"],"name":"a"}`, want: []string{"1"}},
+		{name: "null tags", doc: `{"name":"a","tags":null}`},
+		{name: "no tags", doc: `{"name":"a"}`},
+		{name: "empty", doc: `{"tags":[]}`},
+		{name: "cut short", doc: `{"name":"a","tags":["1","2`, want: []string{"1"}, wantErr: "unexpected EOF"},
+		{name: "cut after a tag", doc: `{"name":"a","tags":["1",`, want: []string{"1"}, wantErr: "unexpected EOF"},
+		{name: "cut before the end", doc: `{"name":"a","tags":["1"]`, want: []string{"1"}, wantErr: "unexpected EOF"},
+		{name: "empty body", doc: ``, wantErr: "unexpected EOF"},
+		{name: "array", doc: `["1"]`, wantErr: "not a JSON object"},
+		{name: "tags not an array", doc: `{"tags":"1"}`, wantErr: "not an array"},
+		{name: "null tag", doc: `{"tags":["1",null]}`, want: []string{"1"}, wantErr: "null among"},
+		{name: "number tag", doc: `{"tags":[1]}`, wantErr: "cannot unmarshal"},
+		{name: "two tags members", doc: `{"tags":["1"],"tags":["2"]}`, want: []string{"1"}, wantErr: "two"},
+		{name: "stops at the bound", doc: `{"tags":["1","2","3","4"]}`, stopAt: 2, want: []string{"1", "2"}, wantErr: "stop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string // what add saw; on an error the caller drops it
+			n, err := decodeTags(strings.NewReader(tc.doc), func(tag string) error {
+				if tc.stopAt > 0 && len(got) == tc.stopAt {
+					return errStop
+				}
+				got = append(got, tag)
+				return nil
+			})
+			if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("tags (-want +got):\n%s", diff)
+			}
+			if err == nil && n != len(got) {
+				t.Errorf("n = %d, want %d", n, len(got))
+			}
+		})
+	}
+}
+
+func FuzzDecodeTags(f *testing.F) {
+	f.Add(`{"name":"a","tags":["1","2"]}`)
+	f.Add(`{"tags":null}`)
+	f.Add(`{"x":[{"tags":[]}],"tags":["\u0000"]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		added := 0
+		n, err := decodeTags(strings.NewReader(doc), func(string) error { added++; return nil })
+		if err == nil && n != added {
+			t.Errorf("%q: n = %d, %d tags added", doc, n, added)
+		}
+	})
+}
+
+// TestPlainHTTPAllowed proves the scheme rule of DESIGN.md §4b as a pure
+// function: tests send traffic to 127.0.0.1 only, so the private ranges
+// are covered here.
+func TestPlainHTTPAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		host            string
+		insecure, creds bool
+		want            bool
+	}{
+		{host: "127.0.0.1:5000", want: true},
+		{host: "127.0.0.1:5000", creds: true, want: false},
+		{host: "127.0.0.1:5000", insecure: true, creds: true, want: true},
+		{host: "127.45.6.7", want: true},
+		{host: "localhost:5000", want: true},
+		{host: "LOCALHOST", want: true},
+		{host: "localhost:5000", creds: true, want: false},
+		{host: "[::1]:5000", want: true},
+		{host: "::1", want: true},
+		// go-containerregistry alone falls back to plain HTTP for these.
+		{host: "10.1.2.3:5000", want: false},
+		{host: "172.16.0.1", want: false},
+		{host: "172.31.255.254:443", want: false},
+		{host: "192.168.1.10:5000", want: false},
+		{host: "registry.local:5000", want: false},
+		{host: "app.localhost:5000", want: false},
+		{host: "localhost.example.com", want: false},
+		{host: "128.0.0.1", want: false},
+		{host: "registry.example.com", want: false},
+		{host: "10.1.2.3:5000", insecure: true, creds: true, want: true},
+		{host: "registry.example.com", insecure: true, want: true},
+	} {
+		if got := plainHTTPAllowed(tc.host, tc.insecure, tc.creds); got != tc.want {
+			t.Errorf("plainHTTPAllowed(%q, insecure=%v, credentials=%v) = %v, want %v", tc.host, tc.insecure, tc.creds, got, tc.want)
+		}
+	}
+}
+
+// TestSchemeGuard: the guard refuses before anything goes out, and says
+// how to allow it; insecure applies to the registry of the entry only.
+func TestSchemeGuard(t *testing.T) {
+	sent := 0
+	next := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+	})
+	for _, tc := range []struct {
+		url, auth, insecureHost string
+		wantErr                 bool
+	}{
+		{url: "http://10.0.0.5:5000/v2/", wantErr: true},
+		{url: "https://10.0.0.5:5000/v2/"},
+		{url: "http://10.0.0.5:5000/v2/", insecureHost: "10.0.0.5:5000"},
+		{url: "http://10.0.0.6:5000/token", auth: "Basic dTpw", insecureHost: "10.0.0.5:5000", wantErr: true},
+		{url: "http://127.0.0.1:5000/v2/"},
+		{url: "http://127.0.0.1:5000/v2/a/tags/list", auth: "Basic dTpw", wantErr: true},
+		{url: "http://127.0.0.1:5000/v2/a/tags/list", auth: "Bearer tok", wantErr: true},
+		{url: "http://u:p@127.0.0.1:5000/v2/", wantErr: true},
+	} {
+		sent = 0
+		req, err := http.NewRequest("GET", tc.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		_, err = (&schemeGuard{insecureHost: tc.insecureHost, next: next}).RoundTrip(req)
+		if tc.wantErr {
+			if !errors.Is(err, ErrPlainHTTP) || !strings.Contains(err.Error(), "insecure: true") || sent != 0 {
+				t.Errorf("%s (auth %q): err = %v, %d sent; want ErrPlainHTTP saying how to allow it, nothing sent", tc.url, tc.auth, err, sent)
+			}
+		} else if err != nil || sent != 1 {
+			t.Errorf("%s (auth %q): err = %v, %d sent; want it sent", tc.url, tc.auth, err, sent)
+		}
+	}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -168,26 +294,72 @@ func TestGates(t *testing.T) {
 }
 
 // TestRetryAfterHoldsHost: a 429 with Retry-After holds back every later
-// request to that host, not only the retried one (capped by WithMaxRetryAfter).
+// request to that host, not only the retried one. One longer than
+// WithMaxRetryAfter is not waited for: requests fail at once with
+// ErrRateLimited, in this process and, through the cache directory, in the
+// next one (a CronJob running `run --once` every minute).
 func TestRetryAfterHoldsHost(t *testing.T) {
-	c, err := New(WithMaxRetryAfter(90 * time.Second))
-	if err != nil {
-		t.Fatal(err)
+	cache := t.TempDir()
+	sent := 0
+	next := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"600"}}, Body: http.NoBody, Request: req}, nil
+	})
+	newTransport := func() *politeTransport {
+		c, err := New(WithMaxRetryAfter(90*time.Second), WithCacheDir(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &politeTransport{c: c, next: next}
 	}
-	pt := &politeTransport{c: c, next: roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: http.NoBody, Request: req}, nil
-	})}
 	req, _ := http.NewRequest("GET", "https://r.example.com/v2/", nil)
+	pt := newTransport()
 	before := time.Now()
 	if _, err := pt.RoundTrip(req); err != nil {
 		t.Fatal(err)
 	}
-	g := c.gate("r.example.com")
+	g := pt.c.gate("r.example.com")
 	g.mu.Lock()
 	hold := g.notBefore.Sub(before)
 	g.mu.Unlock()
-	if hold < 89*time.Second || hold > 91*time.Second {
-		t.Errorf("host held for %v, want the 90s cap", hold)
+	if hold < 599*time.Second || hold > 601*time.Second {
+		t.Errorf("host held for %v, want the 600s asked", hold)
+	}
+	for name, pt := range map[string]*politeTransport{"same process": pt, "next process": newTransport()} {
+		sent = 0
+		if _, err := pt.RoundTrip(req); !errors.Is(err, ErrRateLimited) || !strings.Contains(err.Error(), "r.example.com") || sent != 0 {
+			t.Errorf("%s: err = %v, %d sent; want ErrRateLimited at once", name, err, sent)
+		}
+	}
+	other, _ := http.NewRequest("GET", "https://other.example.com/v2/", nil)
+	if _, err := newTransport().RoundTrip(other); err != nil || sent != 1 {
+		t.Errorf("another host: err = %v, %d sent", err, sent)
+	}
+}
+
+// TestRetryAfterBounded: an absurd Retry-After holds a host a day at most,
+// also when it comes from a cache file.
+func TestRetryAfterBounded(t *testing.T) {
+	cache := t.TempDir()
+	c, err := New(WithCacheDir(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cache.storeHold("r.example.com", time.Now().Add(1000*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	nb, ok := c.cache.hold("r.example.com")
+	if !ok || time.Until(nb) > maxHold {
+		t.Errorf("hold = %v, %v; want at most %v", nb, ok, maxHold)
+	}
+	if _, ok := c.cache.hold("s.example.com"); ok {
+		t.Error("a hold for a host never held")
+	}
+	if err := c.cache.storeHold("r.example.com", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.cache.hold("r.example.com"); ok {
+		t.Error("a hold that passed still holds")
 	}
 }
 
@@ -198,4 +370,46 @@ func TestCredentialsNeverInErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// BenchmarkDecodeTags streams one page of 1,000 tags; BenchmarkUnmarshalTags
+// is what reading it whole costs (go-containerregistry's way), for scale.
+func BenchmarkDecodeTags(b *testing.B) {
+	page := tagPage(1000)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := decodeTags(strings.NewReader(page), func(string) error { n++; return nil }); err != nil || n != 1000 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalTags(b *testing.B) {
+	page := tagPage(1000)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var doc struct {
+			Name string   `json:"name"`
+			Tags []string `json:"tags"`
+		}
+		if err := json.NewDecoder(strings.NewReader(page)).Decode(&doc); err != nil || len(doc.Tags) != 1000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func tagPage(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`{"name":"team/app","tags":[`)
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"1.%d.%d"`, i/10, i%10)
+	}
+	sb.WriteString("]}")
+	return sb.String()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -177,7 +179,10 @@ func TestListTagsEndlessLinks(t *testing.T) {
 	}
 }
 
-func TestListTagsSharedPerCycle(t *testing.T) {
+// TestListTagsShared: concurrent callers share one walk; the Client
+// remembers nothing after it (a cycle's memo is the caller's, see
+// internal/resolve.Memo).
+func TestListTagsShared(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{Latency: 20 * time.Millisecond})
 	seed(t, srv, "team/app", []string{"1.0.0", "1.1.0"})
 	srv.ResetCounts()
@@ -204,15 +209,8 @@ func TestListTagsSharedPerCycle(t *testing.T) {
 	if _, err := c.ListTags(ctx, srv.Repo("team/app")); err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.Count("GET", "/tags/list"); n != 1 {
-		t.Errorf("a later caller in the same cycle made a request (%d lists)", n)
-	}
-	c.NewCycle()
-	if _, err := c.ListTags(ctx, srv.Repo("team/app")); err != nil {
-		t.Fatal(err)
-	}
 	if n := srv.Count("GET", "/tags/list"); n != 2 {
-		t.Errorf("after NewCycle: %d list requests, want 2", n)
+		t.Errorf("a later caller: %d list requests, want 2", n)
 	}
 }
 
@@ -252,8 +250,8 @@ func TestListTagsWithoutLinks(t *testing.T) {
 		// 10, 10, then the probe answers the first page again.
 		{name: "full last page", tags: 20, want: 20, wantLists: 3},
 		{name: "over TLS on loopback", tls: true, tags: 25, want: 25, wantLists: 3},
-		// A failing probe keeps what was listed.
-		{name: "probe fails", tags: 20, fault: &testreg.Fault{Method: "GET", Path: "/tags/list", After: 2, Status: 400}, want: 20, wantLists: 3},
+		// 25 tags answered 10 at a time: the third page is short, no probe.
+		{name: "exact pages", tags: 30, want: 30, wantLists: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testreg.Start(t, testreg.Options{NoLink: true, TLS: tc.tls})
@@ -273,5 +271,183 @@ func TestListTagsWithoutLinks(t *testing.T) {
 				t.Errorf("%d list requests, want %d: %q", n, tc.wantLists, srv.Requests())
 			}
 		})
+	}
+}
+
+// semverTags are the 2,500 tags of the fault-injection scenario of issue
+// 14: 1.0.0 … 3.49.9. The first page of 1,000, in the registry's lexical
+// order, ends at 1.99.9; the complete list's greatest is 3.49.9.
+func semverTags() []string {
+	var tags []string
+	for i := range 2500 {
+		tags = append(tags, fmt.Sprintf("%d.%d.%d", 1+i/1000, i/10%100, i%10))
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// TestListTagsNeverPartial pins issue 14's first point: on a registry that
+// honours ?n= but sends no Link, a failing `?last=` request used to end the
+// walk and the first 1,000 tags were taken as the whole list. Whatever
+// fails after the first page, the list fails with ErrIncompleteList.
+func TestListTagsNeverPartial(t *testing.T) {
+	want := semverTags()
+	for _, walk := range []struct {
+		name string
+		opts testreg.Options
+	}{
+		{"probe after a full page without Link", testreg.Options{NoLink: true}},
+		{"Link pages", testreg.Options{PageSize: 1000}},
+	} {
+		srv := testreg.Start(t, walk.opts)
+		seed(t, srv, "team/app", want)
+		for _, tc := range []struct {
+			name  string
+			fault testreg.Fault
+		}{
+			{"500", testreg.Fault{Status: 500}},
+			{"400", testreg.Fault{Status: 400}},
+			{"404", testreg.Fault{Status: 404}},
+			{"429 after the retries", testreg.Fault{Status: 429, RetryAfter: "0"}},
+			{"reset", testreg.Fault{Reset: true}},
+			{"truncated body", testreg.Fault{Truncate: true}},
+		} {
+			t.Run(walk.name+"/"+tc.name, func(t *testing.T) {
+				proxy := testreg.StartFaultProxy(t, srv.Target, func(r *http.Request) *testreg.Fault {
+					if r.URL.Query().Has("last") {
+						f := tc.fault
+						return &f
+					}
+					return nil
+				})
+				c := newClient(t, proxy.Target)
+				got, err := c.ListTags(context.Background(), proxy.Repo("team/app"))
+				if !errors.Is(err, registry.ErrIncompleteList) || !strings.Contains(err.Error(), proxy.Repo("team/app")) {
+					t.Errorf("err = %v, want ErrIncompleteList naming the repository", err)
+				}
+				if got != nil {
+					t.Errorf("a failed list returned %d tags", len(got))
+				}
+			})
+		}
+	}
+}
+
+// TestListTagsUnderRandomFaults is the fault-injection run of issue 14:
+// 2,500 tags without Link, 20% of requests failing at random (500, 429,
+// 503, resets, truncated bodies), 60 runs. Every run lists all 2,500 tags
+// or fails; none returns a part of them.
+func TestListTagsUnderRandomFaults(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{NoLink: true})
+	want := semverTags()
+	seed(t, srv, "team/app", want)
+	complete, failed, partial := 0, 0, 0
+	for run := range 60 {
+		proxy := testreg.StartFaultProxy(t, srv.Target, testreg.RandomFaults(uint64(run), 0.2))
+		c := newClient(t, proxy.Target)
+		got, err := c.ListTags(context.Background(), proxy.Repo("team/app"))
+		if err != nil {
+			failed++
+			if got != nil || !strings.Contains(err.Error(), proxy.Repo("team/app")) {
+				t.Errorf("run %d: %d tags with err = %v", run, len(got), err)
+			}
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			partial++
+			t.Errorf("run %d: partial list taken as complete (%d of %d tags, %d faults)", run, len(got), len(want), proxy.Faults())
+			continue
+		}
+		complete++
+	}
+	t.Logf("60 runs: %d complete lists, %d errors, %d partial lists", complete, failed, partial)
+}
+
+// hugeList serves a registry whose team/app has n tags ("t0000000" …) in
+// one tag list answer, written as it goes (chunked, no Content-Length), and
+// counts the bytes the client accepted.
+type hugeList struct {
+	n       int
+	written chan int64 // the handler's total, once it ends
+}
+
+func (h *hugeList) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v2/team/app/tags/list" {
+		w.WriteHeader(http.StatusOK) // the ping
+		return
+	}
+	var total int64
+	defer func() { h.written <- total }()
+	w.Header().Set("Content-Type", "application/json")
+	buf := []byte(`{"name":"team/app","tags":[`)
+	for i := range h.n {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = fmt.Appendf(buf, `"t%07d"`, i)
+		if len(buf) >= 32<<10 || i == h.n-1 {
+			if i == h.n-1 {
+				buf = append(buf, "]}"...)
+			}
+			n, err := w.Write(buf)
+			total += int64(n)
+			if err != nil {
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+}
+
+// TestListTagsBoundWhileStreaming: a tag list larger than WithMaxTags fails
+// while it streams in; the client stops reading there instead of taking
+// the whole answer into memory (a 200 MB tag list once took 554 MB).
+func TestListTagsBoundWhileStreaming(t *testing.T) {
+	const tags = 10_000_000 // 110 MB of JSON
+	h := &hugeList{n: tags, written: make(chan int64, 1)}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, err := registry.New(registry.WithKeychain(emptyKeychain{}), registry.WithRetry(1, 0), registry.WithMaxTags(1000),
+		registry.WithHosts(registry.Host{Prefix: host, RateLimit: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListTags(context.Background(), host+"/team/app")
+	if !errors.Is(err, registry.ErrTooManyTags) || !strings.Contains(err.Error(), "more than 1000 tags") {
+		t.Fatalf("err = %v, want ErrTooManyTags", err)
+	}
+	// What the server could hand over before the client hung up: what it
+	// read, plus what the sockets buffer. Far less than the answer.
+	written := <-h.written
+	if whole := int64(tags) * 11; written > whole/10 {
+		t.Errorf("the server wrote %d of %d bytes before the client stopped", written, whole)
+	}
+	t.Logf("server wrote %d bytes before the client stopped reading", written)
+}
+
+// TestBodyCap: an answer larger than WithMaxBodySize fails the request,
+// whether its size is announced or not.
+func TestBodyCap(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	seed(t, srv, "team/app", tagNames("t", 300)) // ~3 KB of tag list
+	huge := httptest.NewServer(&hugeList{n: 300, written: make(chan int64, 1)})
+	defer huge.Close()
+	for name, host := range map[string]string{"Content-Length": srv.Prefix(), "chunked": strings.TrimPrefix(huge.URL, "http://")} {
+		t.Run(name, func(t *testing.T) {
+			c, err := registry.New(registry.WithKeychain(emptyKeychain{}), registry.WithRetry(1, 0), registry.WithMaxBodySize(1000),
+				registry.WithHosts(registry.Host{Prefix: host, RateLimit: 1000}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ListTags(context.Background(), host+"/team/app")
+			if !errors.Is(err, registry.ErrBodyTooLarge) || !strings.Contains(err.Error(), "1000 bytes") {
+				t.Errorf("err = %v, want ErrBodyTooLarge", err)
+			}
+		})
+	}
+	c := newClient(t, srv.Target, registry.WithMaxBodySize(3000))
+	if tags, err := c.ListTags(context.Background(), srv.Repo("team/app")); err != nil || len(tags) != 300 {
+		t.Errorf("under the cap: %d tags, %v", len(tags), err)
 	}
 }

@@ -19,7 +19,10 @@ const (
 	DefaultTimeout       = 30 * time.Second // per HTTP request, body included
 	DefaultRetries       = 4                // attempts per request on transient failures
 	DefaultRetryBase     = 500 * time.Millisecond
-	DefaultMaxRetryAfter = 60 * time.Second // longest Retry-After honoured as given
+	DefaultMaxRetryAfter = 60 * time.Second // longest Retry-After waited for; longer ones fail fast
+	// DefaultMaxBodySize caps every registry answer: DefaultMaxTags tags of
+	// the longest valid length (128) fit in one tag list of this size.
+	DefaultMaxBodySize = 128 << 20
 )
 
 type options struct {
@@ -35,6 +38,7 @@ type options struct {
 	retries       int
 	retryBase     time.Duration
 	maxRetryAfter time.Duration
+	maxBody       int64
 }
 
 // makeOptions applies opts over the defaults and validates the result.
@@ -49,6 +53,7 @@ func makeOptions(opts ...Option) (*options, error) {
 		retries:       DefaultRetries,
 		retryBase:     DefaultRetryBase,
 		maxRetryAfter: DefaultMaxRetryAfter,
+		maxBody:       DefaultMaxBodySize,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -154,7 +159,21 @@ func WithMaxPages(n int) Option {
 	}
 }
 
-// WithMaxTags bounds the tags ListTags accepts; more is an error wrapping ErrTooManyTags.
+// WithMaxBodySize caps the size of every registry answer (tag list page,
+// manifest, config blob, token); a larger one fails the request with
+// ErrBodyTooLarge as soon as it is known, without reading the rest.
+func WithMaxBodySize(n int64) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("max body size %d: must be at least 1", n)
+		}
+		o.maxBody = n
+		return nil
+	}
+}
+
+// WithMaxTags bounds the tags ListTags accepts; more is an error wrapping
+// ErrTooManyTags, as soon as the tag past the bound is read.
 func WithMaxTags(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
@@ -192,8 +211,10 @@ func WithRetry(attempts int, base time.Duration) Option {
 	}
 }
 
-// WithMaxRetryAfter caps how long a Retry-After header makes requests to a
-// host wait.
+// WithMaxRetryAfter is the longest a request waits for a host that answered
+// with a Retry-After. Until a longer one passes (at most a day), requests
+// to that host fail at once with ErrRateLimited; with WithCacheDir, in later
+// processes too.
 func WithMaxRetryAfter(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {

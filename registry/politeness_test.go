@@ -124,7 +124,7 @@ func TestAuth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("DOCKER_CONFIG", dockerConfig)
-			tc.host.Prefix = srv.Prefix()
+			tc.host.Prefix, tc.host.Insecure = srv.Prefix(), true // plain HTTP with credentials
 			opts := []registry.Option{registry.WithHosts(tc.host), registry.WithRetry(1, 0)}
 			if tc.kc != nil {
 				opts = append(opts, registry.WithKeychain(tc.kc))
@@ -235,7 +235,7 @@ func TestAuthBearer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := registry.New(registry.WithKeychain(emptyKeychain{}), registry.WithRetry(1, 0),
-				registry.WithHosts(registry.Host{Prefix: srv.Prefix(), Credentials: tc.creds}))
+				registry.WithHosts(registry.Host{Prefix: srv.Prefix(), Insecure: true, Credentials: tc.creds}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,6 +253,60 @@ func TestAuthBearer(t *testing.T) {
 			t.Log(err)
 			if !errors.Is(err, registry.ErrUnauthorized) || strings.Contains(err.Error(), pass) {
 				t.Errorf("err = %v, want ErrUnauthorized without the password", err)
+			}
+		})
+	}
+}
+
+// TestPlainHTTPWithCredentials: without insecure, a loopback registry may
+// be reached over plain HTTP (docker's convention) but never with
+// credentials; the error says how to allow it, and the credentials never
+// leave. Over TLS, or with insecure, the same credentials work.
+func TestPlainHTTPWithCredentials(t *testing.T) {
+	const user, pass = "robot", "cl3artext-Pa55"
+	for _, tc := range []struct {
+		name     string
+		opts     testreg.Options
+		insecure bool
+		wantErr  bool
+	}{
+		{name: "basic over http", opts: testreg.Options{User: user, Pass: pass}, wantErr: true},
+		{name: "token over http", opts: testreg.Options{User: user, Pass: pass, Bearer: true}, wantErr: true},
+		{name: "basic over http, insecure", opts: testreg.Options{User: user, Pass: pass}, insecure: true},
+		{name: "basic over https", opts: testreg.Options{User: user, Pass: pass, TLS: true}},
+		{name: "token over https", opts: testreg.Options{User: user, Pass: pass, Bearer: true, TLS: true}},
+		{name: "anonymous over http", opts: testreg.Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testreg.Start(t, tc.opts)
+			seed(t, srv, "team/app", []string{"1.0.0"})
+			creds := ""
+			if tc.opts.User != "" {
+				creds = srv.CredentialsFile(t)
+			}
+			c, err := registry.New(registry.WithKeychain(emptyKeychain{}), registry.WithRetry(1, 0),
+				registry.WithHosts(registry.Host{Prefix: srv.Prefix(), CAFile: srv.CAFile, Credentials: creds, Insecure: tc.insecure}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.ResetCounts()
+			tags, err := c.ListTags(context.Background(), srv.Repo("team/app"))
+			if !tc.wantErr {
+				if err != nil || len(tags) != 1 {
+					t.Fatalf("ListTags = %q, %v", tags, err)
+				}
+				return
+			}
+			if !errors.Is(err, registry.ErrPlainHTTP) || !strings.Contains(err.Error(), "insecure: true") || strings.Contains(err.Error(), pass) {
+				t.Errorf("err = %v, want ErrPlainHTTP saying how to allow it", err)
+			}
+			// Only the unauthenticated ping went out: no request carried
+			// the credentials (the token endpoint and the tag list never
+			// saw one).
+			for _, r := range srv.Requests() {
+				if !strings.HasPrefix(r, "GET /v2/ ") && r != "GET /v2/" {
+					t.Errorf("request sent: %s", r)
+				}
 			}
 		})
 	}

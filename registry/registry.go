@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -52,6 +51,11 @@ var (
 )
 
 // Client talks to registries. Safe for concurrent use.
+//
+// A Client has no notion of a poll cycle: it shares concurrent identical
+// requests (singleflight) and keeps what never changes (the metadata of a
+// digest), and nothing else. Remembering answers for the length of a cycle
+// is the caller's business (see internal/resolve.Memo).
 type Client struct {
 	o     *options
 	stats counters
@@ -60,13 +64,15 @@ type Client struct {
 	remotesMu sync.Mutex
 	remotes   map[string]*remotes // by Host.Prefix ("" for no match)
 
+	connsMu sync.Mutex
+	conns   map[string]*conn // by repository name
+
 	gatesMu sync.Mutex
 	gates   map[string]*gate // by URL host
 
 	mem      sync.Map // digest → Meta, what this process has learnt
 	tagsSeen sync.Map // "repo:tag" → digest last seen
 	group    singleflight.Group
-	cyc      atomic.Pointer[cycle]
 }
 
 // Option configures a Client.
@@ -79,7 +85,7 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{o: o, remotes: map[string]*remotes{}, gates: map[string]*gate{}}
+	c := &Client{o: o, remotes: map[string]*remotes{}, conns: map[string]*conn{}, gates: map[string]*gate{}}
 	if o.cacheDir != "" {
 		if c.cache, err = newDiskCache(o.cacheDir); err != nil {
 			return nil, err
@@ -92,14 +98,7 @@ func New(opts ...Option) (*Client, error) {
 		}
 		c.remotes[h.Prefix] = r
 	}
-	c.cyc.Store(newCycle(1))
 	return c, nil
-}
-
-// NewCycle forgets the per-cycle tag lists and digests; call it at the start
-// of each poll cycle. The persistent metadata cache is kept.
-func (c *Client) NewCycle() {
-	c.cyc.Store(newCycle(c.cyc.Load().id + 1))
 }
 
 // Stats returns request counts so far.
@@ -129,46 +128,13 @@ func (c *Client) resolve(repo string) (target, error) {
 	return target{repo: parsed, r: r}, nil
 }
 
-// cycle holds what is shared until the next NewCycle: tag lists and the
-// digests behind tags, errors included, so that a failing repository is
-// asked once per cycle, not once per environment.
-type cycle struct {
-	id      uint64
-	mu      sync.Mutex
-	lists   map[string]result[[]string]
-	digests map[string]result[string]
-	metas   map[string]result[Meta]
-}
-
-type result[T any] struct {
-	v   T
-	err error
-}
-
-func newCycle(id uint64) *cycle {
-	return &cycle{id: id, lists: map[string]result[[]string]{}, digests: map[string]result[string]{}, metas: map[string]result[Meta]{}}
-}
-
-// shared runs fn once per key per cycle: concurrent callers wait for the
-// same call (singleflight) and later callers of the cycle get its result.
+// shared runs fn once for concurrent callers with the same kind and key
+// (singleflight); a caller that comes after the call ended runs it again.
 // The call runs detached from the first caller's cancellation (every
 // request has its own timeout); each caller stops waiting when its ctx ends.
-func shared[T any](ctx context.Context, c *Client, kind string, memo func(*cycle) map[string]result[T], key string, fn func(context.Context) (T, error)) (T, error) {
-	cyc := c.cyc.Load()
-	cyc.mu.Lock()
-	res, ok := memo(cyc)[key]
-	cyc.mu.Unlock()
-	if ok {
-		return res.v, res.err
-	}
+func shared[T any](ctx context.Context, c *Client, kind, key string, fn func(context.Context) (T, error)) (T, error) {
 	work := context.WithoutCancel(ctx)
-	ch := c.group.DoChan(fmt.Sprintf("%s\x00%d\x00%s", kind, cyc.id, key), func() (any, error) {
-		v, err := fn(work)
-		cyc.mu.Lock()
-		memo(cyc)[key] = result[T]{v, err}
-		cyc.mu.Unlock()
-		return v, err
-	})
+	ch := c.group.DoChan(kind+"\x00"+key, func() (any, error) { return fn(work) })
 	select {
 	case <-ctx.Done():
 		var zero T

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -30,16 +29,19 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 	for _, tag := range tags {
 		dst, err := name.NewTag(t.repo.Name()+":"+tag, t.r.nameOpts...)
 		if err != nil {
-			return "", fmt.Errorf("retag: new tag %q: %w", tag, err)
+			return "", fmt.Errorf("retag: new tag %q: %w", truncate(tag, 200), err)
 		}
 		dsts = append(dsts, dst)
 	}
-	desc, err := t.r.puller.Get(ctx, ref)
+	cn, err := c.conn(ctx, t)
+	if err != nil {
+		return "", wrapErr("retag: reading "+ref.Name(), err)
+	}
+	desc, err := cn.puller.Get(ctx, ref)
 	if err != nil {
 		return "", wrapErr("retag: reading "+ref.Name(), err)
 	}
 	digest := desc.Digest.String()
-	defer c.forgetRepo(t.repo.Name())
 	for _, dst := range dsts {
 		if err := t.r.pusher.Put(ctx, dst, desc); err != nil {
 			return "", wrapErr(fmt.Sprintf("retag: writing %s", dst.Name()), err)
@@ -47,22 +49,4 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 		c.learnTag(dst.Name(), digest)
 	}
 	return digest, nil
-}
-
-// forgetRepo drops what the current cycle knows of repo after we changed it.
-func (c *Client) forgetRepo(repo string) {
-	cy := c.cyc.Load()
-	cy.mu.Lock()
-	defer cy.mu.Unlock()
-	delete(cy.lists, repo)
-	for k := range cy.digests {
-		if strings.HasPrefix(k, repo+":") {
-			delete(cy.digests, k)
-		}
-	}
-	for k := range cy.metas {
-		if strings.HasPrefix(k, repo+":") {
-			delete(cy.metas, k)
-		}
-	}
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/time/rate"
 )
@@ -76,10 +76,12 @@ func (t *countTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req)
 }
 
-// timeoutTransport bounds each request, reading its body included.
+// timeoutTransport bounds each request, reading its body included, and
+// caps the body: a registry cannot make us read more than maxBody bytes.
 type timeoutTransport struct {
-	d    time.Duration
-	next http.RoundTripper
+	d       time.Duration
+	maxBody int64
+	next    http.RoundTripper
 }
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -89,23 +91,57 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	if resp.ContentLength > t.maxBody {
+		resp.Body.Close()
+		cancel()
+		return nil, bodyTooLarge(req, t.maxBody)
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body, cancel: cancel, max: t.maxBody, req: req}
 	return resp, nil
 }
 
-type cancelBody struct {
+// cappedBody ends the request's timeout on Close and fails a read past max.
+type cappedBody struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	max, n int64
+	req    *http.Request
 }
 
-func (b *cancelBody) Close() error {
+func (b *cappedBody) Read(p []byte) (int, error) {
+	// Up to one byte past max: that byte tells a body of exactly max bytes
+	// from a longer one.
+	if room := b.max - b.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if over := b.n - b.max; over > 0 {
+		return n - int(over), bodyTooLarge(b.req, b.max)
+	}
+	return n, err
+}
+
+func (b *cappedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
 }
 
+func bodyTooLarge(req *http.Request, limit int64) error {
+	return fmt.Errorf("%w: the answer to %s %s is larger than %d bytes", ErrBodyTooLarge, req.Method, redactURL(req.URL), limit)
+}
+
+// redactURL is u without credentials or query (a `last=` can be long).
+func redactURL(u *url.URL) string {
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
 // gate is the politeness state of one registry host: a token bucket, and the
-// time before which a Retry-After asked us not to come back.
+// time before which a Retry-After asked us not to come back. With
+// WithCacheDir that time outlives the process (see diskCache.hold), so that
+// `run --once` from a CronJob every minute does not call a registry that
+// asked for ten.
 type gate struct {
 	lim       *rate.Limiter
 	mu        sync.Mutex
@@ -124,13 +160,22 @@ func (c *Client) gate(host string) *gate {
 	}
 	burst := max(1, int(r))
 	g := &gate{lim: rate.NewLimiter(rate.Limit(r), burst)}
+	if c.cache != nil {
+		g.notBefore, _ = c.cache.hold(host)
+	}
 	c.gates[host] = g
 	return g
 }
 
+// maxHold bounds how long a Retry-After can hold a host back: longer
+// values are taken as this long.
+const maxHold = 24 * time.Hour
+
 // politeTransport waits for the host's token bucket and any Retry-After
 // before each request, and records Retry-After from 429 and 503 responses.
-// It sits below ggcr's retry transport, so retries wait too.
+// It sits below ggcr's retry transport, so retries wait too. A Retry-After
+// longer than WithMaxRetryAfter is not waited for: until it passes, requests
+// to that host fail at once with ErrRateLimited (and are not retried).
 type politeTransport struct {
 	c    *Client
 	next http.RoundTripper
@@ -140,9 +185,11 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	g := t.c.gate(req.URL.Host)
 	ctx := req.Context()
 	g.mu.Lock()
-	wait := time.Until(g.notBefore)
+	notBefore := g.notBefore
 	g.mu.Unlock()
-	if wait > 0 {
+	if wait := time.Until(notBefore); wait > t.c.o.maxRetryAfter {
+		return nil, fmt.Errorf("%w: %s asked not to be called before %s (Retry-After)", ErrRateLimited, req.URL.Host, notBefore.UTC().Format(time.RFC3339))
+	} else if wait > 0 {
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -157,15 +204,73 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			d = min(d, t.c.o.maxRetryAfter)
+			nb := time.Now().Add(min(d, maxHold))
 			g.mu.Lock()
-			if nb := time.Now().Add(d); nb.After(g.notBefore) {
+			later := nb.After(g.notBefore)
+			if later {
 				g.notBefore = nb
 			}
 			g.mu.Unlock()
+			if later && t.c.cache != nil {
+				_ = t.c.cache.storeHold(req.URL.Host, nb) // best effort: the cache is only a cache
+			}
 		}
 	}
 	return resp, err
+}
+
+// schemeGuard enforces the plain-HTTP rule (DESIGN.md §4b) on every request
+// before it leaves: see plainHTTPAllowed. It sits at the bottom of the
+// stack, below authentication, so it sees the credentials a request carries.
+type schemeGuard struct {
+	insecureHost string // the registry whose Host entry says Insecure ("" for none)
+	next         http.RoundTripper
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" {
+		creds := req.Header.Get("Authorization") != "" || req.URL.User != nil
+		if !plainHTTPAllowed(req.URL.Host, req.URL.Host == g.insecureHost, creds) {
+			return nil, plainHTTPRefused(req.URL.Host, creds)
+		}
+	}
+	return g.next.RoundTrip(req)
+}
+
+// plainHTTPAllowed decides whether a request may go to host (host[:port])
+// over plain HTTP: only when its registry entry says insecure (or
+// --insecure), or, by docker's convention, to a loopback host (localhost,
+// 127.0.0.0/8, ::1) without credentials. Never on the strength of a private
+// address (10/8, 172.16/12, 192.168/16) or a *.local name, where whoever
+// answers on the port would get the password: go-containerregistry alone
+// falls back to plain HTTP there.
+func plainHTTPAllowed(host string, insecure, credentials bool) bool {
+	if insecure {
+		return true
+	}
+	return !credentials && isLoopback(host)
+}
+
+// isLoopback reports localhost, 127.0.0.0/8 and ::1, with or without a port.
+func isLoopback(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func plainHTTPRefused(host string, credentials bool) error {
+	why := "the registry entry does not say insecure"
+	if credentials {
+		why = "it would send credentials in cleartext"
+	}
+	return fmt.Errorf("%w to %s: %s; serve TLS, or set insecure: true on its registries entry (tagwatch test/promote: --insecure) to allow it", ErrPlainHTTP, host, why)
 }
 
 // retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
@@ -188,52 +293,4 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(0, t.Sub(now)), true
 	}
 	return 0, false
-}
-
-// linkFixTransport works around go-containerregistry v0.22.1 refusing tag
-// pagination over TLS to registries on loopback or private addresses.
-//
-// The cause: name.Registry.Scheme() guesses "http" for localhost, 127.x,
-// 10.x, 172.16/12, 192.168.x and *.local, while the ping finds that the
-// registry speaks https; ggcr's scheme transport then rewrites the request
-// URL to https in place. remote.getNextPageURL resolves the Link header
-// against that https URL and validatePaginationURL compares the result with
-// the guessed "http", failing with `pagination URL scheme "https" does not
-// match registry scheme "http"`.
-//
-// The fix: when a Link resolves to the very origin (scheme and host) the
-// request went to, rewrite it as an absolute URL carrying the scheme ggcr
-// expects. ggcr's check then passes and its scheme transport turns the next
-// request back into https. Links to any other host are left untouched, so
-// ggcr's SSRF protection still refuses them.
-type linkFixTransport struct {
-	nameOpts []name.Option
-	next     http.RoundTripper
-}
-
-func (t *linkFixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err != nil || resp.Header.Get("Link") == "" {
-		return resp, err
-	}
-	link := resp.Header.Get("Link")
-	start, end := strings.IndexByte(link, '<'), strings.IndexByte(link, '>')
-	if start != 0 || end < 0 {
-		return resp, nil
-	}
-	target, perr := url.Parse(link[1:end])
-	if perr != nil {
-		return resp, nil
-	}
-	abs := req.URL.ResolveReference(target)
-	if abs.Host != req.URL.Host || abs.Scheme != req.URL.Scheme {
-		return resp, nil // another origin: ggcr decides, and refuses another host
-	}
-	reg, nerr := name.NewRegistry(req.URL.Host, t.nameOpts...)
-	if nerr != nil || reg.Scheme() == abs.Scheme {
-		return resp, nil
-	}
-	abs.Scheme = reg.Scheme()
-	resp.Header.Set("Link", "<"+abs.String()+">"+link[end+1:])
-	return resp, nil
 }

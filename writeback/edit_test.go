@@ -106,6 +106,16 @@ func TestImageValidate(t *testing.T) {
 			t.Errorf("%+v.Validate() = %v, not ErrInvalidValue", tc.img, err)
 		}
 	}
+	// A hostile value is quoted and cut short, never repeated whole.
+	for _, img := range []Image{
+		{Tag: "9.9.9+" + strings.Repeat("x", 100<<10)},
+		{Digest: "sha256:" + strings.Repeat("f", 100<<10)},
+		{Name: strings.Repeat("a", 100<<10), Tag: "1"},
+	} {
+		if err := img.Validate(); err == nil || len(err.Error()) > 300 {
+			t.Errorf("Validate of a 100 KB value: %d bytes of error", len(err.Error()))
+		}
+	}
 }
 
 func TestTargetValidate(t *testing.T) {

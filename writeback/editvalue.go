@@ -3,6 +3,7 @@ package writeback
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,9 +26,12 @@ func ValidDigest(s string) bool { return digestRE.MatchString(s) }
 // the registry client applies, without importing it.
 func validRepository(s string) error {
 	if s == "" || strings.TrimSpace(s) != s {
-		return fmt.Errorf("invalid repository name %q", s)
+		return fmt.Errorf("invalid repository name %s", quoteShort(s))
 	}
 	if _, err := name.NewRepository(s); err != nil {
+		if len(s) > 255 { // ggcr's error repeats the name
+			return fmt.Errorf("invalid repository name %s: longer than 255 bytes", quoteShort(s))
+		}
 		return fmt.Errorf("invalid repository name %q: %w", s, err)
 	}
 	return nil
@@ -42,15 +46,26 @@ func (i Image) Validate() error {
 		}
 	}
 	if i.Tag != "" && !ValidTag(i.Tag) {
-		return fmt.Errorf("%w: invalid tag %q", ErrInvalidValue, i.Tag)
+		return fmt.Errorf("%w: invalid tag %s", ErrInvalidValue, quoteShort(i.Tag))
 	}
 	if i.Digest != "" && !ValidDigest(i.Digest) {
-		return fmt.Errorf("%w: invalid digest %q", ErrInvalidValue, i.Digest)
+		return fmt.Errorf("%w: invalid digest %s", ErrInvalidValue, quoteShort(i.Digest))
 	}
 	if i.Tag == "" && i.Digest == "" {
 		return fmt.Errorf("%w: neither tag nor digest", ErrInvalidValue)
 	}
 	return nil
+}
+
+// quoteShort quotes a value for an error message, at most 100 bytes of it:
+// an invalid value may be hostile (a 100 KB tag name) and must not make a
+// 100 KB log line.
+func quoteShort(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", strconv.Quote(strings.ToValidUTF8(s[:max], "")), len(s)-max)
 }
 
 // String is the reference name[:tag][@digest].

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -16,9 +17,21 @@ type repoPath struct {
 	rel string // slash-separated, relative to the repository's real root
 }
 
+// maxLinks bounds the symbolic links followed to resolve one path (Linux's
+// limit), so that link loops end.
+const maxLinks = 40
+
 // resolveRepoPath resolves rel (slash-separated, relative to root) and checks
 // it stays inside root: no absolute path, no "..", no symlink pointing out.
-// A symlink to elsewhere inside the repository is followed.
+//
+// Symbolic links are followed by their text, as a checkout of the
+// repository anywhere would resolve them, never through what this machine
+// has at their target: a link whose target is absolute is refused, even one
+// that names a place inside the working copy here (in another checkout it
+// would not), and so is a relative target that climbs out of the
+// repository. A relative link to elsewhere inside the repository is
+// followed. The working copy's links hold their targets as Git has them
+// (gitrepo writes them from the blobs).
 func resolveRepoPath(root, rel string) (repoPath, error) {
 	if rel == "" {
 		rel = "."
@@ -31,18 +44,64 @@ func resolveRepoPath(root, rel string) (repoPath, error) {
 	if err != nil {
 		return repoPath{}, fmt.Errorf("repository root: %w", err)
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(realRoot, filepath.FromSlash(rel)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return repoPath{}, fmt.Errorf("%s: %w: %w", rel, ErrNotFound, err)
+	todo := splitPath(path.Clean(rel))
+	var done []string // resolved: no links, relative to realRoot
+	for links := 0; len(todo) > 0; {
+		part := todo[0]
+		todo = todo[1:]
+		if part == ".." {
+			if len(done) == 0 {
+				return repoPath{}, fmt.Errorf("%s: %w", rel, ErrOutsideRepo) // only a link's target gets here
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		here := filepath.Join(realRoot, filepath.Join(done...), part)
+		fi, err := os.Lstat(here)
+		if errors.Is(err, fs.ErrNotExist) {
+			return repoPath{}, fmt.Errorf("%s: %w: %w", rel, ErrNotFound, err)
+		}
+		if err != nil {
+			return repoPath{}, fmt.Errorf("%s: %w", rel, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, part)
+			continue
+		}
+		if links++; links > maxLinks {
+			return repoPath{}, fmt.Errorf("%s: more than %d symbolic links", rel, maxLinks)
+		}
+		target, err := os.Readlink(here)
+		if err != nil {
+			return repoPath{}, fmt.Errorf("%s: %w", rel, err)
+		}
+		link := path.Join(append(done, part)...)
+		slashed := filepath.ToSlash(target)
+		if filepath.IsAbs(target) || path.IsAbs(slashed) || filepath.VolumeName(target) != "" {
+			return repoPath{}, fmt.Errorf("%s: symbolic link %s points to the absolute path %q: %w", rel, link, target, ErrOutsideRepo)
+		}
+		if !filepath.IsLocal(filepath.Join(filepath.Join(done...), target)) {
+			return repoPath{}, fmt.Errorf("%s: symbolic link %s -> %s points out of the repository: %w", rel, link, target, ErrOutsideRepo)
+		}
+		todo = append(splitPath(slashed), todo...)
 	}
-	if err != nil {
-		return repoPath{}, fmt.Errorf("%s: %w", rel, err)
+	r := path.Join(done...)
+	if r == "" {
+		r = "."
 	}
-	r, err := filepath.Rel(realRoot, real)
-	if err != nil || !filepath.IsLocal(r) && r != "." {
-		return repoPath{}, fmt.Errorf("%s resolves to %s: %w", rel, real, ErrOutsideRepo)
+	return repoPath{abs: filepath.Join(realRoot, filepath.FromSlash(r)), rel: r}, nil
+}
+
+// splitPath splits a slash-separated path into its elements, without
+// empty and "." ones.
+func splitPath(p string) []string {
+	var out []string
+	for _, e := range strings.Split(p, "/") {
+		if e != "" && e != "." {
+			out = append(out, e)
+		}
 	}
-	return repoPath{abs: real, rel: filepath.ToSlash(r)}, nil
+	return out
 }
 
 // fieldStep is one step of a dotted field path: a mapping key or a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -58,10 +59,22 @@ func TestResolveRepoPath(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
 	writeTestFile(t, filepath.Join(root, "envs", "prod", "kustomization.yaml"), "images: []\n")
-	symlinkForTest(t, filepath.Join(root, "envs", "prod"), filepath.Join(root, "prod-link")) // inside: fine
-	symlinkForTest(t, "../envs/prod", filepath.Join(root, "envs", "rel-link"))               // relative, inside
-	symlinkForTest(t, outside, filepath.Join(root, "envs", "out"))                           // points out
-	symlinkForTest(t, "../../..", filepath.Join(root, "envs", "prod", "up"))                 // climbs out
+	writeTestFile(t, filepath.Join(outside, "kustomization.yaml"), "images: []\n")
+	symlinkForTest(t, "envs/prod", filepath.Join(root, "prod-link"))                    // relative, inside: fine
+	symlinkForTest(t, "../envs/prod", filepath.Join(root, "envs", "rel-link"))          // relative, inside
+	symlinkForTest(t, "rel-link/../prod", filepath.Join(root, "envs", "chain"))         // through another link
+	symlinkForTest(t, outside, filepath.Join(root, "envs", "out"))                      // points out
+	symlinkForTest(t, "../../..", filepath.Join(root, "envs", "prod", "up"))            // climbs out
+	symlinkForTest(t, "../../../x/../envs", filepath.Join(root, "envs", "prod", "dip")) // out and back in: out
+	symlinkForTest(t, "loop-b", filepath.Join(root, "loop-a"))                          // a loop
+	symlinkForTest(t, "loop-a", filepath.Join(root, "loop-b"))
+	// Absolute targets are refused even where they name a place inside
+	// this working copy, or none here at all: in another checkout the same
+	// link points elsewhere (issue 14: go-git used to check out /envs/prod
+	// as <cache>/envs/prod, and tagwatch edited a file the link does not
+	// point to in a real checkout).
+	symlinkForTest(t, filepath.Join(root, "envs", "prod"), filepath.Join(root, "abs-inside"))
+	symlinkForTest(t, "/envs/prod", filepath.Join(root, "abs-rooted"))
 	tests := []struct {
 		in      string
 		wantRel string
@@ -73,7 +86,15 @@ func TestResolveRepoPath(t *testing.T) {
 		{in: "envs/./prod/", wantRel: "envs/prod"},
 		{in: "envs/x/../prod", wantRel: "envs/prod"},
 		{in: "prod-link", wantRel: "envs/prod"},
+		{in: "prod-link/kustomization.yaml", wantRel: "envs/prod/kustomization.yaml"},
 		{in: "envs/rel-link/kustomization.yaml", wantRel: "envs/prod/kustomization.yaml"},
+		{in: "envs/chain/kustomization.yaml", wantRel: "envs/prod/kustomization.yaml"},
+		{in: "abs-inside", wantErr: ErrOutsideRepo},
+		{in: "abs-inside/kustomization.yaml", wantErr: ErrOutsideRepo},
+		{in: "abs-rooted/kustomization.yaml", wantErr: ErrOutsideRepo},
+		{in: "envs/out/kustomization.yaml", wantErr: ErrOutsideRepo},
+		{in: "envs/prod/dip", wantErr: ErrOutsideRepo},
+		{in: "loop-a", wantErr: errLoop},
 		{in: "../x", wantErr: ErrOutsideRepo},
 		{in: "envs/../../x", wantErr: ErrOutsideRepo},
 		{in: "/etc", wantErr: ErrOutsideRepo},
@@ -85,6 +106,12 @@ func TestResolveRepoPath(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := resolveRepoPath(root, tc.in)
+			if tc.wantErr == errLoop {
+				if err == nil || !strings.Contains(err.Error(), "symbolic links") {
+					t.Fatalf("resolveRepoPath(%q) = %+v, %v; want a loop error", tc.in, got, err)
+				}
+				return
+			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("resolveRepoPath(%q) = %+v, %v; want %v", tc.in, got, err, tc.wantErr)
@@ -118,6 +145,8 @@ func TestWriteThroughSymlinkInside(t *testing.T) {
 		t.Errorf("prod is no longer a symlink: %v %v", fi, err)
 	}
 }
+
+var errLoop = errors.New("loop")
 
 func symlinkForTest(t testing.TB, oldname, newname string) {
 	t.Helper()

@@ -79,6 +79,11 @@ func runHistory(cmd *cobra.Command, g *globals, f *historyFlags) error {
 	if err != nil {
 		return err
 	}
+	for _, s := range srcs {
+		if r, ok := s.src.(*gitrepo.Repo); ok {
+			defer r.Close()
+		}
+	}
 	var entries []audit.Entry
 	for _, s := range srcs {
 		if r, ok := s.src.(*gitrepo.Repo); ok && isShallow(r.Dir()) && g.log != nil {

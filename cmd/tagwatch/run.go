@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/metrics"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
@@ -34,6 +35,7 @@ type runFlags struct {
 	grace    time.Duration
 	timeout  time.Duration
 	poll     time.Duration // how often the daemon checks the config file for changes
+	history  int
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -78,6 +80,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
 	fl.DurationVar(&f.poll, "config-poll", 5*time.Second, "how often the daemon checks the config file for changes to reload; 0: on SIGHUP only")
+	fl.IntVar(&f.history, "history-limit", gitrepo.DefaultMaxHistory, "commits of a repository read (and fetched into the shallow working copy) for promotion gates and rollbacks")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -117,6 +120,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		reconcile.WithCacheDir(filepath.Join(cacheDir, "git")),
 		reconcile.WithCycleTimeout(f.timeout),
 		reconcile.WithDryRun(f.dryRun),
+		reconcile.WithHistoryLimit(f.history),
 	}
 	if f.once {
 		client, err := newClient(set, cacheDir)

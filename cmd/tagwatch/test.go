@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/plan"
+	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 )
 
@@ -51,10 +52,17 @@ type testOptions struct {
 	origin  string // with --env: where the policy was written
 }
 
+// testResult is what `tagwatch test` shows: the policy's result, and the
+// names dropped before the policy saw them.
+type testResult struct {
+	policy.Result
+	Invalid resolve.Invalid // names that are not valid tags
+}
+
 // liveTest lists the image's tags in its registry, fetches the metadata the
 // policy needs and selects. test_live.go sets it; without it, `tagwatch
 // test` works only offline (--tags-file).
-var liveTest func(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*policy.Result, error)
+var liveTest func(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*testResult, error)
 
 func newTestCmd(g *globals) *cobra.Command {
 	o := &testOptions{}
@@ -217,7 +225,7 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var res *policy.Result
+	var res *testResult
 	if o.TagsFile != "" {
 		if pol.NeedsMetadata() || pol.NeedsDigest() {
 			return usagef("a registry is needed: %s needs image metadata that --tags-file (names only) cannot give; drop --tags-file", needsWhat(o, pol))
@@ -229,8 +237,8 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 		if g.log != nil {
 			g.log.WithField("image", o.Image).Debugf("read %d tags from %s", len(tags), o.TagsFile)
 		}
-		r := pol.Select(tags, o.Current)
-		res = &r
+		tags, invalid := validTags(tags)
+		res = &testResult{Result: pol.Select(tags, o.Current), Invalid: invalid}
 	} else {
 		if liveTest == nil {
 			return usagef("a registry is needed: pass --tags-file")
@@ -240,7 +248,7 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 		}
 	}
 	if o.Output == "json" {
-		return printTestJSON(stdout, o.Image, res)
+		return printTestJSON(stdout, o.Image, &res.Result)
 	}
 	return printTestText(stdout, o, pol, res)
 }
@@ -287,6 +295,24 @@ func readTagsFile(name string, stdin io.Reader) ([]policy.Tag, error) {
 	return tags, nil
 }
 
+// validTags drops the names that are not valid tags, as reading a
+// registry's list does (resolve.Find).
+func validTags(tags []policy.Tag) ([]policy.Tag, resolve.Invalid) {
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.Name
+	}
+	valid, invalid := resolve.ValidNames(names)
+	if invalid.N == 0 {
+		return tags, invalid
+	}
+	out := make([]policy.Tag, len(valid))
+	for i, n := range valid {
+		out[i].Name = n
+	}
+	return out, invalid
+}
+
 // testJSON is the -o json shape of DESIGN.md §3.
 type testJSON struct {
 	Image      string   `json:"image"`
@@ -307,7 +333,7 @@ func printTestJSON(w io.Writer, image string, res *policy.Result) error {
 // maxListed candidates are printed in text output; the rest are counted.
 const maxListed = 10
 
-func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *policy.Result) error {
+func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *testResult) error {
 	s := res.Stats
 	tag := res.Tag
 	if tag == "" {
@@ -323,6 +349,9 @@ func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *policy.
 	}
 	fmt.Fprintf(&b, "tag:        %s\n", tag)
 	fmt.Fprintf(&b, "decision:   %s: %s\n", res.Decision, res.Reason)
+	if res.Invalid.N > 0 {
+		fmt.Fprintf(&b, "invalid:    %s\n", res.Invalid)
+	}
 	fmt.Fprintf(&b, "seen:       %d tags\n", s.Seen)
 	removed := []string{}
 	for _, r := range []string{policy.RuleCosign, policy.RuleIgnoreTags, policy.RuleAllowTags, policy.RuleDigestTag, policy.RulePlatforms, policy.RuleConstraint} {

@@ -20,7 +20,7 @@ func init() { liveTest = runLiveTest }
 // runLiveTest is the registry half of `tagwatch test`: registry settings from
 // --config or --insecure, candidates from resolve.Candidates (one tag list,
 // metadata only for tags that pass the name filters), then the policy.
-func runLiveTest(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*policy.Result, error) {
+func runLiveTest(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*testResult, error) {
 	hosts, err := testHosts(o)
 	if err != nil {
 		return nil, err
@@ -32,11 +32,11 @@ func runLiveTest(ctx context.Context, g *globals, o *testOptions, pol *policy.Po
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	start := time.Now()
-	tags, err := resolve.Candidates(ctx, c, pol, o.Image)
+	found, err := resolve.Find(ctx, c, pol, o.Image)
 	if err != nil {
 		return nil, err
 	}
-	res := pol.Select(tags, o.Current)
+	res := &testResult{Result: pol.Select(found.Tags, o.Current), Invalid: found.Invalid}
 	if g.log != nil {
 		st := c.Stats()
 		g.log.WithFields(logrus.Fields{
@@ -44,7 +44,7 @@ func runLiveTest(ctx context.Context, g *globals, o *testOptions, pol *policy.Po
 			"requests": st.Total(), "list": st.List, "head": st.Head, "manifest": st.Manifest, "blob": st.Blob, "other": st.Other,
 		}).Debug("registry requests")
 	}
-	return &res, nil
+	return res, nil
 }
 
 // testHosts returns the registry settings of `tagwatch test`: the

@@ -119,3 +119,28 @@ environments:
 		t.Fatalf("server not on TLS: %s", srv.URL)
 	}
 }
+
+// TestTestLiveInvalidNames: names a registry lists that are not valid tags
+// are dropped before the policy, and the explanation says how many, quoted
+// and cut short (a 100 KB name stays a short line).
+func TestTestLiveInvalidNames(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	srv.PushImage(t, "team/app", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "1.0.0", "1.0.1")
+	for _, tag := range []string{"9.9.9+build", "9.9.9+" + strings.Repeat("x", 100<<10)} {
+		if err := srv.Handler.Tag("team/app", "1.0.0", tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := runRegistryCmd(t, "test", srv.Repo("team/app"), "--current", "1.0.0")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"tag:        1.0.1\n", `invalid:    2 invalid tag names dropped ("9.9.9+build", "9.9.9+xxx`, "more bytes)", "seen:       2 tags\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%.2000s", want, out)
+		}
+	}
+	if len(out) > 2000 {
+		t.Errorf("the explanation is %d bytes long", len(out))
+	}
+}

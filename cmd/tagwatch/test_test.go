@@ -108,6 +108,12 @@ func TestTestOfflineText(t *testing.T) {
 		{[]string{"--current", "1.1.0"}, []string{"decision:   current: Git already holds \"1.1.0\""}},
 		{[]string{"--constraint", "^3"}, []string{"tag:        (none)\n", "decision:   none: No candidate: 6 tags seen", "candidates: 0\n"}},
 	}
+	// A name that is not a valid tag is dropped as from a registry's list.
+	cases = append(cases, struct {
+		args []string
+		want []string
+	}{[]string{"--tags-file", writeTags(t, "1.0.0", "9.9.9+build"), "--current", "1.0.0"}, []string{
+		"tag:        1.0.0\n", `invalid:    1 invalid tag name dropped ("9.9.9+build")`, "seen:       1 tags\n"}})
 	for _, tc := range cases {
 		out, err := runTestCmd(t, append([]string{"test", "example.com/app", "--tags-file", tags}, tc.args...)...)
 		if err != nil {
@@ -167,10 +173,9 @@ func TestTestLiveHook(t *testing.T) {
 	saved := liveTest
 	t.Cleanup(func() { liveTest = saved })
 	var gotOpts *testOptions
-	liveTest = func(_ context.Context, _ *globals, o *testOptions, pol *policy.Policy) (*policy.Result, error) {
+	liveTest = func(_ context.Context, _ *globals, o *testOptions, pol *policy.Policy) (*testResult, error) {
 		gotOpts = o
-		res := pol.Select([]policy.Tag{{Name: "1.0.0", Digest: "sha256:abc"}}, o.Current)
-		return &res, nil
+		return &testResult{Result: pol.Select([]policy.Tag{{Name: "1.0.0", Digest: "sha256:abc"}}, o.Current)}, nil
 	}
 	out, err := runTestCmd(t, "test", "localhost:5000/app", "--insecure", "--platform", "linux/amd64", "--current", "0.9.0@sha256:def", "-o", "json")
 	if err != nil {
@@ -184,7 +189,7 @@ func TestTestLiveHook(t *testing.T) {
 		t.Errorf("options = %+v", gotOpts)
 	}
 
-	liveTest = func(context.Context, *globals, *testOptions, *policy.Policy) (*policy.Result, error) {
+	liveTest = func(context.Context, *globals, *testOptions, *policy.Policy) (*testResult, error) {
 		return nil, errors.New("listing tags of localhost:5000/app: connection refused")
 	}
 	if _, err := runTestCmd(t, "test", "localhost:5000/app"); err == nil || errors.As(err, new(usageError)) {

@@ -23,6 +23,11 @@ type Change struct {
 	Digest     string
 	Strategy   string // why: the policy
 	Constraint string
+	// PromotedFrom is the environment whose gate let the change through
+	// (DESIGN §8): the trailer's second from=. Gate says in words why the
+	// gate opened, for the body.
+	PromotedFrom string
+	Gate         string
 }
 
 // Entry is one change read back from history.
@@ -120,6 +125,9 @@ func sentence(env string, g changeGroup) string {
 		b.WriteString(" ")
 		b.WriteString(why)
 	}
+	if g.PromotedFrom != "" {
+		fmt.Fprintf(&b, " The promotion gate from %s opened: %s.", g.PromotedFrom, g.Gate)
+	}
 	return b.String()
 }
 
@@ -138,9 +146,17 @@ func reason(c Change) string {
 
 // Trailer renders the Tagwatch-Update trailer of c (without a newline).
 // Values are escaped so that each stays one word (see Parse).
+//
+// A gated change ends with from=<environment> (DESIGN §8): the second
+// from= of the trailer, after digest=, names the environment it was
+// promoted from; the first is always the previous value.
 func Trailer(c Change) string {
-	return fmt.Sprintf("%s: env=%s image=%s from=%s to=%s digest=%s", TrailerKey,
+	t := fmt.Sprintf("%s: env=%s image=%s from=%s to=%s digest=%s", TrailerKey,
 		escape(c.Env), escape(c.Image), escape(c.From), escape(c.To), escape(c.Digest))
+	if c.PromotedFrom != "" {
+		t += " from=" + escape(c.PromotedFrom)
+	}
+	return t
 }
 
 // Parse reads the Tagwatch-Update trailers of a commit message, in order.
@@ -171,7 +187,7 @@ func Parse(message string) []Change {
 // parseValue reads "env=… image=… from=… to=… digest=…".
 func parseValue(val string) (Change, bool) {
 	var c Change
-	var hasEnv, hasImage bool
+	var hasEnv, hasImage, seenFrom bool
 	for _, field := range strings.Fields(val) {
 		k, v, ok := strings.Cut(field, "=")
 		if !ok {
@@ -184,7 +200,11 @@ func parseValue(val string) (Change, bool) {
 		case "image":
 			c.Image, hasImage = v, true
 		case "from":
-			c.From = v
+			if seenFrom {
+				c.PromotedFrom = v // a gated change: the second from= (see Trailer)
+			} else {
+				c.From, seenFrom = v, true
+			}
 		case "to":
 			c.To = v
 		case "digest":

@@ -224,3 +224,35 @@ func BenchmarkParse(b *testing.B) {
 		Parse(msg)
 	}
 }
+
+// TestGatedTrailer: a gated change's trailer ends with from=<environment>,
+// git reads it as one trailer, Parse tells the two from= apart, and the
+// body says which gate opened.
+func TestGatedTrailer(t *testing.T) {
+	c := Change{Env: "production", Image: "registry.example.com/team/app", From: "1.3.0", To: "1.4.0", Digest: digest,
+		PromotedFrom: "staging", Gate: "staging has run sha256:ab… since 2026-11-30T11:00:00Z (commit 0123456789): 30m0s of soak, satisfied at 2026-11-30T11:30:00Z"}
+	msg := Message("production", []Change{c})
+	wantTrailer := "Tagwatch-Update: env=production image=registry.example.com/team/app from=1.3.0 to=1.4.0 digest=" + digest + " from=staging"
+	if !strings.HasSuffix(msg, wantTrailer+"\n") {
+		t.Errorf("message does not end with %q:\n%s", wantTrailer, msg)
+	}
+	if !strings.Contains(strings.ReplaceAll(msg, "\n", " "), "The promotion gate from staging opened: staging has run") {
+		t.Errorf("the body does not say which gate opened:\n%s", msg)
+	}
+	got := Parse(msg)
+	want := []Change{{Env: "production", Image: c.Image, From: "1.3.0", To: "1.4.0", Digest: digest, PromotedFrom: "staging"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+	git := testenv.LookPath(t, "Debian package git", "git")
+	cmd := exec.Command(git, "interpret-trailers", "--parse")
+	cmd.Stdin = strings.NewReader(msg)
+	cmd.Env = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=" + t.TempDir()}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimRight(string(out), "\n") != wantTrailer {
+		t.Errorf("git interpret-trailers --parse = %q, want %q", out, wantTrailer)
+	}
+}

@@ -78,8 +78,12 @@ func WriteTable(w io.Writer, entries []Entry) error {
 		if many {
 			fmt.Fprintf(tw, "%s\t", e.Repository)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\n",
-			e.Time.UTC().Format(time.RFC3339), e.Env, e.Image, orNone(e.From), e.To,
+		change := orNone(e.From) + " → " + e.To
+		if e.PromotedFrom != "" {
+			change += " (from " + e.PromotedFrom + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.Time.UTC().Format(time.RFC3339), e.Env, e.Image, change,
 			orDash(ShortDigest(e.Digest)), shortCommit(e.Commit))
 	}
 	return tw.Flush()
@@ -95,13 +99,15 @@ type JSONEntry struct {
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	Digest     string    `json:"digest"`
+	// PromotedFrom is the environment a gated change was promoted from.
+	PromotedFrom string `json:"promotedFrom,omitempty"`
 }
 
 // WriteJSON writes entries as one JSON array (an empty array for none).
 func WriteJSON(w io.Writer, entries []Entry) error {
 	out := make([]JSONEntry, len(entries))
 	for i, e := range entries {
-		out[i] = JSONEntry{Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest}
+		out[i] = JSONEntry{Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

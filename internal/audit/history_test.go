@@ -178,6 +178,9 @@ func TestHistoryFromGit(t *testing.T) {
 
 	ctx := context.Background()
 	remote, err := gitrepo.Open(ctx, "file://"+bare, gitrepo.WithCacheDir(filepath.Join(t.TempDir(), "cache")), gitrepo.WithDepth(0))
+	if err == nil {
+		defer remote.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

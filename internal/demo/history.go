@@ -20,6 +20,7 @@ func writeHistory(ctx context.Context, w io.Writer, url, cache string) error {
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	entries, err := audit.History(ctx, r, audit.Filter{})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -48,6 +49,9 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 			s.Plans = append(s.Plans, p)
 		}
 		e := &Environment{Name: env.Name, Path: env.Path, Origin: fmt.Sprintf("%s: environments[%d]", orEmbedded(cfg.File), i)}
+		if pr := env.Promotion; pr != nil {
+			e.Gate = &gate.Gate{From: pr.From, Soak: pr.Soak.Duration, RequireHealthy: pr.RequireHealthy}
+		}
 		for j := range env.Images {
 			im := &env.Images[j]
 			if im.Policy() == nil {
@@ -78,7 +82,7 @@ func RepoFromConfig(g config.Git) Repo {
 	a := g.Auth
 	if a != (config.GitAuth{}) {
 		r.Auth = func(context.Context) (gitrepo.Auth, error) {
-			pw, err := a.Password()
+			pw, err := g.Password() // none for file:// and local repositories
 			if err != nil {
 				return gitrepo.Auth{}, err
 			}

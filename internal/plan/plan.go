@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/policy"
 )
 
@@ -70,6 +71,12 @@ type Environment struct {
 	// name two places ("tagwatch.yaml: environments[1]").
 	Origin  string
 	Watches []*Watch
+	// Gate, when set, lets the environment take only images the
+	// environment Gate.From (of the same plan) has run (DESIGN §8).
+	Gate *gate.Gate
+	// Health reads the Argo CD Application of the environment, for the
+	// gates of environments promoted from it (nil outside Kubernetes mode).
+	Health func(ctx context.Context) (*gate.Health, error)
 }
 
 // Watch is one image repository watched in one environment: its policy and
@@ -131,6 +138,9 @@ func Check(plans []*Plan) error {
 	names := map[string]*Environment{}
 	keys := map[string]bool{}
 	for _, p := range plans {
+		if _, err := p.Order(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", p.Repo.Display(), err))
+		}
 		if keys[p.Repo.Key()] {
 			problems = append(problems, fmt.Sprintf("%s (branch %q) has two plans; merge them", p.Repo.Display(), p.Repo.Branch))
 		}
@@ -158,4 +168,39 @@ func Normalize(image string) string {
 		return image
 	}
 	return r.Name()
+}
+
+// Order returns the environments of p in promotion order: each after the
+// environment it is promoted from, the others as they are. It fails on a
+// gate whose from is not in p, or on a cycle.
+func (p *Plan) Order() ([]*Environment, error) {
+	names := make([]string, len(p.Envs))
+	from := map[string]string{}
+	byName := map[string]*Environment{}
+	for i, e := range p.Envs {
+		names[i] = e.Name
+		byName[e.Name] = e
+		if e.Gate != nil {
+			from[e.Name] = e.Gate.From
+		}
+	}
+	order, err := gate.Order(names, from)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Environment, len(order))
+	for i, n := range order {
+		out[i] = byName[n]
+	}
+	return out, nil
+}
+
+// Env returns the environment of p named name, or nil.
+func (p *Plan) Env(name string) *Environment {
+	for _, e := range p.Envs {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
 }

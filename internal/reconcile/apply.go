@@ -30,6 +30,8 @@ type envRun struct {
 	// conflicts are the fields this environment shares with another: it
 	// writes none of them.
 	conflicts map[writeback.Field][]string
+	// prom is what a gated environment knows of its from environment.
+	prom *promotions
 
 	// Outcome of the latest apply. edits[i] is the file of changes[i]:
 	// the fields set and the diff, for the text plan.
@@ -128,10 +130,17 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := w.Policy.Select(tags, cur)
+	var opened string // the reason a promotion gate opened
+	if e.env.Gate != nil && res.Decision == policy.Update {
+		if res, opened, err = e.gated(ctx, w, tags, cur, res); err != nil {
+			return nil, StageRegistry, err
+		}
+	}
 	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
 	switch res.Decision {
 	case policy.Held:
-		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file}, From: cur.Tag, To: res.Tag, Digest: res.Digest})
+		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file},
+			From: cur.Tag, To: res.Tag, Digest: res.Digest, Reason: res.Reason})
 		log.Info(res.Reason)
 		return nil, "", nil
 	case policy.None:
@@ -171,7 +180,7 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		val.Digest = digest
 	}
 	changes, from, err := e.write(dir, w, todo, val)
-	e.record(w, from, res.Tag, digest, changes)
+	e.record(w, from, res.Tag, digest, opened, changes)
 	files := make([]string, len(changes))
 	for i, c := range changes {
 		files[i] = c.Path
@@ -286,14 +295,18 @@ func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.
 
 // record notes a change per file changed (the audit message groups them
 // into one trailer per image), with the fields it set and its diff.
-func (e *envRun) record(w *plan.Watch, from, to, digest string, changes []writeback.FileChange) {
+func (e *envRun) record(w *plan.Watch, from, to, digest, opened string, changes []writeback.FileChange) {
 	spec := w.Policy.Spec()
-	for _, c := range changes {
-		e.changes = append(e.changes, audit.Change{
-			Env: e.env.Name, Image: w.Image, File: c.Path, From: from, To: to, Digest: digest,
+	for _, fc := range changes {
+		c := audit.Change{
+			Env: e.env.Name, Image: w.Image, File: fc.Path, From: from, To: to, Digest: digest,
 			Strategy: string(spec.Strategy), Constraint: spec.Constraint,
-		})
-		e.edits = append(e.edits, FileEdit{File: c.Path, Fields: c.Fields, Diff: diff.Unified("a/"+c.Path, "b/"+c.Path, c.Before, c.After)})
+		}
+		if opened != "" {
+			c.PromotedFrom, c.Gate = e.env.Gate.From, opened
+		}
+		e.changes = append(e.changes, c)
+		e.edits = append(e.edits, FileEdit{File: fc.Path, Fields: fc.Fields, Diff: diff.Unified("a/"+fc.Path, "b/"+fc.Path, fc.Before, fc.After)})
 	}
 }
 

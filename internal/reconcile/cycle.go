@@ -54,12 +54,9 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 		opt(&co)
 	}
 	start := time.Now()
-	if nc, ok := l.src.(interface{ NewCycle() }); ok {
-		nc.NewCycle() // until the registry client forgets its own per-cycle memo
-	}
 	all := l.targets.Plans()
 	plans, full := scope(all, co.only)
-	c := &cycle{l: l, ctx: ctx, co: co, src: newMemo(l.src), found: map[foundKey]*futureFound{}}
+	c := &cycle{l: l, ctx: ctx, co: co, src: resolve.NewMemo(l.src), found: map[foundKey]*futureFound{}}
 	for _, p := range plans {
 		for _, e := range p.Envs {
 			for _, w := range e.Watches {
@@ -168,7 +165,7 @@ type cycle struct {
 	l   *Loop
 	ctx context.Context
 	co  cycleOptions
-	src *memo
+	src *resolve.Memo // the cycle's memo: each image repository listed once, across repositories
 
 	mu    sync.Mutex
 	found map[foundKey]*futureFound
@@ -260,10 +257,21 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	if err != nil {
 		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
 	}
-	runs := make([]*envRun, len(p.Envs))
+	defer repo.Close()
+	envs, err := p.Order()
+	if err != nil {
+		return fail(StageConfig, err)
+	}
+	var prom *promotions
+	if gated(envs) {
+		if prom, err = c.readPromotions(c.ctx, repo, envs, full); err != nil {
+			return fail(StageGit, err)
+		}
+	}
+	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
-	for i, e := range p.Envs {
-		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared}
+	for i, e := range envs {
+		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared, prom: prom}
 	}
 	var pubErr error
 	if c.co.dryRun {
@@ -288,6 +296,16 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 		res.report.Errors = append(res.report.Errors, Error{Repository: repoName, Error: pubErr.Error(), Err: pubErr, Stage: StageGit})
 	}
 	return res
+}
+
+// gated reports whether an environment of envs has a promotion gate.
+func gated(envs []*plan.Environment) bool {
+	for _, e := range envs {
+		if e.Gate != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // open opens the plan's working copy, reading its credentials now, so a

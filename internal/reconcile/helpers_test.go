@@ -138,3 +138,25 @@ func (h hookedRepo) Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.
 func kustomization(name, tag string) string {
 	return "resources:\n  - ../../base\nimages:\n  - name: " + name + "\n    newTag: " + tag + " # kept by tagwatch\n"
 }
+
+// retag tags, in repo, the image behind tag src as each of tags.
+func (r *testRegistry) retag(repo, src string, tags ...string) {
+	r.t.Helper()
+	ref, err := name.NewTag(r.host+"/"+repo+":"+src, name.Insecure)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	desc, err := remote.Get(ref)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, tag := range tags {
+		dst, err := name.NewTag(r.host+"/"+repo+":"+tag, name.Insecure)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if err := remote.Tag(dst, desc); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}

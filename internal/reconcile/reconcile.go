@@ -22,6 +22,10 @@ type Source = resolve.Source
 type Repo interface {
 	Dir() string
 	Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error)
+	// Walk reads history newest first, deepening a shallow copy as needed
+	// (promotion gates, rollbacks).
+	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)
+	Close() error // lets the working copy go, for the next cycle or process
 }
 
 // Opener opens the cached working copy of url (gitrepo.Open).
@@ -98,6 +102,8 @@ type options struct {
 	parallel    int
 	concurrency int
 	dryRun      bool
+	// historyLimit bounds the commits read for promotion gates.
+	historyLimit int
 }
 
 // WithLogger sets the logger; default: discard.
@@ -172,6 +178,20 @@ func WithCycleTimeout(d time.Duration) Option {
 	return func(o *options) error { o.timeout = d; return nil }
 }
 
+// WithHistoryLimit bounds how many commits of a repository a cycle reads
+// (and fetches, into a shallow working copy) for promotion gates (default
+// gitrepo.DefaultMaxHistory). A gate whose from environment's latest change
+// is older stays closed, and says so.
+func WithHistoryLimit(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("history limit %d: must be at least 1", n)
+		}
+		o.historyLimit = n
+		return nil
+	}
+}
+
 // WithDryRun makes every cycle of Run a dry run.
 func WithDryRun(on bool) Option {
 	return func(o *options) error { o.dryRun = on; return nil }
@@ -199,11 +219,12 @@ func New(src Source, targets Targets, opts ...Option) (*Loop, error) {
 		return nil, errors.New("reconcile: nil source or targets")
 	}
 	o := options{
-		log:         discardLogger(),
-		open:        OpenGit,
-		debounce:    500 * time.Millisecond,
-		parallel:    DefaultParallelRepositories,
-		concurrency: resolve.DefaultConcurrency,
+		log:          discardLogger(),
+		open:         OpenGit,
+		debounce:     500 * time.Millisecond,
+		parallel:     DefaultParallelRepositories,
+		historyLimit: gitrepo.DefaultMaxHistory,
+		concurrency:  resolve.DefaultConcurrency,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {

@@ -175,7 +175,8 @@ func TestCycleHoldsInsteadOfDowngrading(t *testing.T) {
 		t.Fatal(err)
 	}
 	image := f.reg.host + "/team/app"
-	wantHeld := []Change{{Repository: "file://" + f.bare, Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", Files: []string{"envs/staging/kustomization.yaml"}, From: "2.0.0", To: "1.0.0"}}
+	wantHeld := []Change{{Repository: "file://" + f.bare, Env: "staging", Image: image, File: "envs/staging/kustomization.yaml", Files: []string{"envs/staging/kustomization.yaml"}, From: "2.0.0", To: "1.0.0",
+		Reason: `The tag in Git, "2.0.0", ranks above the best candidate "1.0.0" under semver ">=1.0.0-0", so it is held (set allowDowngrade to go down).`}}
 	if diff := cmp.Diff(wantHeld, rep.Held, ignoreDigest); diff != "" {
 		t.Errorf("held (-want +got):\n%s", diff)
 	}

@@ -27,6 +27,9 @@ type Change struct {
 	From       string   `json:"from"`
 	To         string   `json:"to"`
 	Digest     string   `json:"digest"`
+	// Reason says, in Held, why the image stays (no downgrade, a closed
+	// promotion gate, a rollback).
+	Reason string `json:"reason,omitempty"`
 	// Commit is the commit that made the change ("" in Held and in a dry
 	// run). Not part of the JSON report, whose commits list them all.
 	Commit string `json:"-"`
@@ -121,7 +124,7 @@ func (r Report) WriteTextWith(w io.Writer, o TextOptions) error {
 		}
 	}
 	for _, c := range r.Held {
-		p("held %s: %s stays at %s (best candidate %s ranks lower; no downgrade)\n", c.Env, c.Image, c.From, c.To)
+		p("held %s: %s stays at %s (best candidate %s): %s\n", c.Env, c.Image, orNone(c.From), c.To, c.Reason)
 	}
 	for _, e := range r.Errors {
 		switch {

@@ -32,7 +32,6 @@ func BenchmarkCandidatesSemver(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		c.NewCycle()
 		cands, err := resolve.Candidates(ctx, c, pol, srv.Repo("team/app"))
 		if err != nil {
 			b.Fatal(err)

@@ -5,14 +5,22 @@
 // ("4 removed by allowTags"), exactly as it does for a --tags-file.
 //
 // It is the one place where registry and policy meet, so both the reconcile
-// loop and `tagwatch test` use it:
+// loop and `tagwatch test` use it. Names that are not valid tags are dropped
+// as the list is read (Found.Invalid counts them), before the policy sees
+// them:
 //
 //	tags, err := resolve.Candidates(ctx, client, pol, "registry.example.com/team/app")
 //	if err != nil { … }
 //	res := pol.Select(tags, policy.Current{Tag: inGit})
 //
+// A Memo over the registry client remembers the answers for as long as the
+// caller keeps it (the reconcile loop: one cycle), so that several
+// environments watching one image cost one list:
+//
+//	src := resolve.NewMemo(client)
+//
 // What it costs, per call, with a *registry.Client as Source:
-//   - one tag list (shared with every other caller in the same cycle);
+//   - one tag list (one per Memo);
 //   - semver, alphabetical, numerical without platforms: nothing more;
 //   - digest: one HEAD for the followed tag, every cycle (immutableTags or not);
 //   - newest-build or any platforms filter: registry.Client.Describe for each
@@ -40,7 +48,20 @@ type Source interface {
 // The registry client's per-host rate limit still applies.
 const DefaultConcurrency = 8
 
-// Candidates lists the tags of repo and returns every one, in the
+// Found is what Find found: the candidates and the names it dropped.
+type Found struct {
+	Tags    []policy.Tag
+	Invalid Invalid // names of the list that are not valid tags
+}
+
+// Candidates is Find's candidates alone.
+func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string) ([]policy.Tag, error) {
+	f, err := Find(ctx, src, pol, repo)
+	return f.Tags, err
+}
+
+// Find lists the tags of repo, drops the names that are not valid tags
+// (counted in Found.Invalid) and returns every other one, in the
 // registry's order; those that pass pol's name filters (pol.Key) carry
 // Digest (pol.NeedsDigest) or Digest, Created and Platforms
 // (pol.NeedsMetadata). pol.Select drops the others again and counts them
@@ -51,18 +72,19 @@ const DefaultConcurrency = 8
 // (registry.ErrNotFound) is left out: it is no candidate any more. Any other
 // error fails the whole call, since ranking over partial metadata could pick
 // the wrong tag; Source errors name the repository and tag (registry.Client's do).
-func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string) ([]policy.Tag, error) {
+func Find(ctx context.Context, src Source, pol *policy.Policy, repo string) (Found, error) {
 	all, err := src.ListTags(ctx, repo)
 	if err != nil {
-		return nil, err
+		return Found{}, err
 	}
-	tags := make([]policy.Tag, len(all))
-	for i, n := range all {
+	valid, invalid := ValidNames(all)
+	tags := make([]policy.Tag, len(valid))
+	for i, n := range valid {
 		tags[i].Name = n
 	}
 	needMeta, needDigest := pol.NeedsMetadata(), pol.NeedsDigest()
 	if !needMeta && !needDigest {
-		return tags, nil
+		return Found{Tags: tags, Invalid: invalid}, nil
 	}
 	gone := make([]bool, len(tags))
 	g, gctx := errgroup.WithContext(ctx)
@@ -81,7 +103,7 @@ func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return Found{}, err
 	}
 	kept := tags[:0]
 	for i, t := range tags {
@@ -89,7 +111,7 @@ func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string
 			kept = append(kept, t)
 		}
 	}
-	return kept, nil
+	return Found{Tags: kept, Invalid: invalid}, nil
 }
 
 func fill(ctx context.Context, src Source, repo string, t *policy.Tag, needMeta bool) error {

@@ -238,7 +238,6 @@ func TestDigestFollowsRetagOnImmutableHost(t *testing.T) {
 	}
 	srv.Tag(t, "team/proxy", "build-2", "stable")
 
-	c.NewCycle()
 	srv.ResetCounts()
 	if got := followed(c, follow); got != moved {
 		t.Errorf("next cycle: digest %s, want the retagged %s", got, moved)

@@ -24,11 +24,12 @@ type HTTPServer struct {
 	Username string
 	Password string
 
-	srv   *httptest.Server
-	mu    sync.Mutex
-	stats HTTPStats
-	hook  func()
-	log   lockedBuffer
+	srv        *httptest.Server
+	mu         sync.Mutex
+	stats      HTTPStats
+	hook       func()
+	uploadHook func(*http.Request)
+	log        lockedBuffer
 }
 
 // BeforeReceivePack makes the server call f once, at the next push, after
@@ -39,6 +40,18 @@ func (s *HTTPServer) BeforeReceivePack(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook = f
+}
+
+// BeforeUploadPack makes the server call f once, at the next pack request
+// of a clone or fetch, before git sends the pack: the moment a client has
+// made its temporary clone directory and waits for objects. f may block to
+// hold the client there, for instance to kill it mid-clone, but must return
+// before the test ends: the server's Close waits for the request (and
+// r.Context() may not end when the client dies, as the body is unread).
+func (s *HTTPServer) BeforeUploadPack(f func(r *http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploadHook = f
 }
 
 // HTTPStats counts the requests the server answered, by git service.
@@ -89,6 +102,15 @@ func ServeHTTPAuth(t testing.TB, bare, username, password string) *HTTPServer {
 				st.ReceivePack++
 			}
 		})
+		if strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+			s.mu.Lock()
+			hook := s.uploadHook
+			s.uploadHook = nil
+			s.mu.Unlock()
+			if hook != nil {
+				hook(r)
+			}
+		}
 		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
 			s.mu.Lock()
 			hook := s.hook

@@ -124,6 +124,43 @@ func NewBare(t testing.TB, files map[string]string) string {
 	return NewBareFromDir(t, src)
 }
 
+// NewBareWithLinks is NewBare with symbolic links too: links maps a
+// slash-separated path to the link's target, committed as written (git
+// stores the target text, absolute or not, whatever it points at here).
+func NewBareWithLinks(t testing.TB, files, links map[string]string) string {
+	t.Helper()
+	base := t.TempDir()
+	bare := filepath.Join(base, "remote.git")
+	work := filepath.Join(base, "seed")
+	Git(t, base, "init", "--quiet", "--bare", "--initial-branch="+Branch, bare)
+	Git(t, base, "init", "--quiet", "--initial-branch="+Branch, work)
+	for name, content := range files {
+		p := filepath.Join(work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		p := filepath.Join(work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Git(t, work, "add", "-A")
+	Git(t, work, "commit", "--quiet", "-m", "seed")
+	Git(t, work, "push", "--quiet", bare, "HEAD:refs/heads/"+Branch)
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	return bare
+}
+
 // NewBareFromDir makes a bare repository in t.TempDir() whose branch main
 // holds a copy of the files under dir in one commit. dir is not modified.
 func NewBareFromDir(t testing.TB, dir string) string {

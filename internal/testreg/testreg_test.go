@@ -1,6 +1,7 @@
 package testreg_test
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,5 +82,37 @@ func TestStartDistribution(t *testing.T) {
 		if opts.Auth && !strings.HasPrefix(tg.CredentialsFile(t), "file:/") {
 			t.Error("CredentialsFile")
 		}
+	}
+}
+
+func TestFaultProxy(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	srv.PushImage(t, "a/b", time.Now(), "1", "2")
+	var next *testreg.Fault
+	proxy := testreg.StartFaultProxy(t, srv.Target, func(r *http.Request) *testreg.Fault {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") {
+			return next
+		}
+		return nil
+	})
+	if got := list(t, proxy.Target, "a/b"); !slices.Equal(got, []string{"1", "2"}) {
+		t.Errorf("through the proxy: %q", got)
+	}
+	for _, f := range []testreg.Fault{{Status: 500}, {Reset: true}, {Truncate: true}} {
+		next = &f
+		resp, err := http.Get(proxy.URL + "/v2/a/b/tags/list")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == 200 {
+				t.Errorf("fault %+v: a whole answer", f)
+			}
+		}
+	}
+	if n := proxy.Faults(); n != 3 {
+		t.Errorf("%d faults injected, want 3", n)
+	}
+	if reqs := proxy.Requests(); len(reqs) < 4 {
+		t.Errorf("requests seen: %q", reqs)
 	}
 }

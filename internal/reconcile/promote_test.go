@@ -1,0 +1,184 @@
+package reconcile
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/testgit"
+)
+
+const gatedChain = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: production
+    path: envs/production
+    promotion: {from: staging, soak: 2s}
+    images: [{image: REG/team/app, kustomizeName: team/app, constraint: "^1"}]
+  - name: staging
+    path: envs/staging
+    promotion: {from: dev}
+    images: [{image: REG/team/app, kustomizeName: team/app, constraint: ">=1.0.0-0"}]
+  - name: dev
+    path: envs/dev
+    images: [{image: REG/team/app, kustomizeName: team/app, constraint: ">=1.0.0-0"}]
+`
+
+// gateFixture runs cycles of gatedChain and describes each by what moved
+// and what was held why.
+type gateFixture struct {
+	*fixture
+	t *testing.T
+}
+
+func (g gateFixture) cycle() (moved []string, held map[string]string) {
+	g.t.Helper()
+	rep, err := g.rec.Cycle(context.Background())
+	if err != nil || len(rep.Errors) > 0 {
+		g.t.Fatalf("cycle: %v %+v", err, rep.Errors)
+	}
+	held = map[string]string{}
+	for _, c := range rep.Changes {
+		moved = append(moved, c.Env+" "+c.From+"->"+c.To)
+	}
+	for _, h := range rep.Held {
+		held[h.Env] = h.Reason
+	}
+	return moved, held
+}
+
+// waitSoak waits until the 2s soak of a commit made now has passed.
+func waitSoak() { time.Sleep(2100 * time.Millisecond) }
+
+// TestPromotionGates: dev -> staging -> production, production with a
+// soak of 2s, promotion by retagging. Each environment takes an image only
+// once the one before it runs that digest (for long enough); the same
+// cycle never cascades; production's own policy still applies; a person's
+// rollback in staging closes production's gate.
+func TestPromotionGates(t *testing.T) {
+	f := newFixture(t, gatedChain, map[string]string{
+		"envs/dev/kustomization.yaml":        kustomization("team/app", "0.9.0"),
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "0.9.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "0.9.0"),
+	})
+	g := gateFixture{f, t}
+	d0 := f.reg.push("team/app", "1.0.0")
+	short := d0[:len("sha256:")+12] + "…"
+
+	// dev is not gated; staging has never seen dev run 1.0.0 (dev's
+	// commit of this cycle does not count: no cascades).
+	moved, held := g.cycle()
+	if diff := cmp.Diff([]string{"dev 0.9.0->1.0.0"}, moved); diff != "" {
+		t.Errorf("cycle 1 moved (-want +got):\n%s", diff)
+	}
+	if want := "dev has never run " + short + " through tagwatch: no Tagwatch-Update trailer of dev for this image in its history"; held["staging"] != want {
+		t.Errorf("staging held %q\nwant %q", held["staging"], want)
+	}
+	// staging follows dev (no soak); production waits for staging.
+	moved, _ = g.cycle()
+	if diff := cmp.Diff([]string{"staging 0.9.0->1.0.0"}, moved); diff != "" {
+		t.Errorf("cycle 2 moved (-want +got):\n%s", diff)
+	}
+	moved, held = g.cycle()
+	if len(moved) != 0 || !strings.HasPrefix(held["production"], "waiting: staging has run "+short+" for ") || !strings.HasSuffix(held["production"], " of 2s") {
+		t.Errorf("cycle 3: moved %v, production held %q; want waiting for the soak", moved, held["production"])
+	}
+	waitSoak()
+	moved, _ = g.cycle()
+	if diff := cmp.Diff([]string{"production 0.9.0->1.0.0"}, moved); diff != "" {
+		t.Errorf("after the soak (-want +got):\n%s", diff)
+	}
+	msg := testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")
+	if tr := audit.Parse(msg); len(tr) != 1 || tr[0].PromotedFrom != "staging" || tr[0].Digest != d0 {
+		t.Errorf("production's trailer %+v, want from=staging", tr)
+	}
+	if !strings.Contains(strings.ReplaceAll(msg, "\n", " "), "The promotion gate from staging opened: staging has run "+short) {
+		t.Errorf("production's commit does not say which gate opened:\n%s", msg)
+	}
+
+	// A release candidate: dev and staging take it, production (^1,
+	// stable only) does not. Retagged as 1.1.0, the digest staging has run
+	// for the soak already: production takes the release at once, in
+	// promotion order, while dev and staging move to the tag.
+	d1 := f.reg.push("team/app", "1.1.0-rc.1")
+	g.cycle() // dev
+	moved, _ = g.cycle()
+	if diff := cmp.Diff([]string{"staging 1.0.0->1.1.0-rc.1"}, moved); diff != "" {
+		t.Errorf("staging takes the rc (-want +got):\n%s", diff)
+	}
+	waitSoak()
+	f.reg.retag("team/app", "1.1.0-rc.1", "1.1.0")
+	moved, _ = g.cycle()
+	if diff := cmp.Diff([]string{"dev 1.1.0-rc.1->1.1.0", "staging 1.1.0-rc.1->1.1.0", "production 1.0.0->1.1.0"}, moved); diff != "" {
+		t.Errorf("retag (-want +got):\n%s", diff)
+	}
+	if got := audit.Parse(testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")); len(got) != 1 || got[0].Digest != d1 {
+		t.Errorf("production took %+v, want the rc's digest %s", got, d1)
+	}
+
+	// Production's policy still applies: 2.0.0 passes the gate, not ^1.
+	f.reg.push("team/app", "2.0.0")
+	g.cycle()
+	g.cycle()
+	waitSoak()
+	moved, held = g.cycle()
+	if len(moved) != 0 || held["production"] != "" {
+		t.Errorf("2.0.0: moved %v, held %v; production stays on 1.1.0 under ^1", moved, held)
+	}
+
+	// 1.2.0 reaches staging; a person rolls staging back by hand: the gate
+	// closes, however long 1.2.0 had run.
+	f.reg.push("team/app", "1.2.0")
+	g.cycle() // dev
+	g.cycle() // staging
+	c := testgit.NewClone(t, f.bare)
+	if _, err := c.CommitAndPush("envs/staging/kustomization.yaml", kustomization("team/app", "1.1.0"), "roll staging back to 1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	waitSoak()
+	_, held = g.cycle()
+	if !strings.Contains(held["production"], "staging runs 1.1.0, which tagwatch's latest change") {
+		t.Errorf("after staging's rollback production held %q; want the gate closed", held["production"])
+	}
+	if got := f.show(t, "envs/production/kustomization.yaml"); !strings.Contains(got, "newTag: 1.1.0") {
+		t.Errorf("production:\n%s", got)
+	}
+}
+
+// TestPromotionGateClosesOnRewrittenHistory: the commit whose trailer
+// introduced staging's image is gone from the branch (a rewrite): the gate
+// closes and says why, even though staging's files still hold the tag.
+func TestPromotionGateClosesOnRewrittenHistory(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: staging
+    path: envs/staging
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: production
+    path: envs/production
+    promotion: {from: staging}
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+`
+	f := newFixture(t, cfg, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "0.9.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "0.9.0"),
+	})
+	g := gateFixture{f, t}
+	f.reg.push("team/app", "1.0.0")
+	g.cycle() // staging takes 1.0.0
+	// The branch is rewritten to one parentless commit with the same files.
+	tree := testgit.Git(t, f.bare, "rev-parse", "main^{tree}")
+	root := testgit.Git(t, f.bare, "-c", "user.name=rewriter", "-c", "user.email=r@example.com", "commit-tree", tree, "-m", "squashed")
+	testgit.Git(t, f.bare, "update-ref", "refs/heads/main", root)
+	moved, held := g.cycle()
+	if len(moved) != 0 || !strings.HasSuffix(held["production"], "through tagwatch: no Tagwatch-Update trailer of staging for this image in its history") {
+		t.Errorf("moved %v, production held %q; want the gate closed for lack of history", moved, held["production"])
+	}
+}
