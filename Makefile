@@ -17,7 +17,9 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tagwatch ./cmd/tagwatch
 
-# deps installs, with apt-get, whatever of DEB_PKGS is missing (needs root).
+# deps installs, with apt-get, whatever of DEB_PKGS is missing (needs root),
+# waiting up to APT_LOCK_WAIT seconds for another apt-get or dpkg to finish.
+APT_LOCK_WAIT ?= 300
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
@@ -27,8 +29,7 @@ deps:
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		APT_LOCK_WAIT=$(APT_LOCK_WAIT) ./.ci/apt-install $$missing; \
 	fi
 
 test: deps

@@ -158,7 +158,11 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 		if err != nil {
 			return "", nil, err
 		}
-		files, _, err := e.write(dir, w, locs, val)
+		changes, _, err := e.write(dir, w, locs, val)
+		files := make([]string, len(changes))
+		for i, c := range changes {
+			files[i] = c.Path
+		}
 		if err != nil || len(files) == 0 {
 			return "", files, err
 		}
