@@ -168,8 +168,9 @@ func (c *Cluster) startAPIServer(bin string, etcdPort, port int) error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+saKey, "--service-account-signing-key-file="+saKey,
 		"--service-cluster-ip-range=10.0.0.0/24",
-		// Its admission plugin waits for token secrets that only the
-		// controller manager makes.
+		// Its admission plugin refuses pods in a namespace until its
+		// "default" service account exists: only the controller manager
+		// makes that.
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false")
 	var err error
