@@ -62,10 +62,15 @@ func TestWalkDeepensOnce(t *testing.T) {
 	if got := srv.Stats().UploadPack; got != 1 {
 		t.Errorf("%d fetches for a Sync and a walk of a deep copy, want 1 (the Sync)", got)
 	}
-	// A new process opening the cached copy keeps its depth.
+	// A new process opening the cached copy, after the remote moved, keeps
+	// its depth.
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.CommitAndPush("new.txt", "y\n", "newer"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
 	again, err := Open(context.Background(), srv.URL, WithCacheDir(r.opts.cacheDir), WithAuth(Auth{Username: srv.Username, Password: srv.Password}))
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +79,11 @@ func TestWalkDeepensOnce(t *testing.T) {
 	if _, err := again.Walk(context.Background(), 0, func(CommitInfo) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n != 301 {
-		t.Errorf("reopened: %d commits, want 301", n)
+	if n != 302 {
+		t.Errorf("reopened: %d commits, want 302", n)
+	}
+	if got := srv.Stats().UploadPack; got != 1 {
+		t.Errorf("reopening and walking made %d fetches, want 1: the history fetched before is walked, not fetched again", got)
 	}
 	again.Close()
 }

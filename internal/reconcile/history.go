@@ -26,6 +26,8 @@ type history struct {
 	commits  []histCommit
 	complete bool // the walk reached the first commit
 	err      error
+	// byKey indexes the records by environment and image, newest first.
+	byKey map[runKey][]rollback.Event
 }
 
 type histCommit struct {
@@ -45,23 +47,19 @@ func (h *history) read(ctx context.Context) ([]histCommit, error) {
 		if h.err != nil {
 			h.err = fmt.Errorf("reading the history of the repository: %w", h.err)
 		}
+		h.byKey = map[runKey][]rollback.Event{}
+		for _, c := range h.commits {
+			for _, r := range c.records {
+				k := runKey{r.Env, plan.Normalize(r.Image)}
+				h.byKey[k] = append(h.byKey[k], rollback.Event{Kind: r.Kind, From: r.From, To: r.To, Digest: r.Digest, Commit: c.hash, Author: c.author})
+			}
+		}
 	})
 	return h.commits, h.err
 }
 
 // events are the records of env's image, newest first.
-func events(commits []histCommit, env, image string) []rollback.Event {
-	var out []rollback.Event
-	for _, c := range commits {
-		for _, r := range c.records {
-			if r.Env != env || plan.Normalize(r.Image) != image {
-				continue
-			}
-			out = append(out, rollback.Event{Kind: r.Kind, From: r.From, To: r.To, Digest: r.Digest, Commit: c.hash, Author: c.author})
-		}
-	}
-	return out
-}
+func (h *history) events(env, image string) []rollback.Event { return h.byKey[runKey{env, image}] }
 
 // rolledBack returns the digests env must not take for w: those rolled
 // back in env (current is its value in Git) and, for a gated environment,
@@ -110,7 +108,7 @@ func (e *envRun) detect(commits []histCommit, env *plan.Environment, w *plan.Wat
 		}
 		return commit, author
 	}
-	return rollback.Detect(events(commits, env.Name, w.Key), current, above, gap)
+	return rollback.Detect(e.hist.events(env.Name, w.Key), current, above, gap)
 }
 
 // touches reports whether commit c changed a file of env's watch of w

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/testgit"
@@ -116,11 +117,12 @@ func BenchmarkGatedCycle(b *testing.B) {
 			}
 			ctx := context.Background()
 			srv.ResetStats()
+			start := time.Now()
 			rep, err := loop.Cycle(ctx, DryRun(true))
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("first cycle: %d held, %d changes, %d errors; fetches %+v", len(rep.Held), len(rep.Changes), len(rep.Errors), srv.Stats())
+			b.Logf("first cycle: %s, %d held, %d changes, %d errors; fetches %+v", time.Since(start).Round(time.Millisecond), len(rep.Held), len(rep.Changes), len(rep.Errors), srv.Stats())
 			srv.ResetStats()
 			b.ResetTimer()
 			for b.Loop() {

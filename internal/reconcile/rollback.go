@@ -111,12 +111,11 @@ func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Wat
 // rollbackEdit is the commit moving w back to the value before tagwatch's
 // last change of it, or to, with its Tagwatch-Rollback trailer.
 func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to string) (gitrepo.Edit, Change, error) {
-	commits, err := e.hist.read(ctx)
-	if err != nil {
+	if _, err := e.hist.read(ctx); err != nil {
 		return gitrepo.Edit{}, Change{}, err
 	}
 	var last *rollbackEvent
-	for _, ev := range events(commits, e.env.Name, w.Key) {
+	for _, ev := range e.hist.events(e.env.Name, w.Key) {
 		if ev.Kind == audit.KindUpdate {
 			last = &rollbackEvent{from: ev.From, to: ev.To, digest: ev.Digest, commit: ev.Commit}
 			break
