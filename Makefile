@@ -10,14 +10,16 @@ FUZZTIME  ?= 10s
 # htpasswd (apache2-utils), sshd (openssh-server), git http-backend (git).
 DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git
 
-.PHONY: all build test deps vet fmt-check lint fuzz bench image demo clean
+.PHONY: all build test deps servers vet fmt-check lint fuzz bench image demo clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tagwatch ./cmd/tagwatch
 
-# deps installs, with apt-get, whatever of DEB_PKGS is missing (needs root).
+# deps installs, with apt-get, whatever of DEB_PKGS is missing (needs root),
+# waiting up to APT_LOCK_WAIT seconds for another apt-get or dpkg to finish.
+APT_LOCK_WAIT ?= 300
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
@@ -27,11 +29,17 @@ deps:
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		APT_LOCK_WAIT=$(APT_LOCK_WAIT) ./.ci/apt-install $$missing; \
 	fi
 
-test: deps
+# servers builds the real servers the tests run, once per machine, into
+# ~/.cache/tagwatch-servers (hack/servers/build.sh): kube-apiserver and
+# Gitea from the Go module proxy, etcd from apt. Cold: about 15 min on
+# 2 cores; cached: well under a second.
+servers: deps
+	bash hack/servers/build.sh all
+
+test: deps servers
 	$(GO) test -race -count=1 $(PKGS)
 
 vet:

@@ -59,7 +59,7 @@ type Registry struct {
 	Prefix        string  `yaml:"prefix"`
 	Insecure      bool    `yaml:"insecure,omitempty"`
 	CAFile        string  `yaml:"caFile,omitempty"`
-	Credentials   string  `yaml:"credentials,omitempty"` // env:VAR | file:/path, holding user:pass
+	Credentials   string  `yaml:"credentials,omitempty"` // env:VAR | file:/path (user:pass or a docker config) | dockerconfig:/path
 	RateLimit     float64 `yaml:"rateLimit,omitempty"`   // 0: the registry client's default (registry.DefaultRateLimit)
 	ImmutableTags bool    `yaml:"immutableTags,omitempty"`
 	// TagTTL: how long the digest seen behind a tag is trusted without
@@ -175,8 +175,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 
 // Load reads, defaults and validates the config at path. Errors name the
 // file, the line and the field. Relative file paths in the config (a local
-// git.url, passwordFile, sshKeyFile, knownHostsFile, caFile, file:
-// credentials) are resolved against the directory holding path, and a
+// git.url, passwordFile, sshKeyFile, knownHostsFile, caFile, file: and
+// dockerconfig: credentials) are resolved against the directory holding path, and a
 // leading "~/" against the user's home directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -189,6 +189,26 @@ func Load(path string) (*Config, error) {
 	}
 	c.resolvePaths(filepath.Dir(path))
 	return c.finish(errs)
+}
+
+// Inspect is Load that returns the config even when it has problems: the
+// config as far as it could be read (defaulted; fields that failed to
+// decode left empty, policies compiled where valid) with every problem
+// found (Errors, or the read error). The config is nil only when the file
+// could not be read or is not a YAML mapping. `tagwatch check` uses it to
+// look further (files, secrets) than the first failing layer.
+func Inspect(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, errs := decode(path, data)
+	if c == nil {
+		return nil, errs
+	}
+	c.resolvePaths(filepath.Dir(path))
+	_, err = c.finish(errs)
+	return c, err
 }
 
 // Parse is Load for bytes already read; name is used in errors. Relative
@@ -339,8 +359,10 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		r.CAFile = abs(r.CAFile)
-		if p, ok := strings.CutPrefix(r.Credentials, "file:"); ok && p != "" {
-			r.Credentials = "file:" + abs(p)
+		for _, kind := range []string{"file:", "dockerconfig:"} {
+			if p, ok := strings.CutPrefix(r.Credentials, kind); ok && p != "" {
+				r.Credentials = kind + abs(p)
+			}
 		}
 	}
 }

@@ -181,7 +181,8 @@ func TestLoadResolvesPaths(t *testing.T) {
 	dir := t.TempDir()
 	y := strings.Replace(minimal, "url: https://git.example.com/deploy.git",
 		"url: ./deploy\n  auth: {passwordFile: secrets/token, sshKeyFile: /abs/key}", 1) +
-		"registries:\n  - prefix: r.example.com\n    credentials: file:auth.txt\n    caFile: ca.pem\n"
+		"registries:\n  - prefix: r.example.com\n    credentials: file:auth.txt\n    caFile: ca.pem\n" +
+		"  - prefix: ghcr.io\n    credentials: dockerconfig:pull/.dockerconfigjson\n"
 	path := filepath.Join(dir, "tagwatch.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
@@ -190,10 +191,10 @@ func TestLoadResolvesPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{c.Git.URL, c.Git.Auth.PasswordFile, c.Git.Auth.SSHKeyFile, c.Registries[0].Credentials, c.Registries[0].CAFile}
+	got := []string{c.Git.URL, c.Git.Auth.PasswordFile, c.Git.Auth.SSHKeyFile, c.Registries[0].Credentials, c.Registries[0].CAFile, c.Registries[1].Credentials}
 	want := []string{
 		filepath.Join(dir, "deploy"), filepath.Join(dir, "secrets/token"), "/abs/key",
-		"file:" + filepath.Join(dir, "auth.txt"), filepath.Join(dir, "ca.pem"),
+		"file:" + filepath.Join(dir, "auth.txt"), filepath.Join(dir, "ca.pem"), "dockerconfig:" + filepath.Join(dir, "pull/.dockerconfigjson"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("resolved paths (-want +got):\n%s", diff)

@@ -99,7 +99,7 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:3: registries[1].prefix: duplicate prefix "r.example.com/" (also registries[0])`,
 		}},
 		{"credentials", "registries:\n  - prefix: r.example.com\n    credentials: user:pass\n  - prefix: s.example.com\n    credentials: 'env:'\n" + head, []string{
-			`t.yaml:3: registries[0].credentials: must be env:VAR or file:/path (a variable or file holding "user:pass"); never the secret itself`,
+			`t.yaml:3: registries[0].credentials: must be env:VAR or file:/path (a variable or file holding "user:pass"), or dockerconfig:/path (a docker config.json or a Kubernetes pull secret's .dockerconfigjson); never the secret itself`,
 			"t.yaml:5: registries[1].credentials: env: needs an environment variable name, like env:REGISTRY_AUTH",
 		}},
 		{"insecure with CA", "registries:\n  - prefix: r.example.com\n    insecure: true\n    caFile: /ca.pem\n" + head, []string{
@@ -173,6 +173,15 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"ignoreTags", head + "        ignoreTags: ['*-debug', '[a']\n", []string{
 			`t.yaml:8: environments[0].images[0].ignoreTags[1]: "[a": syntax error in pattern`,
+		}},
+		{"ignoreTags regexp", head + "        ignoreTags: ['regexp:-debug$', '^v.*$']\n", []string{
+			`t.yaml:8: environments[0].images[0].ignoreTags[1]: "^v.*$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v.*$" to use it as a regular expression, or the glob "v*"`,
+		}},
+		{"every policy problem of an entry", head + "        strategy: nope\n        ignoreTags: ['^a']\n        platforms: [amd64]\n        order: up\n", []string{
+			`t.yaml:8: environments[0].images[0].strategy: "nope": not one of semver, newest-build, alphabetical, numerical, digest`,
+			`t.yaml:9: environments[0].images[0].ignoreTags[0]: "^a": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^a" to use it as a regular expression, or the glob "a*"`,
+			`t.yaml:10: environments[0].images[0].platforms[0]: "amd64": not os/arch or os/arch/variant`,
+			`t.yaml:11: environments[0].images[0].order: "up": not one of asc, desc`,
 		}},
 		{"platforms", head + "        platforms:\n          - linux/amd64\n          - amd64\n", []string{
 			`t.yaml:10: environments[0].images[0].platforms[1]: "amd64": not os/arch or os/arch/variant`,

@@ -276,18 +276,19 @@ func checkSecretRef(s string) error {
 	return errors.New("must be env:VAR or file:/path (where the secret is); never the secret itself")
 }
 
-// checkCredentials validates "env:VAR" or "file:/path" (never echoing a value).
+// checkCredentials validates "env:VAR", "file:/path" or
+// "dockerconfig:/path" (never echoing a value).
 func checkCredentials(s string) error {
 	kind, ref, ok := strings.Cut(s, ":")
 	switch {
 	case ok && kind == "env" && envVarRE.MatchString(ref):
 		return nil
-	case ok && kind == "file" && ref != "":
+	case ok && (kind == "file" || kind == "dockerconfig") && ref != "":
 		return nil
 	case ok && kind == "env":
 		return errors.New(`env: needs an environment variable name, like env:REGISTRY_AUTH`)
 	}
-	return errors.New(`must be env:VAR or file:/path (a variable or file holding "user:pass"); never the secret itself`)
+	return errors.New(`must be env:VAR or file:/path (a variable or file holding "user:pass"), or dockerconfig:/path (a docker config.json or a Kubernetes pull secret's .dockerconfigjson); never the secret itself`)
 }
 
 func (v *validator) environment(f string, e *Environment) {
@@ -367,8 +368,15 @@ func (v *validator) image(f, envPath string, im *Image) string {
 	return repo
 }
 
-// policyError reports a policy.New error at the field it names.
+// policyError reports every problem of a policy.New error at the field
+// each names: one bad field does not hide the others of the entry.
 func (v *validator) policyError(f string, err error) {
+	if many, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range many.Unwrap() {
+			v.policyError(f, e)
+		}
+		return
+	}
 	var pe *policy.FieldError
 	switch {
 	case errors.As(err, &pe) && pe.Field != "" && pe.Value == "":

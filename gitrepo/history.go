@@ -1,11 +1,12 @@
 package gitrepo
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -31,6 +32,7 @@ func (r *Repo) Walk(ctx context.Context, max int, fn func(CommitInfo) error) (co
 		max = DefaultMaxHistory
 	}
 	seen := map[plumbing.Hash]bool{}
+	deepened := false
 	for {
 		before := len(seen)
 		stopped, err := r.walkSeen(ctx, seen, max, fn)
@@ -43,13 +45,14 @@ func (r *Repo) Walk(ctx context.Context, max int, fn func(CommitInfo) error) (co
 		if !r.isShallow() {
 			return true, nil // the first commit was reached
 		}
-		if r.readOnly || before > 0 && len(seen) == before {
-			return false, nil // nothing more to fetch
+		if r.readOnly || deepened && len(seen) == before {
+			return false, nil // the last deepening brought nothing: the remote has no more
 		}
 		depth := min(max, nextDepth(r.depth, len(seen)))
 		if err := r.deepen(ctx, depth); err != nil {
 			return false, err
 		}
+		deepened = true
 	}
 }
 
@@ -59,45 +62,85 @@ func nextDepth(depth, seen int) int {
 	return max(firstDeepen, 2*depth, 2*seen)
 }
 
-// walkSeen walks from the base, skipping commits in seen and adding the
-// others, until max are seen; stopped reports that fn stopped the walk.
+// walkSeen walks from the base, newest committer time first, skipping
+// commits in seen and adding the others, until max are seen; stopped
+// reports that fn stopped the walk. A parent that is not here (beyond the
+// boundary of a shallow copy) ends its line: go-git's own time-ordered
+// iterator fails on it before yielding the boundary commit itself.
 func (r *Repo) walkSeen(ctx context.Context, seen map[plumbing.Hash]bool, max int, fn func(CommitInfo) error) (stopped bool, err error) {
-	it, err := r.repo.Log(&git.LogOptions{From: r.base, Order: git.LogOrderCommitterTime})
+	return r.walkFrom(ctx, r.base, seen, max, fn)
+}
+
+// walkFrom is walkSeen from start.
+func (r *Repo) walkFrom(ctx context.Context, start plumbing.Hash, seen map[plumbing.Hash]bool, max int, fn func(CommitInfo) error) (stopped bool, err error) {
+	base, err := r.repo.CommitObject(start)
 	if err != nil {
 		return false, fmt.Errorf("walking history of %s: %w", r.dir, err)
 	}
-	defer it.Close()
-	err = it.ForEach(func(c *object.Commit) error {
+	queued := map[plumbing.Hash]bool{base.Hash: true}
+	q := &commitQueue{base}
+	for q.Len() > 0 {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
+		}
+		c := heap.Pop(q).(*object.Commit)
+		for _, p := range c.ParentHashes {
+			if queued[p] {
+				continue
+			}
+			queued[p] = true
+			pc, err := r.repo.CommitObject(p)
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				continue // beyond the shallow boundary
+			}
+			if err != nil {
+				return false, fmt.Errorf("walking history of %s: %w", r.dir, err)
+			}
+			heap.Push(q, pc)
 		}
 		if seen[c.Hash] {
-			return nil
+			continue
 		}
 		if len(seen) >= max {
-			return errMaxSeen
+			return false, nil
 		}
 		seen[c.Hash] = true
-		return fn(CommitInfo{
+		err := fn(CommitInfo{
 			Hash:    c.Hash.String(),
 			Message: c.Message,
 			Author:  Author{Name: c.Author.Name, Email: c.Author.Email},
 			When:    c.Committer.When,
 		})
-	})
-	switch {
-	case err == nil, errors.Is(err, errMaxSeen):
-		return false, nil
-	case errors.Is(err, ErrStopLog):
-		return true, nil
-	case errors.Is(err, plumbing.ErrObjectNotFound) && r.isShallow():
-		return false, nil // the parents of the shallow boundary were never fetched
+		if errors.Is(err, ErrStopLog) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
 	}
-	return false, err
+	return false, nil
 }
 
-// errMaxSeen ends a walk at its bound.
-var errMaxSeen = errors.New("walk bound reached")
+// commitQueue is a max-heap of commits by committer time (then hash, so
+// that the order does not depend on the heap's).
+type commitQueue []*object.Commit
+
+func (q commitQueue) Len() int { return len(q) }
+func (q commitQueue) Less(i, j int) bool {
+	a, b := q[i].Committer.When, q[j].Committer.When
+	if !a.Equal(b) {
+		return a.After(b)
+	}
+	return q[i].Hash.String() > q[j].Hash.String()
+}
+func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(*object.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
 
 // deepen fetches history of the branch depth commits deep from its remote
 // head, and keeps that depth for later fetches.
@@ -138,22 +181,60 @@ func (r *Repo) pruneShallow() error {
 	return r.repo.Storer.SetShallow(kept)
 }
 
-// shallowDepth counts the commits from head to the shallow boundary, for a
-// cached copy opened by a new process (0 when the copy is complete).
+// shallowDepth counts the commits from the base to the shallow boundary,
+// for a cached copy opened by a new process (0 when the copy is complete).
 func (r *Repo) shallowDepth() int {
 	if !r.isShallow() {
 		return 0
 	}
-	head, err := r.repo.Head()
-	if err != nil {
+	start := r.base
+	if start.IsZero() { // opening: the working copy's HEAD
+		head, err := r.repo.Head()
+		if err != nil {
+			return 1
+		}
+		start = head.Hash()
+	}
+	seen := map[plumbing.Hash]bool{}
+	if _, err := r.walkFrom(context.Background(), start, seen, math.MaxInt, func(CommitInfo) error { return nil }); err != nil {
 		return 1
 	}
-	it, err := r.repo.Log(&git.LogOptions{From: head.Hash(), Order: git.LogOrderCommitterTime})
+	return max(1, len(seen))
+}
+
+// ChangedFiles lists the paths commit hash changed against its first
+// parent (all of its files for a root commit). It fails for a commit at
+// the boundary of a shallow copy, whose parent is not here.
+func (r *Repo) ChangedFiles(hash string) ([]string, error) {
+	c, err := r.repo.CommitObject(plumbing.NewHash(hash))
 	if err != nil {
-		return 1
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
 	}
-	defer it.Close()
-	n := 0
-	_ = it.ForEach(func(*object.Commit) error { n++; return nil })
-	return max(1, n)
+	to, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	var from *object.Tree
+	if c.NumParents() > 0 {
+		p, err := c.Parent(0)
+		if err != nil {
+			return nil, fmt.Errorf("parent of %s: %w", hash, err)
+		}
+		if from, err = p.Tree(); err != nil {
+			return nil, fmt.Errorf("parent of %s: %w", hash, err)
+		}
+	}
+	changes, err := object.DiffTree(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	out := make([]string, 0, len(changes))
+	for _, ch := range changes {
+		name := ch.To.Name
+		if name == "" {
+			name = ch.From.Name
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
@@ -61,10 +62,15 @@ func TestWalkDeepensOnce(t *testing.T) {
 	if got := srv.Stats().UploadPack; got != 1 {
 		t.Errorf("%d fetches for a Sync and a walk of a deep copy, want 1 (the Sync)", got)
 	}
-	// A new process opening the cached copy keeps its depth.
+	// A new process opening the cached copy, after the remote moved, keeps
+	// its depth.
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.CommitAndPush("new.txt", "y\n", "newer"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
 	again, err := Open(context.Background(), srv.URL, WithCacheDir(r.opts.cacheDir), WithAuth(Auth{Username: srv.Username, Password: srv.Password}))
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +79,53 @@ func TestWalkDeepensOnce(t *testing.T) {
 	if _, err := again.Walk(context.Background(), 0, func(CommitInfo) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n != 301 {
-		t.Errorf("reopened: %d commits, want 301", n)
+	if n != 302 {
+		t.Errorf("reopened: %d commits, want 302", n)
+	}
+	if got := srv.Stats().UploadPack; got != 1 {
+		t.Errorf("reopening and walking made %d fetches, want 1: the history fetched before is walked, not fetched again", got)
 	}
 	again.Close()
+}
+
+// TestPublishStopsBeforePushing: a ctx ended while the edits are applied
+// (a lost lease, an abandoned cycle) stops Publish before its push.
+func TestPublishStopsBeforePushing(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	r := openTest(t, "file://"+bare)
+	before := testgit.Head(t, bare, "main")
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := Edit{Name: "stop", Apply: func(ctx context.Context, dir string) (string, []string, error) {
+		msg, files, err := setFile("a.txt", "2\n").Apply(ctx, dir)
+		cancel()
+		return msg, files, err
+	}}
+	res, err := r.Publish(ctx, []Edit{stop})
+	if !errors.Is(err, context.Canceled) || res.Pushed {
+		t.Errorf("Publish = %+v, %v; want context.Canceled and no push", res, err)
+	}
+	if after := testgit.Head(t, bare, "main"); after != before {
+		t.Errorf("the remote moved")
+	}
+}
+
+// TestPublishEmpty: an Empty edit commits its message without a change;
+// an ordinary one without files commits nothing.
+func TestPublishEmpty(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"a.txt": "1\n"})
+	r := openTest(t, "file://"+bare)
+	note := Edit{Name: "note", Empty: true, Apply: func(context.Context, string) (string, []string, error) {
+		return "record: nothing changes\n\nTagwatch-Rollback-Cleared: env=e image=i digest=d\n", nil, nil
+	}}
+	quiet := Edit{Name: "quiet", Apply: func(context.Context, string) (string, []string, error) { return "nothing", nil, nil }}
+	res, err := r.Publish(context.Background(), []Edit{quiet, note})
+	if err != nil || !res.Pushed || res.Edits[0].Commit != "" || res.Edits[1].Commit == "" {
+		t.Fatalf("Publish = %+v, %v", res, err)
+	}
+	if got := testgit.Subjects(t, bare, "main"); len(got) != 2 || got[0] != "record: nothing changes" {
+		t.Errorf("subjects %v", got)
+	}
+	if got := testgit.Git(t, bare, "diff", "--stat", "main~1", "main"); got != "" {
+		t.Errorf("the empty commit changed files: %s", got)
+	}
 }

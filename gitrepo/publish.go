@@ -21,6 +21,10 @@ import (
 type Edit struct {
 	Name  string
 	Apply func(ctx context.Context, dir string) (message string, files []string, err error)
+	// Empty commits Apply's message even when it changed no file (a record
+	// that changes nothing, such as lifting a rollback); Apply still
+	// returns "" for nothing to commit.
+	Empty bool
 }
 
 // EditResult is the outcome of one Edit in Publish.
@@ -140,15 +144,18 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error)
 			out.results = append(out.results, res)
 			continue
 		}
-		if len(changes) == 0 {
+		empty := e.Empty && msg != ""
+		if len(changes) == 0 && !empty {
 			out.results = append(out.results, res)
 			continue
 		}
-		newTree, err := editTree(ov, tree, changes, &written)
-		if err != nil {
-			return out, fmt.Errorf("edit %s: writing tree: %w", e.Name, err)
+		newTree := tree
+		if len(changes) > 0 {
+			if newTree, err = editTree(ov, tree, changes, &written); err != nil {
+				return out, fmt.Errorf("edit %s: writing tree: %w", e.Name, err)
+			}
 		}
-		if newTree == tree {
+		if newTree == tree && !empty {
 			out.results = append(out.results, res) // the same bytes written back
 			continue
 		}

@@ -12,7 +12,8 @@
 // the same pipeline, counting in Stats where each one went:
 //
 //  1. Name rules, first match drops the tag: cosign artefacts (*.sig,
-//     *.att, *.sbom, sha256-*), ignoreTags globs (path.Match), allowTags
+//     *.att, *.sbom, sha256-*), ignoreTags globs (path.Match, or RE2 for
+//     an entry written "regexp:<RE>"), allowTags
 //     (RE2, unanchored; or Argo CD Image Updater's "any"/"regexp:<RE>" with
 //     ArgoCompat), and for the digest strategy every tag but the followed one.
 //     FilterNames applies just these, so a registry client fetches metadata

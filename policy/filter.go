@@ -40,36 +40,117 @@ var ruleNames = [nRules]string{"", RuleCosign, RuleIgnoreTags, RuleAllowTags, Ru
 // submatch indices extract expands.
 type allowFunc func(tag string) (ok bool, match []int)
 
-func (p *Policy) compileFilters(spec *Spec) error {
-	if err := p.compileAllow(spec); err != nil {
-		return err
+// compileFilters compiles allowTags, ignoreTags, extract and platforms,
+// returning every problem found.
+func (p *Policy) compileFilters(spec *Spec) []error {
+	var errs []error
+	allowErr := p.compileAllow(spec)
+	if allowErr != nil {
+		errs = append(errs, allowErr)
 	}
 	for i, g := range spec.IgnoreTags {
+		field := fmt.Sprintf("ignoreTags[%d]", i)
+		if expr, ok := strings.CutPrefix(g, RegexpPrefix); ok {
+			re, err := regexp.Compile(expr)
+			if err != nil {
+				errs = append(errs, invalid(field, g, "%v", err))
+				continue
+			}
+			p.ignore = append(p.ignore, glob{pattern: g, re: re})
+			continue
+		}
+		if looksLikeRegexp(g) {
+			errs = append(errs, invalid(field, g, "%s", regexpHint(g)))
+			continue
+		}
 		if _, err := path.Match(g, ""); err != nil {
-			return invalid(fmt.Sprintf("ignoreTags[%d]", i), g, "%v", err)
+			errs = append(errs, invalid(field, g, "%v", err))
+			continue
 		}
 		p.ignore = append(p.ignore, compileGlob(g))
 	}
 	if spec.Extract != "" {
-		if spec.Strategy == NewestBuild || spec.Strategy == Digest {
-			return invalid("extract", spec.Extract, "only semver, alphabetical and numerical rank an extracted key")
+		switch {
+		case spec.Strategy == NewestBuild || spec.Strategy == Digest:
+			errs = append(errs, invalid("extract", spec.Extract, "only semver, alphabetical and numerical rank an extracted key"))
+		case allowErr != nil:
+			// allowTags is reported; its groups are unknown.
+		case p.allowRE == nil:
+			errs = append(errs, invalid("extract", spec.Extract, "needs allowTags to be a regular expression with the groups it references"))
+		default:
+			if err := checkTemplate(spec.Extract, p.allowRE); err != nil {
+				errs = append(errs, invalid("extract", spec.Extract, "%v", err))
+			} else {
+				p.extract = spec.Extract
+			}
 		}
-		if p.allowRE == nil {
-			return invalid("extract", spec.Extract, "needs allowTags to be a regular expression with the groups it references")
-		}
-		if err := checkTemplate(spec.Extract, p.allowRE); err != nil {
-			return invalid("extract", spec.Extract, "%v", err)
-		}
-		p.extract = spec.Extract
 	}
 	for i, s := range spec.Platforms {
 		pl, ok := parsePlatform(s)
 		if !ok {
-			return invalid(fmt.Sprintf("platforms[%d]", i), s, "not os/arch or os/arch/variant")
+			errs = append(errs, invalid(fmt.Sprintf("platforms[%d]", i), s, "not os/arch or os/arch/variant"))
+			continue
 		}
 		p.platforms = append(p.platforms, pl)
 	}
-	return nil
+	return errs
+}
+
+// RegexpPrefix marks an ignoreTags entry as a regular expression (RE2,
+// unanchored) instead of a glob: "regexp:^v\d+-debug$".
+const RegexpPrefix = "regexp:"
+
+// looksLikeRegexp reports an ignoreTags glob that is a regular expression
+// in all but name: anchored at either end. As a glob it would match only
+// tags that start with "^" or end with "$", which no valid tag does, so it
+// would silently ignore nothing.
+func looksLikeRegexp(g string) bool {
+	return strings.HasPrefix(g, "^") || strings.HasSuffix(g, "$")
+}
+
+// regexpHint says how to write what g most likely means: as a regular
+// expression, and as a glob when one says the same.
+func regexpHint(g string) string {
+	msg := fmt.Sprintf("ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write %q to use it as a regular expression", RegexpPrefix+g)
+	if alt, ok := globFor(g); ok {
+		msg += fmt.Sprintf(", or the glob %q", alt)
+	}
+	return msg
+}
+
+// globFor translates the simplest regular expressions (anchors, literal
+// text, ".*" and "\.") into the glob that matches the same tags.
+func globFor(re string) (string, bool) {
+	body := strings.TrimPrefix(re, "^")
+	anchoredStart, anchoredEnd := body != re, strings.HasSuffix(body, "$") && !strings.HasSuffix(body, `\$`)
+	body = strings.TrimSuffix(body, "$")
+	var b strings.Builder
+	if !anchoredStart {
+		b.WriteByte('*')
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case c == '.' && i+1 < len(body) && body[i+1] == '*':
+			b.WriteByte('*')
+			i++
+		case c == '\\' && i+1 < len(body) && (body[i+1] == '.' || body[i+1] == '-' || body[i+1] == '_'):
+			b.WriteByte(body[i+1])
+			i++
+		case isNameByte(c) || c == '-':
+			b.WriteByte(c)
+		default:
+			return "", false // a class, a group, a quantifier: no glob says it
+		}
+	}
+	if !anchoredEnd {
+		b.WriteByte('*')
+	}
+	g := b.String()
+	for strings.Contains(g, "**") {
+		g = strings.ReplaceAll(g, "**", "*")
+	}
+	return g, true
 }
 
 func (p *Policy) compileAllow(spec *Spec) error {
@@ -119,6 +200,7 @@ type glob struct {
 	pattern string
 	shape   byte // '=' literal, '<' "x*", '>' "*x", '~' "*x*", 0: path.Match
 	lit     string
+	re      *regexp.Regexp // a "regexp:" entry: matched by re alone
 }
 
 func compileGlob(pattern string) glob {
@@ -145,6 +227,9 @@ func compileGlob(pattern string) glob {
 }
 
 func (g glob) match(tag string) bool {
+	if g.re != nil {
+		return g.re.MatchString(tag)
+	}
 	if g.shape == '=' {
 		return tag == g.lit
 	}

@@ -34,9 +34,12 @@ type Spec struct {
 	// anything else (or an invalid regexp) matches nothing.
 	AllowTags  string
 	ArgoCompat bool
-	IgnoreTags []string // path.Match globs
-	Extract    string   // regexp.Expand template over AllowTags' match: the sort key
-	Order      string   // "asc" (default: greatest wins) or "desc"
+	// IgnoreTags are path.Match globs; an entry "regexp:<RE>" is an RE2
+	// expression (unanchored). A glob anchored like a regexp ("^v.*",
+	// "-debug$") is an error: as a glob it would match no tag.
+	IgnoreTags []string
+	Extract    string // regexp.Expand template over AllowTags' match: the sort key
+	Order      string // "asc" (default: greatest wins) or "desc"
 	// Platforms ("os/arch[/variant]") a candidate must provide; needs metadata.
 	Platforms      []string
 	AllowDowngrade bool
@@ -135,34 +138,44 @@ type Policy struct {
 	platforms     []platform
 }
 
-// New validates spec and compiles it. Errors wrap ErrInvalid and name the field.
+// New validates spec and compiles it. Errors wrap ErrInvalid and name the
+// field: every problem of the spec is reported at once, each a *FieldError
+// (joined with errors.Join when there are several; errors.As finds the
+// first, an Unwrap() []error walk finds them all).
 func New(spec Spec) (*Policy, error) {
 	p := &Policy{}
+	var errs []error
 	if spec.Strategy == "" {
 		spec.Strategy = Semver
 	}
+	knownStrategy := true
 	switch spec.Strategy {
 	case Semver, Alphabetical, Numerical, NewestBuild, Digest:
 	default:
-		return nil, invalid("strategy", string(spec.Strategy),
-			"not one of semver, newest-build, alphabetical, numerical, digest")
+		knownStrategy = false
+		errs = append(errs, invalid("strategy", string(spec.Strategy),
+			"not one of semver, newest-build, alphabetical, numerical, digest"))
 	}
-	if err := p.compileConstraint(&spec); err != nil {
-		return nil, err
+	if knownStrategy {
+		// Which constraint is valid depends on the strategy.
+		if err := p.compileConstraint(&spec); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := p.compileFilters(&spec); err != nil {
-		return nil, err
-	}
+	errs = append(errs, p.compileFilters(&spec)...)
 	switch spec.Order {
 	case "", "asc":
 		spec.Order = "asc"
 	case "desc":
-		if spec.Strategy != Alphabetical && spec.Strategy != Numerical {
-			return nil, invalid("order", spec.Order, "only alphabetical and numerical can be ordered; %s always prefers the greatest", spec.Strategy)
+		if knownStrategy && spec.Strategy != Alphabetical && spec.Strategy != Numerical {
+			errs = append(errs, invalid("order", spec.Order, "only alphabetical and numerical can be ordered; %s always prefers the greatest", spec.Strategy))
 		}
 		p.desc = true
 	default:
-		return nil, invalid("order", spec.Order, "not one of asc, desc")
+		errs = append(errs, invalid("order", spec.Order, "not one of asc, desc"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if spec.Strategy != Semver {
 		spec.Loose = false

@@ -287,6 +287,11 @@ func TestNewErrors(t *testing.T) {
 		{policy.Spec{Order: "desc"}, `order "desc": only alphabetical and numerical`},
 		{policy.Spec{Platforms: []string{"linux/amd64", "linux"}}, `platforms[1] "linux": not os/arch`},
 		{policy.Spec{Platforms: []string{"Linux/AMD64"}}, `platforms[0] "Linux/AMD64"`},
+		{policy.Spec{IgnoreTags: []string{"^v.*$"}}, `ignoreTags[0] "^v.*$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v.*$" to use it as a regular expression, or the glob "v*"`},
+		{policy.Spec{IgnoreTags: []string{`^.*\.sig$`}}, `ignoreTags[0] "^.*\\.sig$": ignoreTags are globs`},
+		{policy.Spec{IgnoreTags: []string{`-debug$`}}, `ignoreTags[0] "-debug$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:-debug$" to use it as a regular expression, or the glob "*-debug"`},
+		{policy.Spec{IgnoreTags: []string{`^v[0-9]+`}}, `ignoreTags[0] "^v[0-9]+": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v[0-9]+" to use it as a regular expression`},
+		{policy.Spec{IgnoreTags: []string{"regexp:("}}, `ignoreTags[0] "regexp:(": error parsing regexp`},
 	}
 	for _, tc := range cases {
 		_, err := policy.New(tc.spec)
@@ -301,6 +306,44 @@ func TestNewErrors(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field == "" {
 			t.Errorf("New(%+v): %v is not a FieldError", tc.spec, err)
 		}
+	}
+}
+
+// TestNewReportsEveryProblem: one bad field does not hide the others of
+// the same spec (issue 15, point 7).
+func TestNewReportsEveryProblem(t *testing.T) {
+	_, err := policy.New(policy.Spec{
+		Strategy: "latest", AllowTags: "(", Extract: "$1", IgnoreTags: []string{"ok", "^v"},
+		Order: "up", Platforms: []string{"linux"},
+	})
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *policy.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is not a FieldError", e)
+		}
+		got = append(got, fe.Field)
+	}
+	// extract is not judged while allowTags, whose groups it names, is broken.
+	want := []string{"strategy", "allowTags", "ignoreTags[1]", "platforms[0]", "order"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, policy.ErrInvalid) {
+		t.Errorf("%v does not match ErrInvalid", err)
+	}
+}
+
+// TestIgnoreTagsRegexp: "regexp:" entries are RE2 expressions, unanchored;
+// globs stay globs.
+func TestIgnoreTagsRegexp(t *testing.T) {
+	p := mustNew(t, policy.Spec{IgnoreTags: []string{`regexp:^v\d+\.\d+\.\d+-(debug|test)$`, "regexp:rc", "*-old"}})
+	res := p.Select(names("v1.0.0", "v1.1.0-debug", "v1.2.0-test", "v1.3.0-rc.1", "v1.4.0-old", "v1.0.1"), policy.Current{})
+	if diff := cmp.Diff([]string{"v1.0.1", "v1.0.0"}, res.Candidates); diff != "" {
+		t.Errorf("candidates (-want +got):\n%s", diff)
+	}
+	if res.Stats.Filtered[policy.RuleIgnoreTags] != 4 {
+		t.Errorf("ignoreTags removed %d, want 4", res.Stats.Filtered[policy.RuleIgnoreTags])
 	}
 }
 

@@ -35,6 +35,10 @@ func match(hosts []Host, ref string) Host {
 // credentialsRef is a parsed Host.Credentials: where the secret lives, never the secret.
 type credentialsRef struct {
 	env, file string
+	// dockerConfig: file is a docker config (config.json, a Kubernetes
+	// pull secret's .dockerconfigjson); a "file:" holding JSON is one too.
+	dockerConfig bool
+	registry     string // the host whose entry a docker config gives
 }
 
 func parseCredentialsRef(s string) (credentialsRef, error) {
@@ -43,8 +47,10 @@ func parseCredentialsRef(s string) (credentialsRef, error) {
 		return credentialsRef{env: s[len("env:"):]}, nil
 	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
 		return credentialsRef{file: s[len("file:"):]}, nil
+	case strings.HasPrefix(s, "dockerconfig:") && len(s) > len("dockerconfig:"):
+		return credentialsRef{file: s[len("dockerconfig:"):], dockerConfig: true}, nil
 	}
-	return credentialsRef{}, errors.New(`credentials: must be "env:VAR" or "file:/path"`)
+	return credentialsRef{}, errors.New(`credentials: must be "env:VAR", "file:/path" or "dockerconfig:/path"`)
 }
 
 // Authorization implements authn.Authenticator. The secret is read at use
@@ -60,9 +66,12 @@ func (c credentialsRef) Authorization() (*authn.AuthConfig, error) {
 		}
 		raw = v
 	default:
-		b, err := os.ReadFile(c.file)
+		b, err := readSecretFile(c.file)
 		if err != nil {
-			return nil, fmt.Errorf("credentials: %w", err)
+			return nil, err
+		}
+		if c.dockerConfig || isDockerConfig(b) {
+			return dockerConfigAuth(b, c.registry, c.where())
 		}
 		raw = string(b)
 	}
@@ -80,8 +89,11 @@ func parseUserPass(raw, where string) (*authn.AuthConfig, error) {
 }
 
 func (c credentialsRef) where() string {
-	if c.env != "" {
+	switch {
+	case c.env != "":
 		return "env:" + c.env
+	case c.dockerConfig:
+		return "dockerconfig:" + c.file
 	}
 	return "file:" + c.file
 }
@@ -123,6 +135,7 @@ func (c *Client) newRemotes(h Host) (*remotes, error) {
 		if err != nil {
 			return nil, err
 		}
+		ref.registry = registryOf(h.Prefix)
 		r.auth = ref
 		pushAuth = remote.WithAuth(ref)
 	}

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"os"
@@ -99,6 +100,11 @@ func TestAuth(t *testing.T) {
 
 	dockerConfig := t.TempDir()
 	os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(`{"auths":{"`+srv.Prefix()+`":{"username":"`+user+`","password":"`+pass+`"}}}`), 0o600)
+	// A Kubernetes pull secret mounted as a file: .dockerconfigjson with a base64 auth.
+	pullSecret := filepath.Join(dir, ".dockerconfigjson")
+	os.WriteFile(pullSecret, []byte(`{"auths":{"https://`+srv.Prefix()+`/v2/":{"auth":"`+base64.StdEncoding.EncodeToString([]byte(user+":"+pass))+`"}}}`), 0o600)
+	otherHost := filepath.Join(dir, "other-host.json")
+	os.WriteFile(otherHost, []byte(`{"auths":{"ghcr.io":{"auth":"`+base64.StdEncoding.EncodeToString([]byte(user+":"+pass))+`"}}}`), 0o600)
 
 	for _, tc := range []struct {
 		name    string
@@ -113,6 +119,9 @@ func TestAuth(t *testing.T) {
 		{name: "wrong password", host: registry.Host{Credentials: "file:" + bad}, wantErr: registry.ErrUnauthorized},
 		{name: "malformed file", host: registry.Host{Credentials: "file:" + malformed}, wantErr: errAny},
 		{name: "unset env", host: registry.Host{Credentials: "env:TAGWATCH_TEST_UNSET"}, wantErr: errAny},
+		{name: "dockerconfig", host: registry.Host{Credentials: "dockerconfig:" + pullSecret}},
+		{name: "file holding a docker config", host: registry.Host{Credentials: "file:" + pullSecret}},
+		{name: "docker config without the host", host: registry.Host{Credentials: "dockerconfig:" + otherHost}, wantErr: errAny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("DOCKER_CONFIG", dockerConfig)
@@ -153,7 +162,7 @@ func TestNewValidates(t *testing.T) {
 		opts []registry.Option
 		want string
 	}{
-		{"credentials syntax", []registry.Option{registry.WithHosts(registry.Host{Prefix: "r.example", Credentials: "user:pass"})}, `"env:VAR" or "file:/path"`},
+		{"credentials syntax", []registry.Option{registry.WithHosts(registry.Host{Prefix: "r.example", Credentials: "user:pass"})}, `"env:VAR", "file:/path" or "dockerconfig:/path"`},
 		{"empty prefix", []registry.Option{registry.WithHosts(registry.Host{})}, "prefix"},
 		{"scheme in prefix", []registry.Option{registry.WithHosts(registry.Host{Prefix: "https://r.example"})}, "without a scheme"},
 		{"duplicate", []registry.Option{registry.WithHosts(registry.Host{Prefix: "r.example"}, registry.Host{Prefix: "r.example/"})}, "duplicate"},

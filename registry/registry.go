@@ -79,7 +79,7 @@ type Client struct {
 	tagsSeen sync.Map // "repo:tag" → tagEntry: the digest last seen, and when
 	listings sync.Map // registry host → listing
 	group    singleflight.Group
-	calls    atomic.Int64 // calls of Describe, Digest and Retag under way
+	calls    atomic.Int64 // calls of Describe, Digest, Retag and Copy under way
 }
 
 // Option configures a Client.

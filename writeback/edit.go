@@ -30,8 +30,12 @@ type yamlFile struct {
 	lines   []int  // offsets of line starts in src
 	docs    []*yaml.Node
 	splices []textSplice
-	out     []byte // the edited bytes, once checked
+	out     []byte   // the edited bytes, once checked
+	fields  []string // the fields the edit sets, for FileChange.Fields
 }
+
+// noteField records a field the edit changes ("image.tag", "line 12").
+func (f *yamlFile) noteField(path string) { f.fields = append(f.fields, path) }
 
 // textSplice replaces src[start:end] with text.
 type textSplice struct {

@@ -31,6 +31,8 @@ type goldenCase struct {
 		Digest string `yaml:"digest"`
 	} `yaml:"image"`
 	Changed []string `yaml:"changed"` // files Write reports
+	// Fields, when set, are the fields WriteChanges reports, "file: field".
+	Fields []string `yaml:"fields"`
 	// Read, when set, is what Read returns after the write.
 	Read *struct {
 		Name   string `yaml:"name"`
@@ -90,7 +92,17 @@ func TestWriteGolden(t *testing.T) {
 				}
 			}
 			before := readGoldenTree(t, root)
-			got, err := Write(root, c.target(), c.image())
+			changes, err := WriteChanges(root, c.target(), c.image())
+			var got, fields []string
+			for _, ch := range changes {
+				got = append(got, ch.Path)
+				for _, f := range ch.Fields {
+					fields = append(fields, ch.Path+": "+f)
+				}
+				if want, _ := os.ReadFile(filepath.Join(root, filepath.FromSlash(ch.Path))); string(want) != string(ch.After) || before[ch.Path] != string(ch.Before) {
+					t.Errorf("%s: Before/After are not the bytes before and after the write", ch.Path)
+				}
+			}
 			if c.Error != "" || c.ErrorIs != "" {
 				if err == nil {
 					t.Fatalf("Write succeeded (changed %v), want error %q", got, c.Error)
@@ -111,6 +123,13 @@ func TestWriteGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(c.Changed, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("changed files (-want +got):\n%s", diff)
+			}
+			if c.Fields != nil {
+				if diff := cmp.Diff(c.Fields, fields); diff != "" {
+					t.Errorf("fields (-want +got):\n%s", diff)
+				}
+			} else if len(got) > 0 && len(fields) == 0 {
+				t.Errorf("files changed but no field reported")
 			}
 			expected := filepath.Join(dir, "expected")
 			if _, err := os.Stat(expected); err != nil {

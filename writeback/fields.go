@@ -16,8 +16,8 @@ type Field struct {
 func (f Field) String() string { return f.File + " " + f.Path }
 
 // Fields returns the fields t writes in the tree at root, without writing:
-// the images entry of t.Name in the kustomization (none when the entry or
-// the kustomization is missing), the configured dotted paths of a Helm
+// the images entry of t.Name in the kustomization (when the entry is
+// missing, the one a write would add; none without a kustomization), the configured dotted paths of a Helm
 // values file, every scalar marked for the alias under a marker target's
 // folder. It fails as Read does on a target that cannot be read.
 func Fields(root string, t Target) ([]Field, error) {
@@ -33,12 +33,8 @@ func Fields(root string, t Target) ([]Field, error) {
 		if err != nil {
 			return nil, err
 		}
-		k, err := parseKustomization(f, t.Name)
-		if err != nil {
+		if _, err := parseKustomization(f, t.Name); err != nil {
 			return nil, err
-		}
-		if k.entry == nil {
-			return nil, nil
 		}
 		return []Field{{File: f.rel, Path: "images[name=" + t.Name + "]"}}, nil
 	case Helm:

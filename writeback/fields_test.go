@@ -35,7 +35,7 @@ func TestFields(t *testing.T) {
 		want []Field
 	}{
 		{"kustomize entry", Target{Kind: Kustomize, Path: "envs/prod", Name: "app"}, []Field{{"envs/prod/kustomization.yaml", "images[name=app]"}}},
-		{"kustomize without the entry", Target{Kind: Kustomize, Path: "envs/prod", Name: "web"}, nil},
+		{"kustomize without the entry: the one a write adds", Target{Kind: Kustomize, Path: "envs/prod", Name: "web"}, []Field{{"envs/prod/kustomization.yaml", "images[name=web]"}}},
 		{"no kustomization", Target{Kind: Kustomize, Path: ".", Name: "app"}, nil},
 		{"helm paths, canonical", Target{Kind: Helm, Path: "envs/prod/values.yaml", RepositoryField: "image.repository", TagField: "image.tag"},
 			[]Field{{"envs/prod/values.yaml", "image.repository"}, {"envs/prod/values.yaml", "image.tag"}}},

@@ -184,6 +184,9 @@ func helmEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 			if err := f.replaceScalar(loc.value, s.value, loc.flow); err != nil {
 				return nil, err
 			}
+			if steps, err := parseFieldPath(s.key); err == nil {
+				f.noteField(canonicalPath(steps))
+			}
 		}
 	}
 	return finishEdit(f, func(nf *yamlFile) error {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -25,6 +26,9 @@ type kustomization struct {
 	images    *yaml.Node // its value: a sequence or a null
 	entry     *yaml.Node // the entry whose name matches; nil when missing
 }
+
+// KustomizationFileNames are the file names kustomize recognises, in its order.
+func KustomizationFileNames() []string { return slices.Clone(kustomizationFileNames) }
 
 // KustomizationFile is the path, relative to root, of the kustomization
 // file in dir (relative to root), the first of the names kustomize
@@ -156,6 +160,41 @@ func readKustomize(root string, t Target) (Image, error) {
 	return k.image(), nil
 }
 
+// KustomizeEntry is one images entry of a kustomization.
+type KustomizeEntry struct {
+	Name    string // images[].name: what kustomize matches in the resources
+	NewName string // images[].newName; "" when not set
+}
+
+// KustomizeEntries returns the images entries of the kustomization in dir
+// (relative to root), in file order: what a "no images entry named …"
+// message lists. A missing kustomization is ErrNotFound.
+func KustomizeEntries(root, dir string) ([]KustomizeEntry, error) {
+	f, err := openKustomization(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parseKustomization(f, "")
+	if err != nil {
+		return nil, err
+	}
+	if k.images == nil || k.images.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	var out []KustomizeEntry
+	for _, e := range k.images.Content {
+		var ke KustomizeEntry
+		if _, v := mapField(e, "name"); v != nil {
+			ke.Name = v.Value
+		}
+		if _, v := mapField(e, "newName"); v != nil && v.Kind == yaml.ScalarNode {
+			ke.NewName = v.Value
+		}
+		out = append(out, ke)
+	}
+	return out, nil
+}
+
 // editKustomize plans the edit of t to img; it returns the file when it changes.
 func editKustomize(root string, t Target, img Image) ([]*yamlFile, error) {
 	f, err := openKustomization(root, t.Path)
@@ -176,12 +215,13 @@ func kustomizeEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 		if want.Name == "" {
 			want.Name = k.image().Name
 		}
-		err = k.updateEntry(img)
+		err = k.updateEntry(t.Name, img)
 	} else {
 		if want.Name == "" {
 			want.Name = t.Name
 		}
 		err = k.addEntry(t.Name, img)
+		f.noteField(fmt.Sprintf("images[name=%s] (added)", t.Name))
 	}
 	if err != nil {
 		return nil, err
@@ -201,8 +241,8 @@ func kustomizeEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 	})
 }
 
-// updateEntry sets newName, newTag and digest of the existing entry.
-func (k *kustomization) updateEntry(img Image) error {
+// updateEntry sets newName, newTag and digest of the existing entry name.
+func (k *kustomization) updateEntry(name string, img Image) error {
 	var set []scalarField
 	var remove []string
 	if cur := k.image(); img.Name != "" && img.Name != cur.Name {
@@ -217,6 +257,16 @@ func (k *kustomization) updateEntry(img Image) error {
 		set = append(set, scalarField{"digest", img.Digest})
 	} else {
 		remove = append(remove, "digest")
+	}
+	for _, fl := range set {
+		if _, v := mapField(k.entry, fl.key); v == nil || !scalarIs(v, fl.value) {
+			k.f.noteField(fmt.Sprintf("images[name=%s].%s", name, fl.key))
+		}
+	}
+	for _, key := range remove {
+		if _, v := mapField(k.entry, key); v != nil {
+			k.f.noteField(fmt.Sprintf("images[name=%s].%s (removed)", name, key))
+		}
 	}
 	return k.f.setFields(k.entry, k.flow(), set, remove)
 }

@@ -295,6 +295,7 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 			if err := m.f.replaceScalar(m.node, v, m.flow); err != nil {
 				return nil, err
 			}
+			m.f.noteField(markerLabel(m, t.Name))
 		}
 	}
 	var changed []*yamlFile
@@ -321,6 +322,14 @@ func editMarkers(root string, t Target, img Image) ([]*yamlFile, error) {
 		changed = append(changed, out...)
 	}
 	return changed, nil
+}
+
+// markerLabel names a marked scalar for a plan: "line 12 (app:tag)".
+func markerLabel(m markedScalar, alias string) string {
+	if m.scalarField != markerWhole {
+		alias += ":" + m.scalarField
+	}
+	return fmt.Sprintf("%s (%s)", m.field().Path, alias)
 }
 
 // markerValue is what marker m gets for img. A value that stays as it is

@@ -147,6 +147,28 @@ func Read(root string, t Target) (Image, error) {
 // already written are returned with the error. Safe to repeat: it decides
 // from what it reads, so it can re-run on a new head after a rejected push.
 func Write(root string, t Target, img Image) ([]string, error) {
+	cs, err := WriteChanges(root, t, img)
+	var changed []string
+	for _, c := range cs {
+		changed = append(changed, c.Path)
+	}
+	return changed, err
+}
+
+// FileChange is one file a write changed: what it set and the bytes
+// before and after, for a plan a person reads (`tagwatch run --diff`).
+type FileChange struct {
+	Path string // slash-separated, relative to the repository root
+	// Fields are the fields set, in the file's terms:
+	// "images[name=team/app].newTag", "images[name=team/app] (added)",
+	// "image.tag" (Helm), "line 12 (app:tag)" (a marker).
+	Fields        []string
+	Before, After []byte
+}
+
+// WriteChanges is Write returning, for each file it changed, the fields it
+// set and the bytes before and after.
+func WriteChanges(root string, t Target, img Image) ([]FileChange, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -166,12 +188,12 @@ func Write(root string, t Target, img Image) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var changed []string
+	var changed []FileChange
 	for _, f := range files {
 		if err := f.save(f.out); err != nil {
 			return changed, err
 		}
-		changed = append(changed, f.rel)
+		changed = append(changed, FileChange{Path: f.rel, Fields: f.fields, Before: f.original(), After: f.out})
 	}
 	return changed, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
 )
 
@@ -58,13 +59,48 @@ func runWith(args []string, stderr io.Writer) int {
 		return code
 	}
 	if g.log != nil && g.logFormat == "json" {
-		g.log.WithField("exitCode", code).Error(err.Error())
+		// One entry per problem: a log collector shows each on its own,
+		// not several packed into one message with newlines.
+		for _, p := range problems(err) {
+			logProblem(g.log.WithField("exitCode", code), p).Error(p.Error())
+		}
 	} else {
 		// Errors (a config's list of problems) can span lines: print them as
 		// they are rather than as one quoted log field.
 		fmt.Fprintf(stderr, "tagwatch: %v\n", err)
 	}
 	return code
+}
+
+// problems splits err into the problems it lists (a config's
+// config.Errors, errors.Join), depth first; an error that lists none is
+// one problem.
+func problems(err error) []error {
+	var many interface{ Unwrap() []error }
+	if !errors.As(err, &many) {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range many.Unwrap() {
+		out = append(out, problems(e)...)
+	}
+	return out
+}
+
+// logProblem adds where a configuration problem is (file, line, field) to e.
+func logProblem(e *logrus.Entry, err error) *logrus.Entry {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) {
+		return e
+	}
+	f := logrus.Fields{"file": fe.File}
+	if fe.Line > 0 {
+		f["line"] = fe.Line
+	}
+	if fe.Field != "" {
+		f["field"] = fe.Field
+	}
+	return e.WithFields(f)
 }
 
 // exitCode is the exit status of a command that returned err.

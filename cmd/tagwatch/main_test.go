@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,16 +99,34 @@ func TestErrorOutput(t *testing.T) {
 	if got := runWith([]string{"--log-format", "json", "run", "--once", "--config", cfg}, &js); got != exitUsage {
 		t.Fatalf("json: exit %d, want %d", got, exitUsage)
 	}
-	var entry struct {
+	type entry struct {
 		Level    string `json:"level"`
 		Msg      string `json:"msg"`
 		ExitCode int    `json:"exitCode"`
+		File     string `json:"file"`
+		Line     int    `json:"line"`
+		Field    string `json:"field"`
 	}
-	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &entry); err != nil {
-		t.Fatalf("json: last stderr line is not JSON: %v\n%s", err, js.String())
+	// One entry per problem, none with a newline in its message.
+	var entries []entry
+	for _, l := range strings.Split(strings.TrimSpace(js.String()), "\n") {
+		var e entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("json: stderr line is not JSON: %v\n%s", err, js.String())
+		}
+		entries = append(entries, e)
 	}
-	if entry.Level != "error" || entry.ExitCode != exitUsage || !strings.Contains(entry.Msg, "colour") {
-		t.Errorf("json: entry = %+v", entry)
+	if len(entries) != problems {
+		t.Fatalf("json: %d entries, want one per problem (%d):\n%s", len(entries), problems, js.String())
+	}
+	var fields []string
+	for _, e := range entries {
+		if e.Level != "error" || e.ExitCode != exitUsage || strings.Contains(e.Msg, "\n") || e.File != cfg || e.Line == 0 {
+			t.Errorf("json: entry = %+v", e)
+		}
+		fields = append(fields, e.Field)
+	}
+	if !slices.Contains(fields, "environments[0].colour") || !slices.Contains(fields, "environments[0].name") {
+		t.Errorf("json: fields %q lack colour and name", fields)
 	}
 }

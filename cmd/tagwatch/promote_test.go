@@ -40,6 +40,16 @@ func TestPromote(t *testing.T) {
 	if _, code := runRegistryCmd(t, "promote", srv.Repo("team/app:missing"), "x"); code != exitFailed {
 		t.Errorf("missing source: exit %d, want %d", code, exitFailed)
 	}
+	other := srv.PushImage(t, "team/app", time.Now().Add(time.Hour), "1.5.0")
+	if out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:1.4.0-rc.2"), "1.5.0"); code != exitFailed || out != "" {
+		t.Errorf("onto another image: exit %d, stdout %q; want %d and nothing", code, out, exitFailed)
+	}
+	if out, code := runRegistryCmd(t, "promote", srv.Repo("team/app:1.4.0-rc.2"), "1.5.0", "--force"); code != exitOK || strings.TrimSpace(out) != digest {
+		t.Errorf("--force: exit %d, stdout %q", code, out)
+	}
+	if out, _ := runRegistryCmd(t, "promote", srv.Repo("team/app:1.5.0"), "x"); strings.TrimSpace(out) == other {
+		t.Errorf("1.5.0 was not moved by --force")
+	}
 }
 
 func TestPromoteUsage(t *testing.T) {
@@ -49,6 +59,8 @@ func TestPromoteUsage(t *testing.T) {
 		{"promote", "registry.example.com/team/app", "1.0.0"},
 		{"promote", "registry.example.com/team/app:1.0.0", "not a tag"},
 		{"promote", "Registry.Example.com/Team/App:1.0.0", "x"},
+		{"promote", "registry.example.com/team/app:1.0.0", "nginx:1.27"}, // another repository names its registry
+		{"promote", "--config", "tagwatch.yaml", "--insecure", "registry.example.com/team/app:1.0.0", "x"},
 	} {
 		if _, code := runRegistryCmd(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)

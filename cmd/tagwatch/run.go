@@ -7,9 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -21,7 +19,6 @@ import (
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/internal/server"
-	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -31,11 +28,13 @@ type runFlags struct {
 	config   string
 	once     bool
 	dryRun   bool
+	diff     bool
 	output   string
 	listen   string
 	cacheDir string
 	grace    time.Duration
 	timeout  time.Duration
+	poll     time.Duration // how often the daemon checks the config file for changes
 	history  int
 }
 
@@ -49,11 +48,16 @@ every image of every environment, rewrites the environments' files and pushes
 one commit per environment that changed (all in one push per cycle).
 
 It runs until SIGINT or SIGTERM; a cycle under way is finished first (a second
-signal abandons it; a push is never left half-written). With --once it runs
+signal abandons it; a push is never left half-written). It reloads the config
+on SIGHUP and when the file changes (a mounted ConfigMap too), between two
+cycles; a config that does not load is reported and the running one kept. With --once it runs
 one cycle and exits: 0 when everything went through, 1 when a target failed,
 2 for a usage or configuration error.`,
 		Example: `  # check a config and see what would change, without writing anything
   tagwatch run --config tagwatch.yaml --once --dry-run
+
+  # the same plan with a unified diff of every file it would write
+  tagwatch run --config tagwatch.yaml --once --dry-run --diff
 
   # one cycle, machine-readable report on stdout
   tagwatch run --config tagwatch.yaml --once -o json
@@ -69,11 +73,13 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.StringVarP(&f.config, "config", "c", "", "config file (tagwatch.yaml)")
 	fl.BoolVar(&f.once, "once", false, "run one cycle and exit")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compute the changes and write nothing (no commit, no push)")
+	fl.BoolVar(&f.diff, "diff", false, "text report: a unified diff of every file written (or, with --dry-run, that would be)")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format on stdout: text or json")
 	fl.StringVar(&f.listen, "listen", "", "serve /healthz, /readyz, /metrics and the registry webhooks on this address (e.g. :8080)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
+	fl.DurationVar(&f.poll, "config-poll", 5*time.Second, "how often the daemon checks the config file for changes to reload; 0: on SIGHUP only")
 	fl.IntVar(&f.history, "history-limit", gitrepo.DefaultMaxHistory, "commits of a repository read (and fetched into the shallow working copy) for promotion gates and rollbacks")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -95,41 +101,33 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usagef("-o: %q is not one of text, json", f.output)
 	}
-	cfg, err := config.Load(f.config)
+	if f.diff && f.output != "text" {
+		return usagef("--diff is for the text report; -o json lists the files of each change in files")
+	}
+	set, err := loadSet(cmd.Context(), f.config)
 	if err != nil {
 		return usagef("%w", err)
-	}
-	set, err := plan.FromConfig(cfg)
-	if err != nil {
-		return usagef("%w", err)
-	}
-	// Secrets are read again at each use; a missing one is a configuration
-	// error now rather than a failed cycle later.
-	for _, p := range set.Plans {
-		if _, err := p.Repo.Options(cmd.Context()); err != nil {
-			return usagef("%s: %s: %w", f.config, p.Repo.Display(), err)
-		}
 	}
 	cacheDir, err := cacheDir(f.cacheDir)
 	if err != nil {
 		return err
 	}
 	log := logrus.NewEntry(g.log)
-	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")))
-	if err != nil {
-		return usagef("%s: registries: %w", f.config, err)
-	}
 	out := cmd.OutOrStdout()
+	text := reconcile.TextOptions{DryRun: f.dryRun, Diff: f.diff}
 	opts := []reconcile.Option{
 		reconcile.WithLogger(log),
 		reconcile.WithCacheDir(filepath.Join(cacheDir, "git")),
-		reconcile.WithInterval(set.Interval),
 		reconcile.WithCycleTimeout(f.timeout),
 		reconcile.WithDryRun(f.dryRun),
 		reconcile.WithHistoryLimit(f.history),
 	}
 	if f.once {
-		loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
+		client, err := newClient(set, cacheDir)
+		if err != nil {
+			return usagef("%s: registries: %w", f.config, err)
+		}
+		loop, err := reconcile.New(client, reconcile.Static(set.Plans), append(opts, reconcile.WithInterval(set.Interval))...)
 		if err != nil {
 			return err
 		}
@@ -139,7 +137,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		ctx, cancel := withTimeout(cmd.Context(), f.timeout)
 		defer cancel()
 		rep, err := loop.Cycle(ctx, reconcile.DryRun(f.dryRun))
-		if werr := writeReport(out, f.output, rep, f.dryRun); werr != nil {
+		if werr := writeReport(out, f.output, rep, text); werr != nil {
 			return werr
 		}
 		if err != nil {
@@ -150,51 +148,49 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		}
 		return nil
 	}
-	health := server.NewHealth(3 * set.Interval)
 	m := metrics.New()
 	m.SetLeader(true) // one process, one writer: leader election is for Kubernetes mode
-	opts = append(opts,
-		reconcile.WithObserver(healthObserver{health}),
+	sup := &supervisor{f: f, log: log, cacheDir: cacheDir, m: m, health: server.NewHealth(3 * set.Interval)}
+	sup.opts = append(opts,
+		reconcile.WithObserver(healthObserver{sup.health}),
 		reconcile.WithObserver(m),
-		reconcile.WithObserver(&reportWriter{w: out, format: f.output, dryRun: f.dryRun, log: log}))
-	loop, err := reconcile.New(client, reconcile.Static(set.Plans), opts...)
+		reconcile.WithObserver(&reportWriter{w: out, format: f.output, text: text, log: log}))
+	gen, err := sup.build(set)
 	if err != nil {
-		return err
+		return usagef("%s: %w", f.config, err)
 	}
+	sup.cur = gen
 	var handler http.Handler
 	if f.listen != "" {
-		if handler, err = endpoints(set, loop, health, m, log); err != nil {
-			return err
-		}
+		handler = sup.endpoints()
 	}
-	return daemon(cmd.Context(), loop, handler, f, set.Interval, log)
+	return sup.run(cmd.Context(), handler)
 }
 
-// endpoints is what --listen serves: /healthz, /readyz, /metrics and the
-// registry webhooks, whose events trigger cycles for the repositories
-// pushed.
-func endpoints(set *plan.Set, loop *reconcile.Loop, health *server.Health, m *metrics.Metrics, log *logrus.Entry) (http.Handler, error) {
-	sink := func(typ string, events []webhook.Event) {
-		repos := make([]string, 0, len(events))
-		for _, e := range events {
-			repos = append(repos, e.Repository)
-		}
-		log.WithFields(logrus.Fields{"type": typ, "repositories": repos}).Debug("webhook accepted")
-		loop.Trigger(repos...)
-	}
-	opts := []webhook.Option{webhook.WithInsecure(set.InsecureWebhooks), webhook.WithObserver(m.Webhook)}
-	for typ, secret := range set.Webhooks {
-		opts = append(opts, webhook.WithSecret(typ, secret))
-	}
-	wh, err := webhook.NewHandler(sink, opts...)
+// loadSet loads the config at path into plans. Secrets are read again at
+// each use; a missing one is a configuration error now rather than a
+// failed cycle later.
+func loadSet(ctx context.Context, path string) (*plan.Set, error) {
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	mux.Handle(webhook.Path, wh) // no method in the pattern: the handler answers 405 and counts it
-	mux.Handle("/", health.Handler())
-	return mux, nil
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range set.Plans {
+		if _, err := p.Repo.Options(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, p.Repo.Display(), err)
+		}
+	}
+	return set, nil
+}
+
+// newClient is the registry client of a set: its hosts, the metadata
+// cache under cacheDir.
+func newClient(set *plan.Set, cacheDir string) (*registry.Client, error) {
+	return registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")))
 }
 
 // withTimeout bounds a cycle; d <= 0 means no limit.
@@ -216,11 +212,11 @@ func cacheDir(flag string) (string, error) {
 	return filepath.Join(d, "tagwatch"), nil
 }
 
-func writeReport(w io.Writer, format string, rep reconcile.Report, dryRun bool) error {
+func writeReport(w io.Writer, format string, rep reconcile.Report, text reconcile.TextOptions) error {
 	if format == "json" {
 		return json.NewEncoder(w).Encode(rep)
 	}
-	return rep.WriteText(w, dryRun)
+	return rep.WriteTextWith(w, text)
 }
 
 // healthObserver feeds /readyz from the loop's cycles.
@@ -233,7 +229,7 @@ func (o healthObserver) CycleDone(s reconcile.Summary) { o.h.Cycle(s.Err) }
 type reportWriter struct {
 	w      io.Writer
 	format string
-	dryRun bool
+	text   reconcile.TextOptions
 	log    *logrus.Entry
 }
 
@@ -242,63 +238,7 @@ func (o *reportWriter) CycleDone(s reconcile.Summary) {
 	if o.format == "text" && len(rep.Changes)+len(rep.Held)+len(rep.Errors) == 0 {
 		return
 	}
-	if err := writeReport(o.w, o.format, rep, o.dryRun); err != nil {
+	if err := writeReport(o.w, o.format, rep, o.text); err != nil {
 		o.log.WithError(err).Error("writing the report")
 	}
-}
-
-// daemon runs the loop until SIGINT/SIGTERM. The first signal drains (the
-// cycle under way finishes, up to f.grace); a second one, or the grace
-// running out, stops hard (nothing is pushed after that).
-func daemon(ctx context.Context, loop *reconcile.Loop, handler http.Handler, f *runFlags, interval time.Duration, log *logrus.Entry) error {
-	if handler != nil {
-		srv, err := server.Listen(f.listen, handler)
-		if err != nil {
-			return usagef("--listen: %w", err)
-		}
-		log.WithField("addr", srv.Addr().String()).Info("serving /healthz, /readyz, /metrics and " + webhook.Path)
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-	}
-	runCtx, stop := onSignals(ctx, loop, f.grace, log)
-	defer stop()
-	log.WithField("interval", interval.String()).Info("watching")
-	err := loop.Run(runCtx)
-	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
-		log.Warn("stopped before the cycle under way finished; nothing was pushed after the stop")
-		return nil
-	}
-	log.Info("stopped")
-	return err
-}
-
-// onSignals handles SIGINT and SIGTERM for the daemon: the first drains the
-// loop and, after grace or a second signal, cancels the returned context
-// (a hard stop). ctx ending counts as a first signal. Call stop when done.
-func onSignals(ctx context.Context, loop *reconcile.Loop, grace time.Duration, log *logrus.Entry) (runCtx context.Context, stop func()) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		select {
-		case s := <-sigs:
-			log.WithField("signal", s.String()).Info("stopping after the cycle under way; signal again to abandon it")
-		case <-ctx.Done():
-		case <-runCtx.Done():
-			return
-		}
-		loop.Drain()
-		select {
-		case <-sigs:
-			log.Warn("abandoning the cycle under way")
-		case <-time.After(grace):
-		case <-runCtx.Done():
-			return
-		}
-		cancel()
-	}()
-	return runCtx, func() { signal.Stop(sigs); cancel() }
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
 	"github.com/tagwatch/tagwatch/policy"
 )
@@ -39,10 +41,15 @@ type testOptions struct {
 
 	TagsFile   string // offline: one tag a line, no registry
 	ConfigPath string // --config: registry settings (credentials, CA, insecure) from tagwatch.yaml
+	Env        string // --env: the policy of IMAGE in this environment of the config
 	Insecure   bool   // --insecure: plain HTTP to the registry
 	Output     string // "text" or "json"
 
 	current string // raw --current
+	// changed reports whether a flag was given on the command line: with
+	// --env, the policy flags given override the config's fields.
+	changed func(flag string) bool
+	origin  string // with --env: where the policy was written
 }
 
 // testResult is what `tagwatch test` shows: the policy's result, and the
@@ -68,8 +75,12 @@ tags each filter removed and which candidates were left.
 
 With --tags-file it runs offline on a list of tag names (one a line; blank
 lines and # comments are ignored; "-" reads stdin), for the strategies that need nothing but
-names (semver, alphabetical, numerical). Without it, it asks the registry.`,
+names (semver, alphabetical, numerical). Without it, it asks the registry.
+
+With --config and --env it uses the policy the config gives IMAGE in that
+environment; policy flags given as well override its fields.`,
 		Example: `  tagwatch test registry.example.com/team/app --constraint '^1' --tags-file tags.txt
+  tagwatch test registry.example.com/team/app --config tagwatch.yaml --env production --current 1.3.0
   tagwatch test ghcr.io/org/app --strategy numerical --allow-tags '^main-(?P<ts>\d+)-' --extract '$ts' --tags-file tags.txt -o json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -79,6 +90,7 @@ names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image = args[0]
+			o.changed = cmd.Flags().Changed
 			return runTest(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
@@ -87,13 +99,14 @@ names (semver, alphabetical, numerical). Without it, it asks the registry.`,
 	f.StringVar(&o.Constraint, "constraint", "", `semver range (empty: "*"); for digest, the tag to follow`)
 	f.BoolVar(&o.SemverLoose, "semver-loose", false, `semver: also accept "1.2" and "1" as versions`)
 	f.StringVar(&o.AllowTags, "allow-tags", "", "RE2 expression a tag must match (unanchored)")
-	f.StringArrayVar(&o.IgnoreTags, "ignore-tags", nil, "glob of tags to ignore (repeatable)")
+	f.StringArrayVar(&o.IgnoreTags, "ignore-tags", nil, "glob of tags to ignore, or regexp:<RE> (repeatable)")
 	f.StringVar(&o.Extract, "extract", "", "regexp.Expand template over --allow-tags giving the sort key ($1, $name, ${name})")
 	f.StringVar(&o.Order, "order", "asc", "alphabetical and numerical: asc picks the greatest, desc the smallest")
 	f.StringArrayVar(&o.Platforms, "platform", nil, "os/arch[/variant] a candidate must provide (repeatable; needs the registry)")
 	f.StringVar(&o.current, "current", "", "the tag Git holds now (TAG or TAG@sha256:…), to decide update/current/held")
 	f.StringVar(&o.TagsFile, "tags-file", "", `evaluate offline on the tags in this file (one a line; "-": stdin)`)
-	f.StringVar(&o.ConfigPath, "config", "", "tagwatch.yaml to take registry settings from")
+	f.StringVar(&o.ConfigPath, "config", "", "tagwatch.yaml to take registry settings (and, with --env, the policy) from")
+	f.StringVar(&o.Env, "env", "", "with --config: use the policy the config gives IMAGE in this environment")
 	f.BoolVar(&o.Insecure, "insecure", false, "talk plain HTTP to the registry")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
 	return cmd
@@ -122,12 +135,67 @@ func (o *testOptions) validate() error {
 	if o.ConfigPath != "" && o.Insecure {
 		return usagef("--config and --insecure exclude each other: set insecure for the registry in the config")
 	}
+	if o.Env != "" && o.ConfigPath == "" {
+		return usagef("--env needs --config: the environment's policy is in the config")
+	}
 	if err := checkRepository(o.Image); err != nil {
 		return err
 	}
 	tag, digest, _ := strings.Cut(o.current, "@")
 	o.Current = policy.Current{Tag: tag, Digest: digest}
 	return nil
+}
+
+// configSpec is the policy the config gives IMAGE in environment --env,
+// with the policy flags given on the command line over it.
+func (o *testOptions) configSpec() (policy.Spec, error) {
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return policy.Spec{}, usageError{err}
+	}
+	var names []string
+	for i, e := range cfg.Environments {
+		names = append(names, e.Name)
+		if e.Name != o.Env {
+			continue
+		}
+		var images []string
+		for j, im := range e.Images {
+			images = append(images, im.Image)
+			if plan.Normalize(im.Image) != plan.Normalize(o.Image) {
+				continue
+			}
+			spec := im.PolicySpec()
+			o.origin = fmt.Sprintf("%s: environments[%d].images[%d]", cfg.File, i, j)
+			o.overrideSpec(&spec)
+			return spec, nil
+		}
+		return policy.Spec{}, usagef("environment %q of %s does not watch %s (it watches %s)", o.Env, cfg.File, o.Image, strings.Join(images, ", "))
+	}
+	return policy.Spec{}, usagef("%s has no environment %q (it has %s)", cfg.File, o.Env, strings.Join(names, ", "))
+}
+
+// overrideSpec sets the fields of spec whose flags were given.
+func (o *testOptions) overrideSpec(spec *policy.Spec) {
+	given := o.policySpec()
+	var over []string
+	set := func(flag string, apply func()) {
+		if o.changed != nil && o.changed(flag) {
+			apply()
+			over = append(over, "--"+flag)
+		}
+	}
+	set("strategy", func() { spec.Strategy = given.Strategy })
+	set("constraint", func() { spec.Constraint = given.Constraint })
+	set("semver-loose", func() { spec.Loose = given.Loose })
+	set("allow-tags", func() { spec.AllowTags = given.AllowTags })
+	set("ignore-tags", func() { spec.IgnoreTags = given.IgnoreTags })
+	set("extract", func() { spec.Extract = given.Extract })
+	set("order", func() { spec.Order = given.Order })
+	set("platform", func() { spec.Platforms = given.Platforms })
+	if len(over) > 0 {
+		o.origin += ", with " + strings.Join(over, " ")
+	}
 }
 
 // checkRepository rejects an IMAGE that is empty or carries a tag or digest.
@@ -146,7 +214,14 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 	if err := o.validate(); err != nil {
 		return err
 	}
-	pol, err := policy.New(o.policySpec())
+	spec := o.policySpec()
+	if o.Env != "" {
+		var err error
+		if spec, err = o.configSpec(); err != nil {
+			return err
+		}
+	}
+	pol, err := policy.New(spec)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -269,6 +344,9 @@ func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *testRes
 	var b strings.Builder
 	fmt.Fprintf(&b, "image:      %s\n", o.Image)
 	fmt.Fprintf(&b, "policy:     %s\n", describeSpec(pol.Spec()))
+	if o.origin != "" {
+		fmt.Fprintf(&b, "from:       %s\n", o.origin)
+	}
 	fmt.Fprintf(&b, "tag:        %s\n", tag)
 	fmt.Fprintf(&b, "decision:   %s: %s\n", res.Decision, res.Reason)
 	if res.Invalid.N > 0 {

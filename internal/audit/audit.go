@@ -32,9 +32,11 @@ type Change struct {
 
 // Entry is one change read back from history.
 type Entry struct {
+	Kind       string // KindUpdate, KindRollback or KindCleared
 	Repository string // the repository read ("" when only one was)
 	Commit     string
 	Time       time.Time
+	Author     string // the commit's author name
 	Change
 }
 
@@ -167,10 +169,27 @@ func Trailer(c Change) string {
 // continues a trailer on lines that start with whitespace) is unfolded.
 func Parse(message string) []Change {
 	var out []Change
+	for _, r := range ParseRecords(message) {
+		if r.Kind == KindUpdate {
+			out = append(out, r.Change)
+		}
+	}
+	return out
+}
+
+// ParseRecords reads every tagwatch trailer of a commit message, in order:
+// Tagwatch-Update, Tagwatch-Rollback and Tagwatch-Rollback-Cleared, by the
+// rules of Parse.
+func ParseRecords(message string) []Record {
+	var out []Record
 	lines := strings.Split(strings.ReplaceAll(message, "\r\n", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
 		key, val, ok := strings.Cut(lines[i], ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(key), TrailerKey) || strings.HasPrefix(key, " ") {
+		if !ok || strings.HasPrefix(key, " ") {
+			continue
+		}
+		kind, known := trailerKinds[strings.ToLower(strings.TrimSpace(key))]
+		if !known {
 			continue
 		}
 		for i+1 < len(lines) && lines[i+1] != "" && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
@@ -178,7 +197,7 @@ func Parse(message string) []Change {
 			val += " " + strings.TrimSpace(lines[i])
 		}
 		if c, ok := parseValue(val); ok {
-			out = append(out, c)
+			out = append(out, Record{Kind: kind, Change: c})
 		}
 	}
 	return out

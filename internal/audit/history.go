@@ -44,11 +44,11 @@ func (f Filter) Match(c Change) bool {
 func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
 	entries := []Entry{}
 	err := src.Log(ctx, func(ci gitrepo.CommitInfo) error {
-		for _, c := range Parse(ci.Message) {
-			if !f.Match(c) {
+		for _, r := range ParseRecords(ci.Message) {
+			if !f.Match(r.Change) {
 				continue
 			}
-			entries = append(entries, Entry{Commit: ci.Hash, Time: ci.When, Change: c})
+			entries = append(entries, Entry{Kind: r.Kind, Commit: ci.Hash, Time: ci.When, Author: ci.Author.Name, Change: r.Change})
 			if f.Limit > 0 && len(entries) >= f.Limit {
 				return gitrepo.ErrStopLog
 			}
@@ -79,7 +79,12 @@ func WriteTable(w io.Writer, entries []Entry) error {
 			fmt.Fprintf(tw, "%s\t", e.Repository)
 		}
 		change := orNone(e.From) + " → " + e.To
-		if e.PromotedFrom != "" {
+		switch {
+		case e.Kind == KindRollback:
+			change += " (rollback by " + orDash(e.Author) + ")"
+		case e.Kind == KindCleared:
+			change = "rollback cleared"
+		case e.PromotedFrom != "":
 			change += " (from " + e.PromotedFrom + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
@@ -91,6 +96,7 @@ func WriteTable(w io.Writer, entries []Entry) error {
 
 // JSONEntry is the -o json form of an Entry.
 type JSONEntry struct {
+	Kind       string    `json:"kind"` // update, rollback or cleared
 	Repository string    `json:"repository,omitempty"`
 	Commit     string    `json:"commit"`
 	Time       time.Time `json:"time"`
@@ -107,7 +113,7 @@ type JSONEntry struct {
 func WriteJSON(w io.Writer, entries []Entry) error {
 	out := make([]JSONEntry, len(entries))
 	for i, e := range entries {
-		out[i] = JSONEntry{Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom}
+		out[i] = JSONEntry{Kind: cmpOr(e.Kind, KindUpdate), Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -124,6 +130,13 @@ func shortCommit(h string) string {
 func orDash(s string) string {
 	if s == "" {
 		return "-"
+	}
+	return s
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
 	}
 	return s
 }

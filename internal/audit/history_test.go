@@ -44,9 +44,9 @@ var commits = fakeLog{
 }
 
 func TestHistoryFilter(t *testing.T) {
-	app1 := Entry{Commit: "c3c3c3c3c3c3c3c3", Time: t0.Add(2 * time.Hour), Change: Change{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest}}
-	app0 := Entry{Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/team/app", To: "1.0.0"}}
-	web := Entry{Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/other/web", From: "1", To: "2"}}
+	app1 := Entry{Kind: KindUpdate, Commit: "c3c3c3c3c3c3c3c3", Time: t0.Add(2 * time.Hour), Change: Change{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest}}
+	app0 := Entry{Kind: KindUpdate, Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/team/app", To: "1.0.0"}}
+	web := Entry{Kind: KindUpdate, Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/other/web", From: "1", To: "2"}}
 	for _, tc := range []struct {
 		name   string
 		filter Filter
@@ -113,8 +113,8 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("%v in %s", err, b.String())
 	}
 	want := []map[string]any{
-		{"commit": "c3c3c3c3c3c3c3c3", "time": "2026-11-23T18:00:00Z", "env": "production", "image": "r.example.com/team/app", "from": "1.0.0", "to": "1.1.0", "digest": digest},
-		{"commit": "a1a1a1a1a1a1a1a1", "time": "2026-11-23T16:00:00Z", "env": "staging", "image": "r.example.com/team/app", "from": "", "to": "1.0.0", "digest": ""},
+		{"kind": "update", "commit": "c3c3c3c3c3c3c3c3", "time": "2026-11-23T18:00:00Z", "env": "production", "image": "r.example.com/team/app", "from": "1.0.0", "to": "1.1.0", "digest": digest},
+		{"kind": "update", "commit": "a1a1a1a1a1a1a1a1", "time": "2026-11-23T16:00:00Z", "env": "staging", "image": "r.example.com/team/app", "from": "", "to": "1.0.0", "digest": ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("WriteJSON (-want +got):\n%s", diff)
@@ -153,9 +153,9 @@ func TestHistoryFromGit(t *testing.T) {
 		hashes = append(hashes, h)
 	}
 	want := []Entry{
-		{Commit: hashes[3], Change: steps[3].changes[0]},
-		{Commit: hashes[1], Change: steps[1].changes[0]},
-		{Commit: hashes[0], Change: steps[0].changes[0]},
+		{Kind: KindUpdate, Commit: hashes[3], Author: testgit.AuthorName, Change: steps[3].changes[0]},
+		{Kind: KindUpdate, Commit: hashes[1], Author: testgit.AuthorName, Change: steps[1].changes[0]},
+		{Kind: KindUpdate, Commit: hashes[0], Author: testgit.AuthorName, Change: steps[0].changes[0]},
 	}
 	ignoreTime := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Time" }, cmp.Ignore())
 

@@ -179,6 +179,10 @@ func (m *Metrics) push(p reconcile.Push) {
 	}
 }
 
+// ConfigError counts a configuration error found outside a cycle: a
+// reloaded config that was refused (the previous one keeps running).
+func (m *Metrics) ConfigError() { m.errs.WithLabelValues(reconcile.StageConfig).Inc() }
+
 // Request counts one registry request (code 0: no response).
 func (m *Metrics) Request(host, kind string, code int) {
 	m.requests.WithLabelValues(host, kind, strconv.Itoa(code)).Inc()

@@ -8,10 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/diff"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
@@ -22,7 +24,8 @@ import (
 type envRun struct {
 	c    *cycle
 	env  *plan.Environment
-	repo string // the repository's display URL, for the report
+	full *plan.Plan // every environment of the repository (promotion chains)
+	repo string     // the repository's display URL, for the report
 	log  *logrus.Entry
 
 	// conflicts are the fields this environment shares with another: it
@@ -30,9 +33,13 @@ type envRun struct {
 	conflicts map[writeback.Field][]string
 	// prom is what a gated environment knows of its from environment.
 	prom *promotions
+	// hist is the repository's history, read when a move needs it.
+	hist *history
 
-	// Outcome of the latest apply.
+	// Outcome of the latest apply. edits[i] is the file of changes[i]:
+	// the fields set and the diff, for the text plan.
 	changes []audit.Change
+	edits   []FileEdit
 	held    []Change
 	errs    []Error
 	commit  string // set by publish
@@ -42,7 +49,7 @@ type envRun struct {
 // choose, write, and return the audit message and changed files.
 func (e *envRun) apply(ctx context.Context, dir string) (string, []string, error) {
 	env := e.env
-	e.changes, e.held, e.errs = nil, nil, nil
+	e.changes, e.edits, e.held, e.errs = nil, nil, nil, nil
 	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(env.Path))); err != nil || !fi.IsDir() {
 		e.fail(nil, StageWriteback, fmt.Errorf("path %s: %w", env.Path, errNoFolder))
 		return "", nil, nil
@@ -87,6 +94,9 @@ type located struct {
 	t    writeback.Target
 	file string
 	cur  writeback.Image
+	// add: the kustomization has no entry for the image yet; writing
+	// adds one (cur is empty).
+	add bool
 }
 
 // targets are the places w is written in env: the kustomization (when the
@@ -124,9 +134,10 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
 	res := e.c.choose(w, tags, cur)
 	var opened string // the reason a promotion gate opened
-	if e.env.Gate != nil && res.Decision == policy.Update {
-		if res, opened, err = e.gated(ctx, w, tags, cur, res); err != nil {
-			return nil, StageRegistry, err
+	if res.Decision == policy.Update {
+		var stage string
+		if res, opened, stage, err = e.pick(ctx, w, tags, cur, res); err != nil {
+			return nil, stage, err
 		}
 	}
 	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
@@ -172,8 +183,12 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 	if wantDigest {
 		val.Digest = digest
 	}
-	files, from, err := e.write(dir, w, todo, val)
-	e.record(w, from, res.Tag, digest, opened, files)
+	changes, from, err := e.write(dir, w, todo, val)
+	e.record(w, from, res.Tag, digest, opened, changes)
+	files := make([]string, len(changes))
+	for i, c := range changes {
+		files[i] = c.Path
+	}
 	if err != nil {
 		return files, StageWriteback, err
 	}
@@ -182,9 +197,15 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 
 // locate reads the targets of w that exist in dir. A configured Helm file
 // must hold the image; the kustomization entry and markers are optional,
-// but one target at least must exist.
+// but one target at least must exist. When none does and the environment
+// has a kustomization, the entry is added there, as `kustomize edit set
+// image` would: unless the kustomization has an entry that looks like
+// this image under another name, which is most likely a kustomizeName
+// left out (adding would leave that entry, the one kustomize applies,
+// behind), and is an error saying so.
 func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	var locs []located
+	var missing *located // the kustomization target, whose entry is missing
 	conflicted := false
 	ts := targets(e.env, kfile, w)
 	for _, l := range ts {
@@ -200,6 +221,9 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 		l.t = t
 		cur, err := writeback.Read(dir, l.t)
 		if errors.Is(err, writeback.ErrNotFound) && l.t.Kind != writeback.Helm {
+			if l.t.Kind == writeback.Kustomize {
+				missing = &l
+			}
 			continue
 		}
 		if err != nil {
@@ -211,65 +235,102 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	if len(locs) == 0 && conflicted {
 		return nil, nil
 	}
-	if len(locs) == 0 {
-		env := e.env
-		if kfile == "" {
-			return nil, fmt.Errorf("not found under %s: no kustomization and no marker %q", env.Path, w.Alias)
-		}
-		return nil, fmt.Errorf("not found under %s: no images entry named %q in %s and no marker %q", env.Path, ts[0].t.Name, kfile, w.Alias)
+	if len(locs) > 0 {
+		return locs, nil
 	}
-	return locs, nil
+	env := e.env
+	if missing == nil {
+		return nil, fmt.Errorf("not found under %s: no kustomization (%s) to add an images entry to, and no YAML file there with a marker # {\"$tagwatch\": %q}", env.Path, strings.Join(writeback.KustomizationFileNames(), ", "), w.Alias)
+	}
+	if err := e.canAdd(dir, kfile, w); err != nil {
+		return nil, err
+	}
+	missing.add = true
+	return []located{*missing}, nil
 }
 
-// write sets val at every target of locs. It returns the files changed and
-// the value the first changed target held.
-func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.Image) ([]string, string, error) {
-	var files []string
+// canAdd refuses to add an images entry for w when the kustomization has
+// one that looks like the same image under another name: the same last
+// path element ("team/app" for registry.example.com/team/app), or a
+// newName of w's image.
+func (e *envRun) canAdd(dir, kfile string, w *plan.Watch) error {
+	entries, err := writeback.KustomizeEntries(dir, e.env.Path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", kfile, err)
+	}
+	base := func(s string) string { return s[strings.LastIndex(s, "/")+1:] }
+	var seen, alike []string
+	for _, en := range entries {
+		seen = append(seen, fmt.Sprintf("%q", en.Name))
+		if en.NewName == w.Image || base(en.Name) == base(w.Image) || en.NewName != "" && base(en.NewName) == base(w.Image) {
+			alike = append(alike, en.Name)
+		}
+	}
+	if len(alike) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no images entry named %q in %s (it has %s), and %q looks like this image under another name: "+
+		"set kustomizeName: %s on the image if that entry is it, or add an entry named %q to %s to have tagwatch write a new one; "+
+		"nothing is written until then, since the entry kustomize applies would stay behind",
+		w.Name(), kfile, strings.Join(seen, ", "), alike[0], alike[0], w.Name(), kfile)
+}
+
+// write sets val at every target of locs. It returns the files changed
+// and the value the first changed target held.
+func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.Image) ([]writeback.FileChange, string, error) {
+	var changes []writeback.FileChange
 	from := ""
 	for _, l := range locs {
 		v := val
 		if l.t.Kind == writeback.Kustomize && w.Name() != w.Image {
 			v.Name = w.Image // kustomize's newName
 		}
-		changed, err := writeback.Write(dir, l.t, v)
-		if err != nil {
-			return files, from, fmt.Errorf("writing %s: %w", l.file, err)
-		}
-		if len(changed) > 0 && len(files) == 0 {
+		changed, err := writeback.WriteChanges(dir, l.t, v)
+		if len(changed) > 0 && len(changes) == 0 {
 			from = l.cur.Tag
 		}
-		files = append(files, changed...) // relative to the root already
+		changes = append(changes, changed...) // relative to the root already
+		if err != nil {
+			return changes, from, fmt.Errorf("writing %s: %w", l.file, err)
+		}
 	}
-	return files, from, nil
+	return changes, from, nil
 }
 
 // record notes a change per file changed (the audit message groups them
-// into one trailer per image).
-func (e *envRun) record(w *plan.Watch, from, to, digest, opened string, files []string) {
+// into one trailer per image), with the fields it set and its diff.
+func (e *envRun) record(w *plan.Watch, from, to, digest, opened string, changes []writeback.FileChange) {
 	spec := w.Policy.Spec()
-	for _, f := range files {
+	for _, fc := range changes {
 		c := audit.Change{
-			Env: e.env.Name, Image: w.Image, File: f, From: from, To: to, Digest: digest,
+			Env: e.env.Name, Image: w.Image, File: fc.Path, From: from, To: to, Digest: digest,
 			Strategy: string(spec.Strategy), Constraint: spec.Constraint,
 		}
 		if opened != "" {
 			c.PromotedFrom, c.Gate = e.env.Gate.From, opened
 		}
 		e.changes = append(e.changes, c)
+		e.edits = append(e.edits, FileEdit{File: fc.Path, Fields: fc.Fields, Diff: diff.Unified("a/"+fc.Path, "b/"+fc.Path, fc.Before, fc.After)})
 	}
 }
 
 // reportChanges is one Change per image, with every file it changed (File
-// is the first).
+// is the first) and, for the text plan, their edits.
 func (e *envRun) reportChanges() []Change {
 	var out []Change
 	for i, c := range e.changes {
+		var ed []FileEdit
+		if i < len(e.edits) {
+			ed = e.edits[i : i+1]
+		}
 		if i > 0 && e.changes[i-1].Image == c.Image {
 			last := &out[len(out)-1]
 			last.Files = append(last.Files, c.File)
+			last.Edits = append(last.Edits, ed...)
 			continue
 		}
-		out = append(out, Change{Repository: e.repo, Env: c.Env, Image: c.Image, File: c.File, Files: []string{c.File}, From: c.From, To: c.To, Digest: c.Digest})
+		out = append(out, Change{Repository: e.repo, Env: c.Env, Image: c.Image, File: c.File, Files: []string{c.File}, From: c.From, To: c.To, Digest: c.Digest,
+			Edits: slices.Clone(ed)})
 	}
 	return out
 }

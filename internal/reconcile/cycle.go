@@ -263,16 +263,19 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	if err != nil {
 		return fail(StageConfig, err)
 	}
+	hist := &history{repo: repo, limit: c.l.o.historyLimit}
 	var prom *promotions
 	if gated(envs) {
-		if prom, err = c.readPromotions(c.ctx, repo, envs, full); err != nil {
+		// Before any commit of this cycle: a gate sees its from environment
+		// as Git had it at the cycle's start.
+		if prom, err = c.readPromotions(c.ctx, repo, hist, envs, full); err != nil {
 			return fail(StageGit, err)
 		}
 	}
 	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
 	for i, e := range envs {
-		runs[i] = &envRun{c: c, env: e, repo: repoName, log: log, conflicts: shared, prom: prom}
+		runs[i] = &envRun{c: c, env: e, full: full, repo: repoName, log: log, conflicts: shared, prom: prom, hist: hist}
 	}
 	var pubErr error
 	if c.co.dryRun {

@@ -301,13 +301,13 @@ func TestRunHardStopPushesNothing(t *testing.T) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
 	sum := obs.next(t)
-	if len(sum.Report.Commits) != 0 || len(sum.Pushes) != 1 || !errors.Is(sum.Pushes[0].Err, context.Canceled) {
-		t.Errorf("stopped cycle: %+v, pushes %+v", sum.Report, sum.Pushes)
+	if len(sum.Report.Commits) != 0 || slices.ContainsFunc(sum.Pushes, func(p Push) bool { return p.Err == nil }) {
+		t.Errorf("stopped cycle: %+v, pushes %+v: nothing may go out", sum.Report, sum.Pushes)
 	}
 	if after := testgit.Head(t, f.bare, "main"); after != before {
 		t.Errorf("the remote moved after a hard stop")
 	}
-	if slices.ContainsFunc(sum.Report.Errors, func(e Error) bool { return e.Env == "staging" && e.Stage == StageGit }) == false {
-		t.Errorf("errors %+v: the unwritten change is reported", sum.Report.Errors)
+	if !slices.ContainsFunc(sum.Report.Errors, func(e Error) bool { return e.Env == "staging" && errors.Is(e.Err, context.Canceled) }) {
+		t.Errorf("errors %+v: the change not written is reported, with the stop as its cause", sum.Report.Errors)
 	}
 }

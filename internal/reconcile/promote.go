@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/internal/plan"
@@ -27,7 +26,7 @@ type promotions struct {
 	running map[runKey]*gate.Running
 	unknown map[runKey]string // why running is nil
 	health  map[string]*gate.Health
-	commits int // commits of history read
+	current map[runKey]string // the from environments' values at the cycle's start
 }
 
 type runKey struct{ env, image string }
@@ -44,10 +43,10 @@ func (p *promotions) lookup(env, image string) (*gate.Running, string) {
 // environment runs now: the value in its files and the Tagwatch-Update
 // trailer that put it there (the latest of that environment and image),
 // walking history back as far as needed (up to the loop's bound).
-func (c *cycle) readPromotions(ctx context.Context, repo Repo, envs []*plan.Environment, full *plan.Plan) (*promotions, error) {
-	pr := &promotions{now: time.Now(), running: map[runKey]*gate.Running{}, unknown: map[runKey]string{}, health: map[string]*gate.Health{}}
+func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, envs []*plan.Environment, full *plan.Plan) (*promotions, error) {
+	pr := &promotions{now: time.Now(), running: map[runKey]*gate.Running{}, unknown: map[runKey]string{}, health: map[string]*gate.Health{}, current: map[runKey]string{}}
 	want := map[runKey]*plan.Watch{} // the from environment's watch of the image
-	current := map[runKey]string{}
+	current := pr.current
 	for _, e := range envs {
 		if e.Gate == nil {
 			continue
@@ -85,9 +84,15 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, envs []*plan.Envi
 	latest := map[runKey]audit.Entry{}
 	intro := map[runKey]audit.Entry{}
 	done := map[runKey]bool{}
-	complete, err := repo.Walk(ctx, c.l.o.historyLimit, func(ci gitrepo.CommitInfo) error {
-		pr.commits++
-		for _, ch := range audit.Parse(ci.Message) {
+	commits, err := hist.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ci := range commits {
+		for _, ch := range ci.records {
+			if ch.Kind != audit.KindUpdate {
+				continue
+			}
 			k := runKey{ch.Env, plan.Normalize(ch.Image)}
 			if _, needed := want[k]; !needed || done[k] {
 				continue
@@ -95,29 +100,26 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, envs []*plan.Envi
 			l, found := latest[k]
 			switch {
 			case !found:
-				latest[k] = audit.Entry{Commit: ci.Hash, Time: ci.When, Change: ch}
+				latest[k] = audit.Entry{Commit: ci.hash, Time: ci.when, Change: ch.Change}
 				intro[k] = latest[k]
 			case ch.Digest != "" && ch.Digest == l.Digest:
-				intro[k] = audit.Entry{Commit: ci.Hash, Time: ci.When, Change: ch}
+				intro[k] = audit.Entry{Commit: ci.hash, Time: ci.when, Change: ch.Change}
 			default:
 				done[k] = true
 			}
 		}
 		if len(done) == len(want) {
-			return gitrepo.ErrStopLog
+			break
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the history the promotion gates need: %w", err)
 	}
+	complete := hist.complete
 	for k := range want {
 		t, found := latest[k]
 		switch {
 		case !found && complete:
 			pr.unknown[k] = fmt.Sprintf("no Tagwatch-Update trailer of %s for this image in its history", k.env)
 		case !found:
-			pr.unknown[k] = fmt.Sprintf("no Tagwatch-Update trailer of %s for this image in the %d commits read", k.env, pr.commits)
+			pr.unknown[k] = fmt.Sprintf("no Tagwatch-Update trailer of %s for this image in the %d commits read", k.env, len(commits))
 		case t.To != current[k]:
 			pr.unknown[k] = fmt.Sprintf("%s runs %s, which tagwatch's latest change (%.10s) did not write (it wrote %s)", k.env, orNone(current[k]), t.Commit, t.To)
 		default:
@@ -150,45 +152,68 @@ func watchOf(e *plan.Environment, key string) *plan.Watch {
 	return nil
 }
 
-// gated lets the environment's gate decide an update its policy chose:
-// the best candidate above the value in Git whose digest the from
-// environment vouches for is taken; with none, the image is held with the
-// gate's reason for the best candidate.
-func (e *envRun) gated(ctx context.Context, w *plan.Watch, tags []policy.Tag, cur policy.Current, res policy.Result) (policy.Result, string, error) {
-	g := *e.env.Gate
-	run, unknown := e.prom.lookup(g.From, w.Key)
-	var first *gate.Result
+// pick decides an update the policy chose, when the environment has a
+// promotion gate or rolled-back digests: the best candidate above the
+// value in Git that was not rolled back (here or up the promotion chain)
+// and whose digest the gate lets through is taken; with none, the image
+// is held with the reason of the best candidate. The stage of an error is
+// returned with it.
+func (e *envRun) pick(ctx context.Context, w *plan.Watch, tags []policy.Tag, cur policy.Current, res policy.Result) (policy.Result, string, string, error) {
+	rolled, err := e.rolledBack(ctx, w, cur.Tag)
+	if err != nil {
+		return res, "", StageGit, err
+	}
+	if len(rolled) == 0 && e.env.Gate == nil {
+		return res, "", "", nil // nothing to check: no digest to look up
+	}
+	var run *gate.Running
+	var unknown string
+	if g := e.env.Gate; g != nil {
+		run, unknown = e.prom.lookup(g.From, w.Key)
+	}
+	why := ""
 	for i, cand := range res.Candidates {
 		if cand == cur.Tag || i == maxGateProbes {
 			break
 		}
 		d, err := e.c.src.Digest(ctx, w.Image, cand)
 		if err != nil {
-			return res, "", fmt.Errorf("digest of %s:%s for the promotion gate: %w", w.Image, cand, err)
+			return res, "", StageRegistry, fmt.Errorf("digest of %s:%s: %w", w.Image, cand, err)
 		}
-		gr := gate.Check(gate.Input{Gate: g, Digest: d, Running: run, Unknown: unknown, Health: e.prom.health[g.From], Now: e.prom.now})
-		if first == nil {
-			first = &gr
-		}
-		if gr.Open {
-			one := []policy.Tag{{Name: cand, Digest: d}}
-			for _, t := range tags {
-				if t.Name == cand {
-					one[0] = t
-					one[0].Digest = d
-				}
+		if f, bad := rolled[d]; bad {
+			if why == "" {
+				why = f.Reason()
 			}
-			return w.Policy.Select(one, cur), gr.Reason, nil
+			continue
 		}
-		if run == nil || run.Digest == "" {
-			break // no candidate can pass: no more digests to look up
+		opened := ""
+		if g := e.env.Gate; g != nil {
+			gr := gate.Check(gate.Input{Gate: *g, Digest: d, Running: run, Unknown: unknown, Health: e.prom.health[g.From], Now: e.prom.now})
+			if !gr.Open {
+				if why == "" {
+					why = gr.Reason
+				}
+				if run == nil || run.Digest == "" {
+					break // no candidate can pass: no more digests to look up
+				}
+				continue
+			}
+			opened = gr.Reason
 		}
+		one := []policy.Tag{{Name: cand, Digest: d}}
+		for _, t := range tags {
+			if t.Name == cand {
+				one[0] = t
+				one[0].Digest = d
+			}
+		}
+		return w.Policy.Select(one, cur), opened, "", nil
 	}
 	held := res
 	held.Decision = policy.Held
-	held.Reason = "the promotion gate from " + g.From + " is closed"
-	if first != nil {
-		held.Reason = first.Reason
+	held.Reason = why
+	if why == "" {
+		held.Reason = "no candidate above " + orNone(cur.Tag) + " passes the promotion gate"
 	}
-	return held, "", nil
+	return held, "", "", nil
 }

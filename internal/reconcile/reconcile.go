@@ -25,7 +25,8 @@ type Repo interface {
 	// Walk reads history newest first, deepening a shallow copy as needed
 	// (promotion gates, rollbacks).
 	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)
-	Close() error // lets the working copy go, for the next cycle or process
+	ChangedFiles(hash string) ([]string, error) // against the first parent
+	Close() error                               // lets the working copy go, for the next cycle or process
 }
 
 // Opener opens the cached working copy of url (gitrepo.Open).

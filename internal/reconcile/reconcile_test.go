@@ -63,7 +63,7 @@ func (f *fixture) show(t *testing.T, path string) string {
 	return testgit.Show(t, f.bare, "main", path) + "\n"
 }
 
-var ignoreDigest = cmpopts.IgnoreFields(Change{}, "Digest", "Commit")
+var ignoreDigest = cmpopts.IgnoreFields(Change{}, "Digest", "Commit", "Edits")
 
 func TestCyclePerEnvironmentSemver(t *testing.T) {
 	f := newFixture(t, twoEnvs, map[string]string{

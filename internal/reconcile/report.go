@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Report is the outcome of one cycle (DESIGN.md §3, `run --once -o json`).
@@ -32,6 +33,18 @@ type Change struct {
 	// Commit is the commit that made the change ("" in Held and in a dry
 	// run). Not part of the JSON report, whose commits list them all.
 	Commit string `json:"-"`
+	// Edits are the files of Files with the fields set in each and their
+	// diffs, for the text plan (`run --diff`); not part of the JSON report.
+	Edits []FileEdit `json:"-"`
+}
+
+// FileEdit is one file a change writes: the fields it sets there
+// ("images[name=team/app].newTag", "image.tag", "line 12 (app:tag)") and
+// the unified diff of the file.
+type FileEdit struct {
+	File   string
+	Fields []string
+	Diff   string
 }
 
 // Error is one failure; Env and Image are empty when it concerns a whole
@@ -73,8 +86,21 @@ func (r Report) Failed() bool { return len(r.Errors) > 0 }
 
 // WriteText writes a short summary a person reads.
 func (r Report) WriteText(w io.Writer, dryRun bool) error {
+	return r.WriteTextWith(w, TextOptions{DryRun: dryRun})
+}
+
+// TextOptions shape the text report.
+type TextOptions struct {
+	DryRun bool // "would update" rather than "updated"
+	Diff   bool // a unified diff under each file changed
+}
+
+// WriteTextWith writes the report a person reads: each change with every
+// file and field it writes (and with o.Diff the diff of each file), the
+// held images, the errors and the commits.
+func (r Report) WriteTextWith(w io.Writer, o TextOptions) error {
 	verb := "updated"
-	if dryRun {
+	if o.DryRun {
 		verb = "would update"
 	}
 	var err error
@@ -84,7 +110,18 @@ func (r Report) WriteText(w io.Writer, dryRun bool) error {
 		}
 	}
 	for _, c := range r.Changes {
-		p("%s %s: %s %s -> %s%s (%s)\n", verb, c.Env, c.Image, orNone(c.From), c.To, digestSuffix(c.Digest), c.File)
+		p("%s %s: %s %s -> %s%s\n", verb, c.Env, c.Image, orNone(c.From), c.To, digestSuffix(c.Digest))
+		if len(c.Edits) == 0 {
+			for _, f := range c.Files {
+				p("  %s\n", f)
+			}
+		}
+		for _, e := range c.Edits {
+			p("  %s: %s\n", e.File, strings.Join(e.Fields, ", "))
+			if o.Diff && e.Diff != "" {
+				p("%s", indent(e.Diff, "    "))
+			}
+		}
 	}
 	for _, c := range r.Held {
 		p("held %s: %s stays at %s (best candidate %s): %s\n", c.Env, c.Image, orNone(c.From), c.To, c.Reason)
@@ -106,6 +143,18 @@ func (r Report) WriteText(w io.Writer, dryRun bool) error {
 		p("everything is up to date\n")
 	}
 	return err
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }
 
 func orNone(s string) string {

@@ -1,7 +1,8 @@
 // Package resolve turns a repository and a policy into the tags the policy
-// ranks: it lists the repository's tags, keeps those that pass the policy's
-// name filters, and fetches the metadata the policy needs for those
-// survivors only.
+// ranks: it lists the repository's tags and fetches the metadata the policy
+// needs for the tags that pass the policy's name filters only. Every listed
+// tag is handed on, so that Select counts and explains each one it drops
+// ("4 removed by allowTags"), exactly as it does for a --tags-file.
 //
 // It is the one place where registry and policy meet, so both the reconcile
 // loop and `tagwatch test` use it. Names that are not valid tags are dropped
@@ -68,9 +69,12 @@ func Candidates(ctx context.Context, src Source, pol *policy.Policy, repo string
 }
 
 // Find lists the tags of repo, drops the names that are not valid tags
-// (counted in Found.Invalid), applies pol's name filters and returns the
-// survivors, in the registry's order, with Digest (pol.NeedsDigest) or
-// Digest, Created and Platforms (pol.NeedsMetadata) filled.
+// (counted in Found.Invalid) and returns every other one, in the
+// registry's order; those that pass pol's name filters (pol.Key) carry
+// Digest (pol.NeedsDigest) or Digest, Created and Platforms
+// (pol.NeedsMetadata). pol.Select drops the others again and counts them
+// under the rule that dropped them: the live path and the offline one
+// (`tagwatch test --tags-file`) explain a selection the same way.
 //
 // A tag that disappears between the list and its metadata request
 // (registry.ErrNotFound) is left out: it is no candidate any more. Any other
@@ -82,9 +86,8 @@ func Find(ctx context.Context, src Source, pol *policy.Policy, repo string) (Fou
 		return Found{}, err
 	}
 	valid, invalid := ValidNames(all)
-	names := pol.FilterNames(valid)
-	tags := make([]policy.Tag, len(names))
-	for i, n := range names {
+	tags := make([]policy.Tag, len(valid))
+	for i, n := range valid {
 		tags[i].Name = n
 	}
 	needMeta, needDigest := pol.NeedsMetadata(), pol.NeedsDigest()
@@ -95,6 +98,9 @@ func Find(ctx context.Context, src Source, pol *policy.Policy, repo string) (Fou
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
 	for i := range tags {
+		if _, ok := pol.Key(tags[i].Name); !ok {
+			continue // dropped by a name rule: Select counts it, no metadata needed
+		}
 		g.Go(func() error {
 			err := fill(gctx, src, repo, &tags[i], needMeta)
 			if errors.Is(err, registry.ErrNotFound) {

@@ -3,6 +3,7 @@ package resolve_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,7 @@ func TestCandidates(t *testing.T) {
 				{Name: "1.0.0", Digest: d1, Created: t0, Platforms: amd64(0)},
 				{Name: "1.1.0", Digest: d2, Created: t0.Add(time.Hour + time.Minute), Platforms: []policy.Platform{
 					{Platform: "linux/amd64", Created: t0.Add(time.Hour)}, {Platform: "linux/arm64", Created: t0.Add(time.Hour + time.Minute)}}},
+				{Name: "latest"}, {Name: "sha-abc"}, // listed, so Select counts them, but not described
 			},
 			// 1.0.0: manifest + config; 1.1.0: index + 2 × (manifest + config).
 			requests: map[string]int{"GET /tags/list": 1, "GET /manifests/": 4, "GET /blobs/": 3},
@@ -77,7 +79,7 @@ func TestCandidates(t *testing.T) {
 		{
 			name:     "digest follows one tag",
 			spec:     policy.Spec{Strategy: policy.Digest, Constraint: "sha-abc"},
-			want:     []policy.Tag{{Name: "sha-abc", Digest: d3}},
+			want:     []policy.Tag{{Name: "1.0.0"}, {Name: "1.1.0"}, {Name: "latest"}, {Name: "sha-abc", Digest: d3}},
 			requests: map[string]int{"GET /tags/list": 1, "HEAD /manifests/": 1},
 		},
 	} {
@@ -145,6 +147,37 @@ func TestCandidatesTagGoneMeanwhile(t *testing.T) {
 	}
 }
 
+// TestCandidatesExplainLikeOffline: the live path hands every listed tag to
+// Select, so a policy that drops them all says why, tag by tag, exactly as
+// `tagwatch test --tags-file` does with the same names (issue 15, point 2:
+// "the repository has no tags", seen 0, while it had 4).
+func TestCandidatesExplainLikeOffline(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	srv.PushImage(t, "team/app", t0, "1.0.0", "1.1.0", "latest", "1.1.0.sig")
+	for _, spec := range []policy.Spec{
+		{AllowTags: `^v\d`},
+		{Strategy: policy.NewestBuild, AllowTags: `^v\d`},
+		{Strategy: policy.Digest, Constraint: "stable"},
+	} {
+		pol := mustPolicy(t, spec)
+		tags, err := resolve.Candidates(context.Background(), client(t, srv), pol, srv.Repo("team/app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := pol.Select(tags, policy.Current{Tag: "1.0.0"})
+		offline := pol.Select([]policy.Tag{{Name: "1.0.0"}, {Name: "1.1.0"}, {Name: "1.1.0.sig"}, {Name: "latest"}}, policy.Current{Tag: "1.0.0"})
+		if live.Stats.Seen != 4 {
+			t.Errorf("%+v: seen %d, want 4", spec, live.Stats.Seen)
+		}
+		if diff := cmp.Diff(offline.Stats, live.Stats); diff != "" {
+			t.Errorf("%+v: stats (-offline +live):\n%s", spec, diff)
+		}
+		if live.Reason != offline.Reason || strings.Contains(live.Reason, "no tags") {
+			t.Errorf("%+v: live reason %q, offline %q", spec, live.Reason, offline.Reason)
+		}
+	}
+}
+
 func TestCandidatesErrors(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{})
 	srv.PushImage(t, "team/app", t0, "sha-1", "sha-2")
@@ -184,10 +217,16 @@ func TestDigestFollowsRetagOnImmutableHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 {
-			t.Fatalf("candidates = %+v, want stable only", got)
+		var digests []string
+		for _, tg := range got {
+			if tg.Digest != "" {
+				digests = append(digests, tg.Digest)
+			}
 		}
-		return got[0].Digest
+		if len(digests) != 1 {
+			t.Fatalf("candidates = %+v, want a digest for stable only", got)
+		}
+		return digests[0]
 	}
 
 	c := newClient()

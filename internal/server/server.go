@@ -27,6 +27,14 @@ func NewHealth(maxAge time.Duration) *Health {
 	return &Health{maxAge: maxAge, now: time.Now, last: "no cycle has completed yet"}
 }
 
+// SetMaxAge changes how recent the latest successful cycle must be (a
+// reloaded config with another interval).
+func (h *Health) SetMaxAge(maxAge time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.maxAge = maxAge
+}
+
 // Cycle records the end of a cycle; err is the cycle's own failure (nil when
 // it completed, even if single targets failed).
 func (h *Health) Cycle(err error) {

@@ -48,6 +48,8 @@ type Options struct {
 	NoLink bool
 	// Latency delays every /v2/ request (slow registry).
 	Latency time.Duration
+	// Referrers serves the OCI referrers API (GET /v2/<name>/referrers/<digest>).
+	Referrers bool
 }
 
 // Fault is a misbehaviour injected into the next matching requests.
@@ -89,7 +91,8 @@ type Handler struct {
 // NewHandler returns a fresh, empty registry handler. Latency, PageSize and
 // User/Pass apply; TLS is up to whoever serves it.
 func NewHandler(opts Options) *Handler {
-	return &Handler{opts: opts, reg: registry.New(registry.Logger(log.New(io.Discard, "", 0))), token: "tok-" + randomHex(16)}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(opts.Referrers))
+	return &Handler{opts: opts, reg: reg, token: "tok-" + randomHex(16)}
 }
 
 // Start runs go-containerregistry's registry on 127.0.0.1 until the test ends.

@@ -38,6 +38,8 @@ environments:
 		{"duplicate environment", good + strings.SplitN(good, "environments:\n", 2)[1], "name"},
 		{"bad interval", good + "interval: soon\n", "interval"},
 		{"invalid allowTags", strings.Replace(good, "constraint:", "allowTags: '(', constraint:", 1), "allowTags"},
+		{"regexp-looking ignoreTags", strings.Replace(good, "constraint:", "ignoreTags: ['^v.*$'], constraint:", 1),
+			`ignoreTags[0]: "^v.*$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v.*$"`},
 		{"one field, two environments", good + strings.Replace(strings.Replace(strings.SplitN(good, "environments:\n", 2)[1], "staging\n", "staging-v2\n", 1), ">=1.0.0", "^2", 1),
 			"environments[1].images[0]: the kustomization of envs/staging, images entry \"registry.example.com/team/app\" is also written by environments[0] (staging)"},
 	} {

@@ -80,7 +80,8 @@ type report struct {
 }
 
 type change struct {
-	Env, Image, File, From, To, Digest string
+	Env, Image, File, From, To, Digest, Reason string
+	Files                                      []string
 }
 
 // world is a registry with auth, a git remote over smart HTTP and a config.

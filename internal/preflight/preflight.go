@@ -1,0 +1,197 @@
+// Package preflight checks, without any network, what a config refers to
+// outside itself: the secrets it names are set and readable, the files it
+// names exist, are readable and hold what they should (a PEM certificate, a
+// private key, user:pass or a docker config with an entry for the
+// registry). It is the half of `tagwatch check` that config.Load does not
+// do: Load validates the file; Check looks at the machine it runs on.
+//
+// Secrets are read to be checked and dropped at once; problems name the
+// variable or file, never its content.
+package preflight
+
+import (
+	"cmp"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/registry"
+)
+
+// Check returns every problem of what cfg refers to, each at the field of
+// cfg that names it (file, line, field), in line order. cfg may be one
+// config.Inspect returned with problems of its own: fields it could not
+// read are empty and skipped.
+func Check(cfg *config.Config) config.Errors {
+	c := &checker{cfg: cfg}
+	c.git("git", cfg.Git, "")
+	for i, e := range cfg.Environments {
+		if e.Git == nil {
+			continue
+		}
+		c.git(fmt.Sprintf("environments[%d].git", i), *e.Git, cfg.EffectiveGit(e).URL)
+	}
+	for i, r := range cfg.Registries {
+		f := fmt.Sprintf("registries[%d]", i)
+		if r.Credentials != "" && r.Prefix != "" {
+			if err := registry.CheckCredentials(r.Credentials, r.Prefix); err != nil {
+				c.add(f+".credentials", "%v", err)
+			}
+		}
+		if r.CAFile != "" {
+			c.caFile(f+".caFile", r.CAFile)
+		}
+	}
+	for i, w := range cfg.Webhooks {
+		c.secret(fmt.Sprintf("webhooks[%d].secret", i), w.Secret)
+	}
+	slices.SortStableFunc(c.errs, func(a, b *config.FieldError) int { return cmp.Compare(a.Line, b.Line) })
+	return c.errs
+}
+
+type checker struct {
+	cfg  *config.Config
+	errs config.Errors
+}
+
+func (c *checker) add(field, format string, args ...any) {
+	c.errs = append(c.errs, &config.FieldError{File: c.cfg.File, Line: c.cfg.Line(field), Field: field, Err: fmt.Errorf(format, args...)})
+}
+
+// git checks a git block at field f. url is the URL its auth is used
+// with: its own, or (for an environment's block without one) the top
+// level's; "" for the top level itself.
+func (c *checker) git(f string, g config.Git, effectiveURL string) {
+	u := g.URL
+	if u == "" {
+		u = effectiveURL
+	}
+	if g.URL != "" {
+		c.localRepo(f+".url", g.URL)
+	}
+	a := g.Auth
+	switch {
+	case a.PasswordEnv != "":
+		if _, err := a.Password(); err != nil {
+			c.add(f+".auth.passwordEnv", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordEnv: "))
+		}
+	case a.PasswordFile != "":
+		if _, err := a.Password(); err != nil {
+			c.add(f+".auth.passwordFile", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordFile: "))
+		}
+	}
+	if a.SSHKeyFile != "" {
+		c.sshKey(f+".auth.sshKeyFile", a.SSHKeyFile)
+	}
+	if a.KnownHostsFile != "" {
+		c.readable(f+".auth.knownHostsFile", a.KnownHostsFile)
+	}
+	if !isSSH(u) || g.URL == "" && g.Auth == (config.GitAuth{}) {
+		return // not ssh, or an environment inheriting everything: checked at the top level
+	}
+	if a.KnownHostsFile == "" {
+		if home, err := os.UserHomeDir(); err != nil {
+			c.add(f+".auth.knownHostsFile", "not set, and there is no home directory for ~/.ssh/known_hosts: ssh host keys are always verified")
+		} else if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); err != nil {
+			c.add(f+".auth.knownHostsFile", "not set, and the default %s cannot be read (%v): ssh host keys are always verified; add the host's key with ssh-keyscan", filepath.Join(home, ".ssh", "known_hosts"), errors.Unwrap(err))
+		}
+	}
+	if a.SSHKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
+		c.add(f+".auth.sshKeyFile", "an ssh URL needs a private key (sshKeyFile) or a running ssh-agent (SSH_AUTH_SOCK is not set)")
+	}
+}
+
+// isSSH reports the ssh forms of a git URL: ssh:// and user@host:path.
+func isSSH(u string) bool {
+	if strings.HasPrefix(u, "ssh://") {
+		return true
+	}
+	if strings.Contains(u, "://") || filepath.IsAbs(u) || strings.HasPrefix(u, ".") {
+		return false
+	}
+	host, _, ok := strings.Cut(u, ":")
+	return ok && !strings.Contains(host, "/")
+}
+
+// localRepo checks that a local repository (a path or file://) exists.
+func (c *checker) localRepo(field, u string) {
+	p := ""
+	switch {
+	case strings.HasPrefix(u, "file://"):
+		if pu, err := url.Parse(u); err == nil {
+			p = pu.Path
+		}
+	case filepath.IsAbs(u):
+		p = u
+	}
+	if p == "" {
+		return
+	}
+	if fi, err := os.Stat(p); err != nil {
+		c.add(field, "the local repository %s: %v", p, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		c.add(field, "the local repository %s is not a directory", p)
+	}
+}
+
+// readable checks that path can be read and is not empty.
+func (c *checker) readable(field, path string) []byte {
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		c.add(field, "%v", err)
+		return nil
+	case len(strings.TrimSpace(string(b))) == 0:
+		c.add(field, "%s is empty", path)
+		return nil
+	}
+	return b
+}
+
+func (c *checker) sshKey(field, path string) {
+	b := c.readable(field, path)
+	if b == nil {
+		return
+	}
+	_, err := ssh.ParseRawPrivateKey(b)
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case errors.As(err, &missing):
+		c.add(field, "%s is encrypted: tagwatch needs a private key without a passphrase", path)
+	case err != nil:
+		c.add(field, "%s is not a private key tagwatch can read (OpenSSH, PEM RSA, ECDSA or Ed25519)", path)
+	}
+}
+
+func (c *checker) caFile(field, path string) {
+	b := c.readable(field, path)
+	if b != nil && !x509.NewCertPool().AppendCertsFromPEM(b) {
+		c.add(field, "%s holds no PEM certificate", path)
+	}
+}
+
+// secret checks an "env:VAR" or "file:/path" reference: set, or readable,
+// and not empty. The format itself is config validation's.
+func (c *checker) secret(field, ref string) {
+	kind, where, _ := strings.Cut(ref, ":")
+	switch {
+	case kind == "env" && where != "":
+		v, ok := os.LookupEnv(where)
+		switch {
+		case !ok:
+			c.add(field, "environment variable %s is not set", where)
+		case strings.TrimSpace(v) == "":
+			c.add(field, "environment variable %s is empty", where)
+		}
+	case kind == "file" && where != "":
+		c.readable(field, where)
+	}
+}

@@ -1,0 +1,210 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/plan"
+	"github.com/tagwatch/tagwatch/internal/resolve"
+	"github.com/tagwatch/tagwatch/writeback"
+)
+
+// RollbackRequest is `tagwatch rollback` (DESIGN §8b).
+type RollbackRequest struct {
+	Env   string
+	Image string // the watched repository (matched normalised)
+	// To is the value to go back to; "" is the value before tagwatch's
+	// latest change of the image.
+	To string
+	// Clear lifts the rollbacks of the image in Env instead: one commit
+	// with a Tagwatch-Rollback-Cleared trailer per rolled-back digest.
+	Clear  bool
+	DryRun bool
+}
+
+// ErrNothingToRollBack: the request finds nothing to do (no change of
+// tagwatch's to roll back, no rollback to clear).
+var ErrNothingToRollBack = errors.New("nothing to roll back")
+
+// Rollback makes the one commit of req, pushed like any change: the image
+// of env back to the value before tagwatch's last change of it (or To),
+// with a Tagwatch-Rollback trailer naming the digest rolled back; or, with
+// Clear, a commit lifting the image's rollbacks. The report says what it
+// did (or would do, with DryRun).
+func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rep := newReport()
+	p, env, w := l.find(req.Env, req.Image)
+	if w == nil {
+		return rep, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, req.Env, req.Image)
+	}
+	c := &cycle{l: l, ctx: ctx, src: resolve.NewMemo(l.src)}
+	repo, err := c.open(p)
+	if err != nil {
+		return rep, fmt.Errorf("opening git repository %s: %w", p.Repo.Display(), err)
+	}
+	defer repo.Close()
+	hist := &history{repo: repo, limit: l.o.historyLimit}
+	run := &envRun{c: c, env: env, full: p, repo: p.Repo.Display(), log: l.o.log, hist: hist}
+	var edit gitrepo.Edit
+	var change Change
+	if req.Clear {
+		edit, change, err = run.clearEdit(ctx, repo.Dir(), w)
+	} else {
+		edit, change, err = run.rollbackEdit(ctx, repo.Dir(), w, req.To)
+	}
+	if err != nil {
+		return rep, err
+	}
+	if req.DryRun {
+		rep.Changes = append(rep.Changes, change)
+		return rep, nil
+	}
+	res, err := repo.Publish(ctx, []gitrepo.Edit{edit})
+	if err != nil {
+		return rep, fmt.Errorf("publishing to %s: %w", p.Repo.Display(), err)
+	}
+	if e := res.Edits[0]; e.Err != nil {
+		return rep, e.Err
+	} else if e.Commit != "" {
+		change.Commit = e.Commit
+		rep.Commits = append(rep.Commits, e.Commit)
+	}
+	rep.Changes = append(rep.Changes, change)
+	return rep, nil
+}
+
+// find returns the plan, environment and watch of env and image: the
+// repository, as written or normalised, or its trailing path elements
+// ("app", "team/app") when they name one watch of env.
+func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Watch) {
+	key := plan.Normalize(image)
+	for _, p := range l.targets.Plans() {
+		e := p.Env(env)
+		if e == nil {
+			continue
+		}
+		if w := watchOf(e, key); w != nil {
+			return p, e, w
+		}
+		var match *plan.Watch
+		for _, w := range e.Watches {
+			if (audit.Filter{Image: image}).Match(audit.Change{Image: w.Image}) {
+				if match != nil {
+					return nil, nil, nil // ambiguous: give the whole name
+				}
+				match = w
+			}
+		}
+		if match != nil {
+			return p, e, match
+		}
+	}
+	return nil, nil, nil
+}
+
+// rollbackEdit is the commit moving w back to the value before tagwatch's
+// last change of it, or to, with its Tagwatch-Rollback trailer.
+func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to string) (gitrepo.Edit, Change, error) {
+	if _, err := e.hist.read(ctx); err != nil {
+		return gitrepo.Edit{}, Change{}, err
+	}
+	var last *rollbackEvent
+	for _, ev := range e.hist.events(e.env.Name, w.Key) {
+		if ev.Kind == audit.KindUpdate {
+			last = &rollbackEvent{from: ev.From, to: ev.To, digest: ev.Digest, commit: ev.Commit}
+			break
+		}
+	}
+	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
+	if err != nil || len(locs) == 0 {
+		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	}
+	bad := locs[0].cur.Tag
+	if to == "" {
+		switch {
+		case last == nil:
+			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch never changed %s in %s (in the history read); give --to", ErrNothingToRollBack, w.Image, e.env.Name)
+		case last.from == "":
+			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch's last change of %s in %s (%.10s) set its first value; give --to", ErrNothingToRollBack, w.Image, e.env.Name, last.commit)
+		}
+		to = last.from
+	}
+	if to == bad {
+		return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: %s in %s is already at %s", ErrNothingToRollBack, w.Image, e.env.Name, to)
+	}
+	badDigest := ""
+	if last != nil && last.to == bad {
+		badDigest = last.digest
+	} else if badDigest, err = e.c.src.Digest(ctx, w.Image, bad); err != nil {
+		return gitrepo.Edit{}, Change{}, fmt.Errorf("the digest of %s:%s, to record as rolled back: %w", w.Image, bad, err)
+	}
+	val := writeback.Image{Tag: to}
+	if w.WantsDigest() {
+		if val.Digest, err = e.c.src.Digest(ctx, w.Image, to); err != nil {
+			return gitrepo.Edit{}, Change{}, fmt.Errorf("the digest of %s:%s: %w", w.Image, to, err)
+		}
+	}
+	msg := audit.RollbackMessage(audit.Rollback{Env: e.env.Name, Image: w.Image, From: bad, To: to, Digest: badDigest})
+	change := Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, From: bad, To: to, Digest: badDigest}
+	edit := gitrepo.Edit{Name: e.env.Name, Apply: func(_ context.Context, dir string) (string, []string, error) {
+		locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
+		if err != nil {
+			return "", nil, err
+		}
+		changes, _, err := e.write(dir, w, locs, val)
+		files := make([]string, len(changes))
+		for i, c := range changes {
+			files[i] = c.Path
+		}
+		if err != nil || len(files) == 0 {
+			return "", files, err
+		}
+		return msg, files, nil
+	}}
+	for _, l := range locs {
+		change.Files = append(change.Files, l.file)
+	}
+	return edit, change, nil
+}
+
+type rollbackEvent struct{ from, to, digest, commit string }
+
+// clearEdit is the empty commit lifting every rollback of w in the
+// environment.
+func (e *envRun) clearEdit(ctx context.Context, dir string, w *plan.Watch) (gitrepo.Edit, Change, error) {
+	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
+	if err != nil || len(locs) == 0 {
+		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	}
+	commits, err := e.hist.read(ctx)
+	if err != nil {
+		return gitrepo.Edit{}, Change{}, err
+	}
+	found := e.detect(commits, e.env, w, locs[0].cur.Tag)
+	if len(found) == 0 {
+		return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: no rollback of %s in %s to clear", ErrNothingToRollBack, w.Image, e.env.Name)
+	}
+	digests := make([]string, 0, len(found))
+	for d := range found {
+		digests = append(digests, d)
+	}
+	slices.Sort(digests)
+	var msg string
+	for i, d := range digests {
+		if i == 0 {
+			msg = audit.ClearedMessage(e.env.Name, w.Image, d)
+		} else {
+			msg += fmt.Sprintf("%s: env=%s image=%s digest=%s\n", audit.ClearedKey, e.env.Name, w.Image, d)
+		}
+	}
+	change := Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, From: locs[0].cur.Tag, To: locs[0].cur.Tag, Digest: digests[0],
+		Reason: "lifted the rollback of " + fmt.Sprint(len(digests)) + " digest(s)"}
+	edit := gitrepo.Edit{Name: e.env.Name, Empty: true, Apply: func(context.Context, string) (string, []string, error) { return msg, nil, nil }}
+	return edit, change, nil
+}

@@ -1,0 +1,165 @@
+package reconcile
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/testgit"
+)
+
+const stagingAndGatedProduction = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: staging
+    path: envs/staging
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: production
+    path: envs/production
+    promotion: {from: staging}
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+`
+
+// TestRollbacksStick: a person's rollback is a fact tagwatch honours: the
+// digest is held in that environment (under any tag) and in the
+// environment promoted from it, until a newer image comes; tagwatch
+// rollback and --clear round-trip; history shows them.
+func TestRollbacksStick(t *testing.T) {
+	f := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	})
+	g := gateFixture{f, t}
+	f.reg.push("team/app", "1.0.0")
+	d1 := f.reg.push("team/app", "1.1.0")
+	short1 := d1[:len("sha256:")+12] + "…"
+	image := f.reg.host + "/team/app"
+
+	moved, _ := g.cycle()
+	if diff := cmp.Diff([]string{"staging 1.0.0->1.1.0"}, moved); diff != "" {
+		t.Fatalf("cycle 1 (-want +got):\n%s", diff)
+	}
+	// A person rolls staging back, by hand.
+	c := testgit.NewClone(t, f.bare)
+	back, err := c.CommitAndPush("envs/staging/kustomization.yaml", kustomization("team/app", "1.0.0"), "staging back to 1.0.0: 1.1.0 leaks memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStaging := "rolled back in " + back[:10] + " by " + testgit.AuthorName + " (1.1.0, " + short1 + ")"
+	wantProduction := "rolled back in staging in " + back[:10] + " by " + testgit.AuthorName + " (1.1.0, " + short1 + ")"
+	for i := range 2 {
+		moved, held := g.cycle()
+		if len(moved) != 0 || held["staging"] != wantStaging || held["production"] != wantProduction {
+			t.Errorf("cycle %d after the rollback: moved %v, held %q\nwant staging %q\nproduction %q", i, moved, held, wantStaging, wantProduction)
+		}
+	}
+	// The same image under another tag is still held.
+	f.reg.retag("team/app", "1.1.0", "1.1.1")
+	if moved, held := g.cycle(); len(moved) != 0 || held["staging"] != wantStaging {
+		t.Errorf("after the retag: moved %v, held %q", moved, held)
+	}
+	// A newer image moves staging again.
+	d2 := f.reg.push("team/app", "1.2.0")
+	if moved, _ := g.cycle(); !cmp.Equal([]string{"staging 1.0.0->1.2.0"}, moved) {
+		t.Errorf("1.2.0: moved %v", moved)
+	}
+
+	// tagwatch rollback: back to the value before tagwatch's last change.
+	rep, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "staging", Image: image})
+	if err != nil || len(rep.Commits) != 1 || rep.Changes[0].From != "1.2.0" || rep.Changes[0].To != "1.0.0" || rep.Changes[0].Digest != d2 {
+		t.Fatalf("Rollback = %+v, %v", rep, err)
+	}
+	msg := testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")
+	wantTrailer := "Tagwatch-Rollback: env=staging image=" + image + " from=1.2.0 to=1.0.0 digest=" + d2
+	if !strings.Contains(msg, wantTrailer) || !strings.HasPrefix(msg, "tagwatch(staging): roll back "+image+" 1.2.0 -> 1.0.0") {
+		t.Errorf("rollback commit:\n%s\nwant trailer %s", msg, wantTrailer)
+	}
+	if got := f.show(t, "envs/staging/kustomization.yaml"); !strings.Contains(got, "newTag: 1.0.0 # kept by tagwatch") {
+		t.Errorf("staging after the rollback:\n%s", got)
+	}
+	if moved, held := g.cycle(); len(moved) != 0 || !strings.HasPrefix(held["staging"], "rolled back in "+rep.Commits[0][:10]+" by tagwatch (1.2.0") {
+		t.Errorf("after tagwatch rollback: moved %v, held %q", moved, held)
+	}
+	// Nothing more to roll back to the same value.
+	if _, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "staging", Image: image, To: "1.0.0"}); err == nil {
+		t.Error("a rollback to the value in Git succeeded")
+	}
+
+	// --clear lifts both rollbacks: staging takes 1.2.0 again.
+	rep, err = f.rec.Rollback(context.Background(), RollbackRequest{Env: "staging", Image: image, Clear: true})
+	if err != nil || len(rep.Commits) != 1 {
+		t.Fatalf("Rollback --clear = %+v, %v", rep, err)
+	}
+	msg = testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")
+	for _, d := range []string{d1, d2} {
+		if !strings.Contains(msg, "Tagwatch-Rollback-Cleared: env=staging image="+image+" digest="+d) {
+			t.Errorf("clear commit lacks %s:\n%s", d, msg)
+		}
+	}
+	if moved, _ := g.cycle(); !cmp.Equal([]string{"staging 1.0.0->1.2.0"}, moved) {
+		t.Errorf("after --clear: moved %v", moved)
+	}
+
+	// history shows the rollback and the clear.
+	local, err := gitrepo.OpenDir(f.bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := audit.History(context.Background(), local, audit.Filter{Env: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range entries {
+		kinds = append(kinds, e.Kind+" "+e.From+"->"+e.To)
+	}
+	want := []string{"update 1.0.0->1.2.0", "cleared ->", "cleared ->", "rollback 1.2.0->1.0.0", "update 1.0.0->1.2.0", "update 1.0.0->1.1.0"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+// TestGitRevertIsARollback: git revert of tagwatch's commit counts as a
+// rollback of the digest it wrote.
+func TestGitRevertIsARollback(t *testing.T) {
+	f := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	})
+	g := gateFixture{f, t}
+	f.reg.push("team/app", "1.0.0")
+	d1 := f.reg.push("team/app", "1.1.0")
+	g.cycle()
+	c := testgit.NewClone(t, f.bare)
+	c.Git("revert", "--no-edit", "HEAD")
+	c.Git("push", "--quiet", "origin", "HEAD:main")
+	revert := testgit.Head(t, f.bare, "main")
+	moved, held := g.cycle()
+	want := "rolled back in " + revert[:10] + " by " + testgit.AuthorName + " (1.1.0, " + d1[:len("sha256:")+12] + "…)"
+	if len(moved) != 0 || held["staging"] != want {
+		t.Errorf("after git revert: moved %v, staging held %q, want %q", moved, held["staging"], want)
+	}
+	// A foreign commit that edits another field of the file is no rollback.
+	f2 := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	})
+	f2.reg.push("team/app", "1.0.0")
+	f2.reg.push("team/app", "1.1.0")
+	g2 := gateFixture{f2, t}
+	g2.cycle()
+	c2 := testgit.NewClone(t, f2.bare)
+	k := testgit.Show(t, f2.bare, "main", "envs/staging/kustomization.yaml") + "\nnamePrefix: staging-\n"
+	if _, err := c2.CommitAndPush("envs/staging/kustomization.yaml", k, "a prefix"); err != nil {
+		t.Fatal(err)
+	}
+	f2.reg.push("team/app", "1.1.5")
+	if moved, held := g2.cycle(); !cmp.Equal([]string{"staging 1.1.0->1.1.5", "production 1.0.0->1.1.0"}, moved) {
+		t.Errorf("after an unrelated edit: moved %v, held %v", moved, held)
+	}
+}
