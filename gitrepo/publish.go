@@ -42,6 +42,9 @@ type PublishResult struct {
 	Pushed   bool // false when there was nothing to push
 	Attempts int
 	Head     string
+	// Rejections are why the attempts before the last were refused (the
+	// branch moved): one per retry.
+	Rejections []error
 }
 
 // Publish applies edits in order on the remote head, one commit each, and
@@ -95,6 +98,7 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 		if !errors.Is(err, ErrPushRejected) {
 			return res, err
 		}
+		res.Rejections = append(res.Rejections, err)
 		if attempt >= r.opts.maxAttempts {
 			return res, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}

@@ -93,6 +93,13 @@ func (c *Client) learnTag(t target, ref, digest string) {
 	}
 }
 
+// cacheHit tells the observer that metadata of t came from the cache.
+func (c *Client) cacheHit(t target) {
+	if ob := c.o.observer; ob != nil {
+		ob.CacheHit(t.repo.RegistryStr())
+	}
+}
+
 func (c *Client) knownMeta(digest string) (Meta, bool) {
 	if m, ok := c.mem.Load(digest); ok {
 		return m.(Meta), true
@@ -155,6 +162,7 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 			}
 		}
 		if m, ok := c.knownMeta(d); ok {
+			c.cacheHit(t)
 			return m, nil
 		}
 		if desc, err = cn.puller.Get(ctx, t.repo.Digest(d)); err != nil {
@@ -167,6 +175,7 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 		d := desc.Digest.String()
 		c.learnTag(t, ref.Name(), d)
 		if m, ok := c.knownMeta(d); ok {
+			c.cacheHit(t)
 			return m, nil
 		}
 	}

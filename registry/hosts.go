@@ -123,7 +123,7 @@ func (c *Client) newRemotes(h Host) (*remotes, error) {
 	}
 	guard := &schemeGuard{insecureHost: registryHost(h), next: base}
 	ours := &politeTransport{c: c, next: &timeoutTransport{d: c.o.timeout, maxBody: c.o.maxBody,
-		next: &countTransport{stats: &c.stats, next: guard}}}
+		next: &countTransport{stats: &c.stats, observer: c.o.observer, next: guard}}}
 	backoff := transport.Backoff{Duration: c.o.retryBase, Factor: 2, Jitter: 0.5, Steps: c.o.retries}
 	rt := transport.NewUserAgent(transport.NewRetry(ours, transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(retryable), transport.WithRetryStatusCodes(retryStatusCodes...)), c.o.userAgent)

@@ -34,6 +34,7 @@ const (
 )
 
 type options struct {
+	observer      Observer // nil: none
 	hosts         []Host
 	cacheDir      string
 	base          http.RoundTripper // nil: a tuned *http.Transport per host

@@ -53,27 +53,36 @@ func (s *counters) snapshot() Stats {
 }
 
 type countTransport struct {
-	stats *counters
-	next  http.RoundTripper
+	stats    *counters
+	observer Observer // nil: none
+	next     http.RoundTripper
 }
 
 func (t *countTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := req.URL.Path
-	switch {
-	case req.Method == http.MethodGet && strings.HasSuffix(p, "/tags/list"):
+	kind := requestKind(req)
+	switch kind {
+	case "list":
 		t.stats.list.Add(1)
-	case req.Method == http.MethodHead && strings.Contains(p, "/manifests/"):
+	case "head":
 		t.stats.head.Add(1)
-	case req.Method == http.MethodGet && strings.Contains(p, "/manifests/"):
+	case "manifest":
 		t.stats.manifest.Add(1)
-	case (req.Method == http.MethodGet || req.Method == http.MethodHead) && strings.Contains(p, "/blobs/"):
+	case "blob":
 		t.stats.blob.Add(1)
-	case req.Method == http.MethodPut || req.Method == http.MethodPost || req.Method == http.MethodPatch:
+	case "put":
 		t.stats.put.Add(1)
 	default:
-		t.stats.other.Add(1) // ping (/v2/), token
+		t.stats.other.Add(1)
 	}
-	return t.next.RoundTrip(req)
+	resp, err := t.next.RoundTrip(req)
+	if t.observer != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.observer.Request(req.URL.Host, kind, code)
+	}
+	return resp, err
 }
 
 // timeoutTransport bounds each request, reading its body included, and
@@ -199,6 +208,9 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if wait := time.Until(notBefore); wait > t.c.o.maxRetryAfter {
 		return nil, fmt.Errorf("%w: %s asked not to be called before %s (Retry-After)", ErrRateLimited, req.URL.Host, notBefore.UTC().Format(time.RFC3339))
 	} else if wait > 0 {
+		if ob := t.c.o.observer; ob != nil {
+			ob.Wait(req.URL.Host, wait, WaitRetryAfter)
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -211,7 +223,7 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := g.lim.Wait(ctx); err != nil {
+	if err := t.waitRate(ctx, g, req.URL.Host); err != nil {
 		g.flow.done(outcome{queued: queued})
 		return nil, err
 	}
@@ -247,6 +259,31 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // whose latency tells how a registry copes (see flow).
 func isMetadata(req *http.Request) bool {
 	return strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/blobs/")
+}
+
+// waitRate waits for a token of the host's bucket (rate.Limiter.Wait,
+// spelled out so that a wait worth telling reaches the observer).
+func (t *politeTransport) waitRate(ctx context.Context, g *gate, host string) error {
+	r := g.lim.Reserve()
+	if !r.OK() {
+		return fmt.Errorf("rate limit of %s: no burst", host)
+	}
+	d := r.Delay()
+	if d <= 0 {
+		return nil
+	}
+	if ob := t.c.o.observer; ob != nil && d > time.Second {
+		ob.Wait(host, d, WaitRateLimit)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }
 
 // schemeGuard enforces the plain-HTTP rule (DESIGN.md §4b) on every request

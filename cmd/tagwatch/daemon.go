@@ -52,7 +52,7 @@ type generation struct {
 // build makes the loop and webhook handler of set, with a registry client
 // of its own (the hosts may have changed).
 func (s *supervisor) build(set *plan.Set) (*generation, error) {
-	client, err := newClient(set, s.cacheDir)
+	client, err := newClient(set, s.cacheDir, registryObserver{m: s.m, log: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("registries: %w", err)
 	}

@@ -123,7 +123,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		reconcile.WithHistoryLimit(f.history),
 	}
 	if f.once {
-		client, err := newClient(set, cacheDir)
+		client, err := newClient(set, cacheDir, registryObserver{log: log})
 		if err != nil {
 			return usagef("%s: registries: %w", f.config, err)
 		}
@@ -188,9 +188,32 @@ func loadSet(ctx context.Context, path string) (*plan.Set, error) {
 }
 
 // newClient is the registry client of a set: its hosts, the metadata
-// cache under cacheDir.
-func newClient(set *plan.Set, cacheDir string) (*registry.Client, error) {
-	return registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")))
+// cache under cacheDir, its traffic told to ob.
+func newClient(set *plan.Set, cacheDir string, ob registry.Observer) (*registry.Client, error) {
+	return registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")), registry.WithObserver(ob))
+}
+
+// registryObserver counts the registry's requests and cache hits (when m
+// is set) and logs the waits an operator should know of.
+type registryObserver struct {
+	m   *metrics.Metrics // nil: no metrics (run --once)
+	log *logrus.Entry
+}
+
+func (o registryObserver) Request(host, kind string, code int) {
+	if o.m != nil {
+		o.m.Request(host, kind, code)
+	}
+}
+
+func (o registryObserver) CacheHit(host string) {
+	if o.m != nil {
+		o.m.CacheHit(host)
+	}
+}
+
+func (o registryObserver) Wait(host string, d time.Duration, why string) {
+	o.log.WithFields(logrus.Fields{"registry": host, "seconds": d.Round(100 * time.Millisecond).Seconds(), "why": why}).Info("waiting before the next request to the registry")
 }
 
 // withTimeout bounds a cycle; d <= 0 means no limit.

@@ -57,6 +57,7 @@ type testOptions struct {
 type testResult struct {
 	policy.Result
 	Invalid resolve.Invalid // names that are not valid tags
+	Gate    *gateState      // with --env: the environment's promotion gate
 }
 
 // liveTest lists the image's tags in its registry, fetches the metadata the
@@ -247,8 +248,13 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 			return err
 		}
 	}
+	if o.Env != "" && o.TagsFile == "" {
+		if res.Gate, err = readGate(ctx, g, o); err != nil {
+			return err
+		}
+	}
 	if o.Output == "json" {
-		return printTestJSON(stdout, o.Image, &res.Result)
+		return printTestJSON(stdout, o.Image, res)
 	}
 	return printTestText(stdout, o, pol, res)
 }
@@ -319,10 +325,12 @@ type testJSON struct {
 	Tag        string   `json:"tag"`
 	Digest     string   `json:"digest"`
 	Candidates []string `json:"candidates"`
+	// Gate, with --env, is the environment's promotion gate now.
+	Gate *gateState `json:"gate,omitempty"`
 }
 
-func printTestJSON(w io.Writer, image string, res *policy.Result) error {
-	out := testJSON{Image: image, Tag: res.Tag, Digest: res.Digest, Candidates: res.Candidates}
+func printTestJSON(w io.Writer, image string, res *testResult) error {
+	out := testJSON{Image: image, Tag: res.Tag, Digest: res.Digest, Candidates: res.Candidates, Gate: res.Gate}
 	if out.Candidates == nil {
 		out.Candidates = []string{}
 	}
@@ -349,6 +357,13 @@ func printTestText(w io.Writer, o *testOptions, pol *policy.Policy, res *testRes
 	}
 	fmt.Fprintf(&b, "tag:        %s\n", tag)
 	fmt.Fprintf(&b, "decision:   %s: %s\n", res.Decision, res.Reason)
+	if gt := res.Gate; gt != nil {
+		state := "closed (held)"
+		if gt.Open {
+			state = "open: takes " + gt.Tag
+		}
+		fmt.Fprintf(&b, "gate:       from %s, %s: %s\n", gt.From, state, gt.Reason)
+	}
 	if res.Invalid.N > 0 {
 		fmt.Fprintf(&b, "invalid:    %s\n", res.Invalid)
 	}

@@ -191,6 +191,9 @@ func (m *Metrics) Request(host, kind string, code int) {
 // CacheHit counts metadata answered from the cache.
 func (m *Metrics) CacheHit(host string) { m.cacheHits.WithLabelValues(host).Inc() }
 
+// Wait is not counted (registry.Observer): a wait is for the logs.
+func (m *Metrics) Wait(string, time.Duration, string) {}
+
 // Webhook counts one webhook request (webhook.Observer).
 func (m *Metrics) Webhook(typ string, result webhook.Result) {
 	m.webhooks.WithLabelValues(typ, string(result)).Inc()

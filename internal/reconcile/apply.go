@@ -330,7 +330,7 @@ func (e *envRun) reportChanges() []Change {
 			continue
 		}
 		out = append(out, Change{Repository: e.repo, Env: c.Env, Image: c.Image, File: c.File, Files: []string{c.File}, From: c.From, To: c.To, Digest: c.Digest,
-			Edits: slices.Clone(ed)})
+			Reason: c.Gate, Edits: slices.Clone(ed)})
 	}
 	return out
 }

@@ -337,6 +337,9 @@ func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult
 	if pub.Pushed || err != nil {
 		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Err: err}
 	}
+	for i, why := range pub.Rejections {
+		c.l.o.log.WithFields(logrus.Fields{"repository": repoName, "attempt": i + 1}).WithError(why).Warn("push rejected: the branch moved; fetching it and applying the changes again")
+	}
 	if err != nil {
 		err = fmt.Errorf("publishing to %s: %w", repoName, err)
 		for _, run := range runs {

@@ -162,8 +162,10 @@ func WithInterval(d time.Duration) Option {
 	}
 }
 
-// WithDebounce sets how long Run waits after a trigger for more before it
-// starts the triggered cycle (default 500ms), so a burst is one cycle.
+// WithDebounce sets how long Run waits at most, after a trigger, for more
+// before it starts the triggered cycle (default 500ms); it starts sooner
+// once the triggers pause for a fifth of it (at most 100ms). A burst is one
+// cycle; a lone push waits little.
 func WithDebounce(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -322,20 +324,38 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// debounced waits the debounce delay; false when Run must stop instead.
+// debounced waits until the triggers pause for a quiet spell (a fifth of
+// the debounce, at most 100ms) or the debounce has passed since the first
+// one: a burst is one cycle, a lone push waits little. False when Run must
+// stop instead.
 func (l *Loop) debounced(ctx context.Context) bool {
 	if l.o.debounce == 0 {
 		return true
 	}
-	t := time.NewTimer(l.o.debounce)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-l.drain:
-		return false
-	case <-t.C:
-		return true
+	quiet := min(l.o.debounce/5, 100*time.Millisecond)
+	deadline := time.NewTimer(l.o.debounce)
+	defer deadline.Stop()
+	spell := time.NewTimer(quiet)
+	defer spell.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.drain:
+			return false
+		case <-deadline.C:
+			return true
+		case <-spell.C:
+			return true
+		case <-l.wake: // another trigger: the spell starts again
+			if !spell.Stop() {
+				select {
+				case <-spell.C:
+				default:
+				}
+			}
+			spell.Reset(quiet)
+		}
 	}
 }
 

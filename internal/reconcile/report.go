@@ -28,7 +28,7 @@ type Change struct {
 	To         string   `json:"to"`
 	Digest     string   `json:"digest"`
 	// Reason says, in Held, why the image stays (no downgrade, a closed
-	// promotion gate, a rollback).
+	// promotion gate, a rollback); in Changes, why a promotion gate opened.
 	Reason string `json:"reason,omitempty"`
 	// Commit is the commit that made the change ("" in Held and in a dry
 	// run). Not part of the JSON report, whose commits list them all.

@@ -49,7 +49,7 @@ type result struct {
 }
 
 // tagwatch runs the binary with args and extra environment variables.
-func tagwatch(t *testing.T, env []string, args ...string) result {
+func tagwatch(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -86,7 +86,7 @@ type change struct {
 
 // world is a registry with auth, a git remote over smart HTTP and a config.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	reg    *testreg.Target
 	bare   string
 	git    *testgit.HTTPServer
@@ -98,13 +98,13 @@ const tokenEnv = "TW_E2E_GIT_TOKEN"
 
 // newWorld starts the servers; files seed the repository ("REG" in them
 // stands for the registry's host).
-func newWorld(t *testing.T, files map[string]string) *world {
+func newWorld(t testing.TB, files map[string]string) *world {
 	t.Helper()
 	return newWorldWith(t, files, testreg.DistributionOptions{Auth: true})
 }
 
 // newWorldWith is newWorld with the registry's options.
-func newWorldWith(t *testing.T, files map[string]string, opts testreg.DistributionOptions) *world {
+func newWorldWith(t testing.TB, files map[string]string, opts testreg.DistributionOptions) *world {
 	t.Helper()
 	w := &world{t: t, reg: testreg.StartDistribution(t, opts), dir: t.TempDir()}
 	seed := map[string]string{}
@@ -249,7 +249,7 @@ func (w *world) startDaemon(cfg string, env []string, extra ...string) *daemon {
 }
 
 // next waits for the daemon's next report.
-func (d *daemon) next(t *testing.T, within time.Duration) report {
+func (d *daemon) next(t testing.TB, within time.Duration) report {
 	t.Helper()
 	select {
 	case rep, ok := <-d.reports:

@@ -58,3 +58,32 @@ func TestRollbackCommand(t *testing.T) {
 		t.Errorf("a rollback to the value in Git: exit %d, want 2\n%s", r.code, r.stderr)
 	}
 }
+
+// TestTestShowsTheGate: `tagwatch test --config F --env E IMAGE` shows the
+// environment's promotion gate as a cycle would find it now.
+func TestTestShowsTheGate(t *testing.T) {
+	w := newWorld(t, twoOverlays("1.0.0"))
+	cfg := w.config(strings.Replace(stagingProduction, "  - name: production\n", "  - name: production\n    promotion: {from: staging, soak: 1h}\n", 1))
+	w.reg.PushImage(t, "team/app", t0, "1.0.0")
+	w.reg.PushImage(t, "team/app", t0.Add(time.Hour), "1.1.0")
+	if rep, r := w.once(); !cmp.Equal([]string{"staging 1.0.0->1.1.0"}, moves(rep.Changes)) {
+		t.Fatalf("first cycle: %+v\n%s", rep, r.stderr)
+	}
+	r := tagwatch(t, []string{tokenEnv + "=" + w.git.Password, "XDG_CACHE_HOME=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir()},
+		"test", w.reg.Repo("team/app"), "--config", cfg, "--env", "production")
+	if r.code != 0 || !strings.Contains(r.stdout, "gate:       from staging, closed (held): waiting: staging has run sha256:") || !strings.Contains(r.stdout, " of 1h0m0s") {
+		t.Errorf("test --env production: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = tagwatch(t, []string{tokenEnv + "=" + w.git.Password, "XDG_CACHE_HOME=" + t.TempDir()},
+		"test", w.reg.Repo("team/app"), "--config", cfg, "--env", "production", "-o", "json")
+	var out struct {
+		Gate struct {
+			From   string
+			Open   bool
+			Reason string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Gate.From != "staging" || out.Gate.Open || !strings.HasPrefix(out.Gate.Reason, "waiting:") {
+		t.Errorf("test -o json: %v %+v\n%s", err, out, r.stderr)
+	}
+}
