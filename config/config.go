@@ -60,8 +60,11 @@ type Registry struct {
 	Insecure      bool    `yaml:"insecure,omitempty"`
 	CAFile        string  `yaml:"caFile,omitempty"`
 	Credentials   string  `yaml:"credentials,omitempty"` // env:VAR | file:/path (user:pass or a docker config) | dockerconfig:/path
-	RateLimit     float64 `yaml:"rateLimit,omitempty"`   // default 20
+	RateLimit     float64 `yaml:"rateLimit,omitempty"`   // 0: the registry client's default (registry.DefaultRateLimit)
 	ImmutableTags bool    `yaml:"immutableTags,omitempty"`
+	// TagTTL: how long the digest seen behind a tag is trusted without
+	// asking the registry again (newest-build, platforms); 0: every time.
+	TagTTL Duration `yaml:"tagTTL,omitempty"`
 }
 
 // Webhook is one registry webhook type served, with its secret.

@@ -114,6 +114,7 @@ registries:
   - prefix: r.example.com/team
     rateLimit: 2.5
     immutableTags: true
+    tagTTL: 10m
 interval: 30s
 environments:
   - name: prod-eu-1
@@ -151,7 +152,7 @@ environments:
 		},
 		Registries: []Registry{
 			{Prefix: "r.example.com"},
-			{Prefix: "r.example.com/team", RateLimit: 2.5, ImmutableTags: true},
+			{Prefix: "r.example.com/team", RateLimit: 2.5, ImmutableTags: true, TagTTL: Duration{10 * time.Minute}},
 		},
 		Interval: Duration{30 * time.Second},
 		Environments: []Environment{{Name: "prod-eu-1", Path: "envs/prod", Images: []Image{

@@ -60,6 +60,9 @@ func TestParseErrors(t *testing.T) {
 		{"negative rate limit", "registries:\n  - prefix: r.example.com\n    rateLimit: -1\n" + head, []string{
 			"t.yaml:3: registries[0].rateLimit: must be positive (requests per second), got -1",
 		}},
+		{"negative tag TTL", "registries:\n  - prefix: r.example.com\n    tagTTL: -1m\n" + head, []string{
+			"t.yaml:3: registries[0].tagTTL: must not be negative, got -1m0s",
+		}},
 		{"no git url", "git: {}\nenvironments: []\n", []string{
 			"t.yaml:1: git.url: required: the repository holding the environments",
 			"t.yaml:2: environments: at least one environment is required",

@@ -257,6 +257,9 @@ func (v *validator) registry(i int, r Registry) {
 	if r.RateLimit < 0 {
 		v.add(f+".rateLimit", "must be positive (requests per second), got %v", r.RateLimit)
 	}
+	if r.TagTTL.Duration < 0 {
+		v.add(f+".tagTTL", "must not be negative, got %v", r.TagTTL.Duration)
+	}
 }
 
 // checkSecretRef validates "env:VAR" or "file:/path" (never echoing a value).

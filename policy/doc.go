@@ -56,4 +56,8 @@
 // ranks above every candidate (unless AllowDowngrade); None when no
 // candidate is left. For the digest strategy, a digest different from
 // Current.Digest is an Update. Result.Reason says which, in one sentence.
+//
+// Select is Rank, everything that does not depend on the value in Git,
+// then Ranking.Decide. A caller deciding for many values over the same
+// tags (environments sharing an image and a policy) ranks once.
 package policy

@@ -477,3 +477,55 @@ func TestString(t *testing.T) {
 		}
 	}
 }
+
+// TestRanking: one Ranking decides for any number of values in Git, from
+// any number of goroutines, as Select would for each: deciding leaves the
+// ranking as it was, and a Result the caller changes is its own.
+func TestRanking(t *testing.T) {
+	tags := mix(3000, 11)
+	currents := []policy.Current{{}, {Tag: "1.2.3"}, {Tag: "v5.59.99"}, {Tag: "latest"}, {Tag: "main-1700000000-abc"},
+		{Tag: "99.0.0"}, {Tag: "sha256-" + strings.Repeat("a", 64) + ".sig"}, {Tag: "0.0.1", Digest: "sha256:aaaa"}}
+	for _, spec := range []policy.Spec{
+		{Constraint: ">=1.0.0-0"},
+		{Constraint: "^3", AllowDowngrade: true},
+		{Strategy: policy.Numerical, AllowTags: `^main-(\d+)-`, Extract: "$1"},
+		{Strategy: policy.NewestBuild, IgnoreTags: []string{"main-*"}},
+		{Strategy: policy.Alphabetical, Order: "desc"},
+	} {
+		p := mustNew(t, spec)
+		orig := slices.Clone(tags)
+		r := p.Rank(tags)
+		want := make([]policy.Result, len(currents))
+		for i, cur := range currents {
+			want[i] = p.Select(slices.Clone(tags), cur)
+		}
+		errs := make(chan string, 4*len(currents))
+		for range 4 {
+			go func() {
+				for i, cur := range currents {
+					got := r.Decide(cur)
+					if diff := cmp.Diff(want[i], got); diff != "" {
+						errs <- spec.Constraint + " " + cur.Tag + ": " + diff
+					} else {
+						errs <- ""
+					}
+					// The caller's to change.
+					if len(got.Candidates) > 0 {
+						got.Candidates[0] = "changed"
+					}
+					if got.Stats.Filtered != nil {
+						got.Stats.Filtered["changed"] = 1
+					}
+				}
+			}()
+		}
+		for range 4 * len(currents) {
+			if e := <-errs; e != "" {
+				t.Errorf("%+v: Decide differs from Select (-want +got):\n%s", spec, e)
+			}
+		}
+		if diff := cmp.Diff(orig, tags); diff != "" {
+			t.Errorf("%+v: Rank changed its input (-before +after):\n%s", spec, diff)
+		}
+	}
+}

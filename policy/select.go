@@ -19,7 +19,27 @@ import (
 // whose extracted keys are equal strings, collapse into the best of them
 // (counted as Duplicates). Then Current is ranked the same way and compared
 // with the best candidate: see Decision.
+//
+// Select is Rank followed by Decide; a caller deciding for several values
+// of the same tags (environments sharing an image and a policy) ranks once.
 func (p *Policy) Select(tags []Tag, cur Current) Result {
+	return p.Rank(tags).Decide(cur)
+}
+
+// Ranking is tags ranked under a policy: all of Select that does not
+// depend on the value in Git, done once. It is immutable and safe for
+// concurrent use; it keeps tags (Decide reads the metadata of the tag in
+// Git there), which the caller must not modify while it uses the Ranking.
+type Ranking struct {
+	p      *Policy
+	tags   []Tag
+	ranked []*cand
+	stats  Stats
+}
+
+// Rank filters, parses and ranks tags under the policy (see Select). It
+// never mutates tags.
+func (p *Policy) Rank(tags []Tag) *Ranking {
 	parts, counts := p.collectAll(tags)
 	if p.ranges != nil {
 		p.applyRanges(parts, &counts)
@@ -34,19 +54,34 @@ func (p *Policy) Select(tags []Tag, cur Current) Result {
 		}
 	}
 	ranked := p.rank(parts, &st)
+	return &Ranking{p: p, tags: tags, ranked: ranked, stats: st}
+}
+
+// Decide compares the best candidate with cur, the value in Git: the
+// Result Select would return for the ranked tags and cur. Each Result gets
+// its own Candidates and Stats.
+func (r *Ranking) Decide(cur Current) Result {
+	st := r.stats
+	if st.Filtered != nil {
+		filtered := make(map[string]int, len(st.Filtered))
+		for k, v := range st.Filtered {
+			filtered[k] = v
+		}
+		st.Filtered = filtered
+	}
 	res := Result{Stats: st}
-	res.Candidates = make([]string, len(ranked))
-	for i, c := range ranked {
+	res.Candidates = make([]string, len(r.ranked))
+	for i, c := range r.ranked {
 		res.Candidates[i] = c.tag
 	}
-	if len(ranked) == 0 {
+	if len(r.ranked) == 0 {
 		res.Decision = None
 		res.Reason = "No candidate: " + st.lost() + "."
 		return res
 	}
-	best := ranked[0]
+	best := r.ranked[0]
 	res.Tag, res.Digest = best.tag, best.digest
-	res.Decision, res.Reason = p.decide(best, ranked, tags, cur)
+	res.Decision, res.Reason = r.p.decide(best, r.ranked, r.tags, cur)
 	return res
 }
 

@@ -49,6 +49,7 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // is kept by ggcr where it lacks the API); the tag is written last, so a
 // watcher sees it only once its signatures are there.
 func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) {
+	defer c.busy()()
 	ref, err := name.ParseReference(src)
 	if err != nil {
 		return CopyResult{}, fmt.Errorf("copy: source %q: %w", src, err)
@@ -84,7 +85,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) 
 	if err := dt.r.pusher.Put(ctx, dtag, desc); err != nil {
 		return res, wrapErr("copy: writing "+dtag.Name(), err)
 	}
-	c.learnTag(dtag.Name(), res.Digest)
+	c.learnTag(dt, dtag.Name(), res.Digest)
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,10 +29,11 @@ func (c *Client) tagRef(repo, tag string) (target, name.Tag, error) {
 
 // Digest returns the digest behind repo:tag now: a HEAD request, shared by
 // concurrent callers. It always asks the registry, also on hosts
-// with ImmutableTags: a caller that wants the digest of a tag, like the digest
-// strategy following a mutable tag, must see the tag move. ImmutableTags
-// saves the HEADs of Describe only.
+// with ImmutableTags or a TagTTL: a caller that wants the digest of a tag,
+// like the digest strategy following a mutable tag, must see the tag move.
+// ImmutableTags and TagTTL save the HEADs of Describe only.
 func (c *Client) Digest(ctx context.Context, repo, tag string) (string, error) {
+	defer c.busy()()
 	t, ref, err := c.tagRef(repo, tag)
 	if err != nil {
 		return "", err
@@ -62,30 +64,32 @@ func (c *Client) head(ctx context.Context, t target, ref name.Tag) (string, erro
 		return "", wrapErr(what, err)
 	}
 	d := desc.Digest.String()
-	c.learnTag(ref.Name(), d)
+	c.learnTag(t, ref.Name(), d)
 	return d, nil
 }
 
-// knownTag returns the digest last seen behind ref.
-func (c *Client) knownTag(ref string) (string, bool) {
-	if d, ok := c.tagsSeen.Load(ref); ok {
-		return d.(string), true
+// knownTag returns the digest last seen behind ref, and when.
+func (c *Client) knownTag(ref string) (tagEntry, bool) {
+	if e, ok := c.tagsSeen.Load(ref); ok {
+		return e.(tagEntry), true
 	}
 	if c.cache != nil {
-		if d, ok := c.cache.tag(ref); ok {
-			c.tagsSeen.Store(ref, d) // so that learnTag does not rewrite the same record
-			return d, true
+		if e, ok := c.cache.tag(ref); ok {
+			c.tagsSeen.LoadOrStore(ref, e) // so that learnTag knows what the cache holds
+			return e, true
 		}
 	}
-	return "", false
+	return tagEntry{}, false
 }
 
-func (c *Client) learnTag(ref, digest string) {
-	if old, ok := c.tagsSeen.Swap(ref, digest); ok && old == digest {
-		return
-	}
-	if c.cache != nil {
-		_ = c.cache.storeTag(ref, digest) // best effort: the cache is only a cache
+// learnTag records that the registry said digest is behind ref now. The
+// cache is told when that is news, or, on a host with a TagTTL, when it
+// was last confirmed.
+func (c *Client) learnTag(t target, ref, digest string) {
+	e := tagEntry{digest: digest, seen: time.Now()}
+	old, ok := c.tagsSeen.Swap(ref, e)
+	if c.cache != nil && (!ok || old.(tagEntry).digest != digest || t.r.host.TagTTL > 0) {
+		c.cache.storeTag(ref, e)
 	}
 }
 
@@ -110,20 +114,22 @@ func (c *Client) knownMeta(digest string) (Meta, bool) {
 }
 
 func (c *Client) learnMeta(m Meta) {
-	c.mem.Store(m.Digest, m)
-	if c.cache != nil {
-		_ = c.cache.storeMeta(m) // best effort
+	if _, known := c.mem.Swap(m.Digest, m); !known && c.cache != nil {
+		c.cache.storeMeta(m)
 	}
 }
 
 // Describe returns digest, created time and platforms of repo:tag, using the cache.
 //
-// A tag seen before costs one HEAD (none with ImmutableTags), then the
-// digest-keyed cache answers. A tag never seen is read with one manifest GET
-// by tag (no HEAD first, it would only repeat the digest), then one config
-// blob GET per image (for an index: manifest and config of each platform,
-// attestations skipped), unless the digest is already cached.
+// A tag seen before costs one HEAD, then the digest-keyed cache answers;
+// no HEAD on a host with ImmutableTags, nor within its TagTTL of when the
+// tag was last seen (read, or checked with a HEAD). A tag never seen is
+// read with one manifest GET by tag (no HEAD first, it would only repeat
+// the digest), then one config blob GET per image (for an index: manifest
+// and config of each platform, attestations skipped), unless the digest is
+// already cached.
 func (c *Client) Describe(ctx context.Context, repo, tag string) (Meta, error) {
+	defer c.busy()()
 	t, ref, err := c.tagRef(repo, tag)
 	if err != nil {
 		return Meta{}, err
@@ -133,6 +139,11 @@ func (c *Client) Describe(ctx context.Context, repo, tag string) (Meta, error) {
 	return m, err
 }
 
+// trusted reports whether a tag seen as e may be taken without a HEAD.
+func trusted(h Host, e tagEntry, now time.Time) bool {
+	return h.ImmutableTags || h.TagTTL > 0 && now.Sub(e.seen) < h.TagTTL && !e.seen.After(now)
+}
+
 func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, error) {
 	what := "reading metadata of " + ref.Name()
 	cn, err := c.conn(ctx, t)
@@ -140,10 +151,12 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 		return Meta{}, wrapErr(what, err)
 	}
 	var desc *remote.Descriptor
-	if d, seen := c.knownTag(ref.Name()); seen {
-		// ImmutableTags: the digest seen before (in this process or in the
-		// cache directory) is trusted without a HEAD.
-		if !t.r.host.ImmutableTags {
+	if e, seen := c.knownTag(ref.Name()); seen {
+		// ImmutableTags, or seen within the TagTTL: the digest seen before
+		// (in this process or in the cache directory) is trusted without a
+		// HEAD.
+		d := e.digest
+		if !trusted(t.r.host, e, time.Now()) {
 			if d, err = c.digest(ctx, t, ref); err != nil {
 				return Meta{}, err
 			}
@@ -160,7 +173,7 @@ func (c *Client) describe(ctx context.Context, t target, ref name.Tag) (Meta, er
 			return Meta{}, wrapErr(what, err)
 		}
 		d := desc.Digest.String()
-		c.learnTag(ref.Name(), d)
+		c.learnTag(t, ref.Name(), d)
 		if m, ok := c.knownMeta(d); ok {
 			c.cacheHit(t)
 			return m, nil

@@ -195,7 +195,10 @@ func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	puller, err := remote.NewPuller(remote.WithTransport(tr), remote.WithJobs(4))
+	// The flow of the host bounds the requests in flight (flow.go); the
+	// puller's own bound (4 blob fetches at once by default) would hold
+	// config reads below it.
+	puller, err := remote.NewPuller(remote.WithTransport(tr), remote.WithJobs(MaxConcurrency))
 	if err != nil {
 		return nil, err
 	}

@@ -413,3 +413,23 @@ func tagPage(n int) string {
 	sb.WriteString("]}")
 	return sb.String()
 }
+
+func TestKnownListing(t *testing.T) {
+	for host, paged := range map[string]bool{
+		"index.docker.io":                                  true,
+		"registry-1.docker.io":                             true,
+		"123456789012.dkr.ecr.eu-west-1.amazonaws.com":     true,
+		"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn": true,
+		"public.ecr.aws":                                   true,
+		"ghcr.io":                                          false,
+		"quay.io":                                          false,
+		"registry.example.com:5000":                        false,
+		"evil.amazonaws.com.example":                       false,
+		"dkr.ecr.amazonaws.com.evil.io":                    false,
+	} {
+		l, known := knownListing(host)
+		if known != paged || l.Paged != paged || l.Links != paged {
+			t.Errorf("knownListing(%q) = %+v, %v; want paged %v", host, l, known, paged)
+		}
+	}
+}

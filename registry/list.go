@@ -19,15 +19,23 @@ import (
 // complete or it is an error, never a part of the tags. Concurrent callers
 // asking for the same repository share one walk.
 //
-// Pagination (Link headers) is followed to the end, within WithMaxPages and
+// The first request asks for the whole list (no ?n=), which most
+// registries answer in one go; a host known to page on its own (it sent a
+// Link before, or it is Docker Hub or ECR: see listing) is asked for pages
+// of WithPageSize, as is every host when WithPageSize is given. A first
+// answer with a Link and fewer tags than that starts the walk over with
+// ?n=. Pagination
+// (Link headers) is followed to the end, within WithMaxPages and
 // WithMaxTags (beyond them the error wraps ErrTooManyTags, raised while the
 // page is read). A page that brings no tag not seen before ends the walk:
 // some registries answer a `last` at or past the end with the first page
-// again. A full page without a Link is followed by a `?last=` request, since
-// some registries honour ?n= but never send Link. Any request that fails
-// after the first page (a Link page or that probe: an error status, a reset,
-// a truncated body, 429 after the retries) fails the whole list with an
-// error wrapping ErrIncompleteList and the cause. The result is in the
+// again. A page without a Link is the last, with one exception: a page of
+// exactly the ?n= asked, from a host that has sent no Link, is followed by
+// a `?last=` request, since some registries (go-containerregistry's)
+// honour ?n= but never send Link. Any request that fails after the first
+// page (a Link page or that probe: an error status, a reset, a truncated
+// body, 429 after the retries) fails the whole list with an error
+// wrapping ErrIncompleteList and the cause. The result is in the
 // registry's order without duplicates; the caller owns the slice.
 func (c *Client) ListTags(ctx context.Context, repo string) ([]string, error) {
 	t, err := c.resolve(repo)
@@ -70,13 +78,20 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 	if err != nil {
 		return nil, wrapErr(what, err)
 	}
+	host := t.repo.RegistryStr()
+	known := c.listing(host)
+	askN := (c.o.pageSizeSet || known.Paged) && !known.RefusesN
 	w := &tagWalk{max: c.o.maxTags, seen: map[string]struct{}{}}
-	next := &url.URL{
-		Scheme:   t.repo.Scheme(), // ggcr's scheme transport switches to what the ping found
-		Host:     t.repo.RegistryStr(),
-		Path:     "/v2/" + t.repo.RepositoryStr() + "/tags/list",
-		RawQuery: "n=" + strconv.Itoa(c.o.pageSize),
+	first := &url.URL{
+		Scheme: t.repo.Scheme(), // ggcr's scheme transport switches to what the ping found
+		Host:   host,
+		Path:   "/v2/" + t.repo.RepositoryStr() + "/tags/list",
 	}
+	if askN {
+		first.RawQuery = "n=" + strconv.Itoa(c.o.pageSize)
+	}
+	linked := known.Links // a host that sends Links ends its list with a page without one
+	next := first
 	for pages := 0; next != nil; pages++ {
 		if pages == c.o.maxPages {
 			return nil, fmt.Errorf("%s: %w: more than %d pages", what, ErrTooManyTags, c.o.maxPages)
@@ -88,19 +103,51 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		case err != nil && pages > 0:
 			return nil, fmt.Errorf("%w: %d tags read in %d pages, then: %w", ErrIncompleteList, len(w.tags)-w.fresh, pages, wrapErr(what, err))
+		case err != nil && askN && next == first && isStatus(err, http.StatusBadRequest):
+			// A registry that refuses ?n= (or this size of it): ask for
+			// the whole list instead, and never send it ?n= again.
+			known.RefusesN, known.Paged = true, false
+			c.learnListing(host, known)
+			askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
+			pages--
+			continue
 		case err != nil:
 			return nil, wrapErr(what, err)
+		}
+		if link != nil && !linked {
+			// It pages and sends Links: larger pages from now on (unless
+			// it refuses ?n=), and no probes.
+			linked = true
+			learnt := known
+			learnt.Links, learnt.Paged = true, !known.RefusesN
+			if learnt != known {
+				known = learnt
+				c.learnListing(host, known)
+			}
+			if !askN && known.Paged && pages == 0 && n < c.o.pageSize {
+				// Its pages are small (Docker Hub's 100): start over,
+				// asking for pages of pageSize. One request more, then
+				// one per pageSize tags instead of one per page of its
+				// own.
+				askN = true
+				first = &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path, RawQuery: "n=" + strconv.Itoa(c.o.pageSize)}
+				next = first
+				w = &tagWalk{max: c.o.maxTags, seen: map[string]struct{}{}}
+				pages = -1
+				continue
+			}
 		}
 		switch {
 		case w.fresh == 0:
 			next = nil // an empty or repeated page, or a probe that found nothing: the end
 		case link != nil:
 			next = link
-		case n == c.o.pageSize:
-			// A full page without a Link: some registries (ggcr's own
-			// pkg/registry) honour ?n= but never send Link. Ask for what
-			// follows the last tag; a registry that ignores `last` repeats
-			// itself and the walk ends above.
+		case askN && !linked && n == c.o.pageSize:
+			// A full page without a Link from a host that sends none:
+			// some registries (ggcr's own pkg/registry) honour ?n= but
+			// never send Link. Ask for what follows the last tag; a
+			// registry that ignores `last` repeats itself and the walk
+			// ends above.
 			probe := *got
 			probe.RawQuery = url.Values{"last": {w.tags[len(w.tags)-1]}, "n": {strconv.Itoa(c.o.pageSize)}}.Encode()
 			next = &probe
@@ -109,6 +156,12 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 		}
 	}
 	return w.tags, nil
+}
+
+// isStatus reports whether err is a registry answer with that HTTP status.
+func isStatus(err error, status int) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == status
 }
 
 // listPage reads one page at u into w. It returns how many tags the page

@@ -295,9 +295,12 @@ func TestListTagsNeverPartial(t *testing.T) {
 	for _, walk := range []struct {
 		name string
 		opts testreg.Options
+		ask  []registry.Option
 	}{
-		{"probe after a full page without Link", testreg.Options{NoLink: true}},
-		{"Link pages", testreg.Options{PageSize: 1000}},
+		// Asked ?n=1000 (WithPageSize), as registries that page are.
+		{"probe after a full page without Link", testreg.Options{NoLink: true}, []registry.Option{registry.WithPageSize(1000)}},
+		// Asked for the whole list, it answers a page with a Link.
+		{"Link pages", testreg.Options{PageSize: 1000}, nil},
 	} {
 		srv := testreg.Start(t, walk.opts)
 		seed(t, srv, "team/app", want)
@@ -320,7 +323,7 @@ func TestListTagsNeverPartial(t *testing.T) {
 					}
 					return nil
 				})
-				c := newClient(t, proxy.Target)
+				c := newClient(t, proxy.Target, walk.ask...)
 				got, err := c.ListTags(context.Background(), proxy.Repo("team/app"))
 				if !errors.Is(err, registry.ErrIncompleteList) || !strings.Contains(err.Error(), proxy.Repo("team/app")) {
 					t.Errorf("err = %v, want ErrIncompleteList naming the repository", err)
@@ -344,7 +347,8 @@ func TestListTagsUnderRandomFaults(t *testing.T) {
 	complete, failed, partial := 0, 0, 0
 	for run := range 60 {
 		proxy := testreg.StartFaultProxy(t, srv.Target, testreg.RandomFaults(uint64(run), 0.2))
-		c := newClient(t, proxy.Target)
+		// Pages of 1,000 and probes: the walk with the most requests to fail.
+		c := newClient(t, proxy.Target, registry.WithPageSize(1000))
 		got, err := c.ListTags(context.Background(), proxy.Repo("team/app"))
 		if err != nil {
 			failed++
@@ -449,5 +453,114 @@ func TestBodyCap(t *testing.T) {
 	c := newClient(t, srv.Target, registry.WithMaxBodySize(3000))
 	if tags, err := c.ListTags(context.Background(), srv.Repo("team/app")); err != nil || len(tags) != 300 {
 		t.Errorf("under the cap: %d tags, %v", len(tags), err)
+	}
+}
+
+// listQueries returns the query of every tag list request srv served, in
+// order ("" for none).
+func listQueries(srv *testreg.Server) []string {
+	var qs []string
+	for _, r := range srv.Requests() {
+		if p, q, _ := strings.Cut(strings.TrimPrefix(r, "GET "), "?"); strings.HasSuffix(p, "/tags/list") {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+// TestListTagsRoundTrips pins issue 13's first point: a tag list costs as
+// few requests as the registry allows. A registry that answers every tag
+// when asked without ?n= costs one request; one that pages on its own with
+// Links costs exactly one request per page and no probe, and is asked for
+// pages of 1,000 once it is known to page (at once when its first page is
+// smaller, then in this process and, through the cache directory, the
+// next).
+func TestListTagsRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts testreg.Options
+		tags int
+		// list requests of the first list, of the next ones (same client,
+		// then a new client on the same cache directory)
+		first, next int
+		// whether the first and the next lists ask ?n=
+		firstN, nextN bool
+	}{
+		{name: "whole list at once", opts: testreg.Options{}, tags: 10300, first: 1, next: 1},
+		{name: "whole list, ggcr without Link", opts: testreg.Options{NoLink: true}, tags: 10300, first: 1, next: 1},
+		{name: "pages of 1,000 with Link", opts: testreg.Options{PageSize: 1000}, tags: 10300, first: 11, next: 11, nextN: true},
+		// The last page is full and has no Link: it is the last, no probe.
+		{name: "pages of 1,000, full last page", opts: testreg.Options{PageSize: 1000}, tags: 10000, first: 10, next: 10, nextN: true},
+		// 100 a page unless asked for more (Docker Hub, ECR): the first
+		// page says so, and the list starts over with pages of 1,000.
+		{name: "pages of 100 unless asked", opts: testreg.Options{DefaultPageSize: 100}, tags: 2050, first: 1 + 3, next: 3, nextN: true},
+		// A registry whose pages are at most 100, whatever it is asked.
+		{name: "pages of 100 at most", opts: testreg.Options{PageSize: 100}, tags: 2050, first: 1 + 21, next: 21, nextN: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testreg.Start(t, tc.opts)
+			want := make([]string, tc.tags)
+			for i := range want {
+				want[i] = fmt.Sprintf("1.%05d.0", i)
+			}
+			seed(t, srv, "team/app", want)
+			cache := t.TempDir()
+			c := newClient(t, srv.Target, registry.WithCacheDir(cache))
+			for i, c := range []*registry.Client{c, c, newClient(t, srv.Target, registry.WithCacheDir(cache))} {
+				srv.ResetCounts()
+				got, err := c.ListTags(context.Background(), srv.Repo("team/app"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("list %d: tags (-want +got):\n%s", i, diff)
+				}
+				wantN, askN := tc.first, tc.firstN
+				if i > 0 {
+					wantN, askN = tc.next, tc.nextN
+				}
+				qs := listQueries(srv)
+				if len(qs) != wantN {
+					t.Errorf("list %d: %d list requests, want %d: %q", i, len(qs), wantN, qs)
+				}
+				if gotN := strings.Contains(qs[0], "n="); gotN != askN {
+					t.Errorf("list %d: first request %q; want ?n= %v", i, qs[0], askN)
+				}
+			}
+		})
+	}
+}
+
+// TestListTagsRefusedPageSize: a registry that answers 400 to ?n= is asked
+// again without it, at once, and never with it after that.
+func TestListTagsRefusedPageSize(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	want := tagNames("t", 30)
+	seed(t, srv, "team/app", want)
+	proxy := testreg.StartFaultProxy(t, srv.Target, func(r *http.Request) *testreg.Fault {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Has("n") {
+			return &testreg.Fault{Status: http.StatusBadRequest}
+		}
+		return nil
+	})
+	c := newClient(t, proxy.Target, registry.WithPageSize(10))
+	for i, wantLists := range []int{2, 1} {
+		before := len(proxy.Requests())
+		got, err := c.ListTags(context.Background(), proxy.Repo("team/app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("list %d: tags (-want +got):\n%s", i, diff)
+		}
+		lists := 0
+		for _, r := range proxy.Requests()[before:] {
+			if strings.Contains(r, "/tags/list") {
+				lists++
+			}
+		}
+		if lists != wantLists {
+			t.Errorf("list %d: %d list requests, want %d: %q", i, lists, wantLists, proxy.Requests()[before:])
+		}
 	}
 }

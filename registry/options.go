@@ -12,8 +12,16 @@ import (
 
 // Defaults of New.
 const (
-	DefaultRateLimit     = 20.0             // requests per second per registry host
-	DefaultPageSize      = 1000             // tags asked per page (?n=); ECR refuses more
+	// DefaultRateLimit and DefaultBurst are the token bucket of a registry
+	// host without a RateLimit: 100 requests a second sustained, in bursts
+	// of up to 1,000, so that a `tagwatch test` or a cycle of up to 1,000
+	// requests is never slowed down by tagwatch itself (a registry that
+	// wants less says so with 429 and Retry-After, which are honoured);
+	// the bucket only caps what a runaway (a webhook storm, a huge
+	// newest-build) can send. See docs/operations.md for the figures.
+	DefaultRateLimit     = 100.0
+	DefaultBurst         = 1000
+	DefaultPageSize      = 1000             // tags asked per page (?n=) of registries that page; ECR refuses more
 	DefaultMaxPages      = 1000             // pages followed before ListTags gives up
 	DefaultMaxTags       = 1_000_000        // tags accepted before ListTags gives up
 	DefaultTimeout       = 30 * time.Second // per HTTP request, body included
@@ -33,6 +41,7 @@ type options struct {
 	keychain      authn.Keychain
 	userAgent     string
 	pageSize      int
+	pageSizeSet   bool // WithPageSize: ask every host for pages
 	maxPages      int
 	maxTags       int
 	timeout       time.Duration
@@ -138,13 +147,16 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithPageSize sets the page size asked for when listing tags (?n=).
+// WithPageSize makes ListTags ask every registry for pages of n tags
+// (?n=). Without it, a registry is first asked for the whole list, and
+// for pages of DefaultPageSize once it is known to page on its own (see
+// ListTags).
 func WithPageSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
 			return fmt.Errorf("page size %d: must be at least 1", n)
 		}
-		o.pageSize = n
+		o.pageSize, o.pageSizeSet = n, true
 		return nil
 	}
 }
@@ -235,6 +247,9 @@ func (h Host) validate() error {
 	}
 	if h.RateLimit < 0 {
 		return fmt.Errorf("rateLimit %v: must not be negative", h.RateLimit)
+	}
+	if h.TagTTL < 0 {
+		return fmt.Errorf("tagTTL %v: must not be negative", h.TagTTL)
 	}
 	if h.Credentials != "" {
 		if _, err := parseCredentialsRef(h.Credentials); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tagwatch/tagwatch/internal/testreg"
 	"github.com/tagwatch/tagwatch/registry"
+	"golang.org/x/sync/errgroup"
 )
 
 func TestRetries(t *testing.T) {
@@ -310,4 +311,32 @@ func TestPlainHTTPWithCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRequestsInFlightBounded: however many callers ask at once, a host
+// gets at most registry.MaxConcurrency requests at a time (the adaptive
+// flow, flow.go), metadata reads of new tags (manifest, then config blob)
+// included.
+func TestRequestsInFlightBounded(t *testing.T) {
+	srv := testreg.Start(t, testreg.Options{})
+	tags := tagNames("sha-", 200)
+	for i, tag := range tags {
+		srv.PushImage(t, "team/app", created.Add(time.Duration(i)*time.Minute), tag)
+	}
+	front, proxy := testreg.StartDelayProxy(t, srv.Target, 10*time.Millisecond)
+	c := newClient(t, front)
+	g := errgroup.Group{}
+	for _, tag := range tags { // 200 callers at once
+		g.Go(func() error { _, err := c.Describe(context.Background(), front.Repo("team/app"), tag); return err })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := proxy.Counts(); got.Manifest != 200 || got.Blob != 200 {
+		t.Errorf("requests %s, want 200 manifest and 200 blob GETs", got)
+	}
+	if peak := proxy.Peak(); peak > registry.MaxConcurrency {
+		t.Errorf("%d requests at once, want at most %d", peak, registry.MaxConcurrency)
+	}
+	t.Logf("at most %d requests at once", proxy.Peak())
 }

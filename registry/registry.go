@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,8 +18,12 @@ type Host struct {
 	Insecure      bool    // plain HTTP
 	CAFile        string  // extra CA bundle (PEM)
 	Credentials   string  // "env:VAR" or "file:/path" holding "user:pass"; "" = default keychain
-	RateLimit     float64 // requests per second to this host; 0 = default (20)
+	RateLimit     float64 // requests per second to this host, in bursts of as many; 0 = DefaultRateLimit in bursts of DefaultBurst
 	ImmutableTags bool    // a tag never moves: Describe trusts a cached tag→digest without a HEAD (Digest always asks)
+	// TagTTL > 0: Describe trusts a tag→digest seen (read or checked) less
+	// than this long ago without a HEAD; a tag that moves is seen that
+	// late. Digest always asks.
+	TagTTL time.Duration
 }
 
 // Platform is one platform of an image or index, with its config's created time.
@@ -71,8 +76,10 @@ type Client struct {
 	gates   map[string]*gate // by URL host
 
 	mem      sync.Map // digest → Meta, what this process has learnt
-	tagsSeen sync.Map // "repo:tag" → digest last seen
+	tagsSeen sync.Map // "repo:tag" → tagEntry: the digest last seen, and when
+	listings sync.Map // registry host → listing
 	group    singleflight.Group
+	calls    atomic.Int64 // calls of Describe, Digest, Retag and Copy under way
 }
 
 // Option configures a Client.
@@ -99,6 +106,20 @@ func New(opts ...Option) (*Client, error) {
 		c.remotes[h.Prefix] = r
 	}
 	return c, nil
+}
+
+// busy marks a call that may learn something for the cache under way;
+// the func it returns ends it. When the last call under way ends, what
+// was learnt goes to the cache directory, in one file: the client's work
+// comes in bursts (a `tagwatch test`, a cycle), and a burst's end is the
+// time to write.
+func (c *Client) busy() func() {
+	c.calls.Add(1)
+	return func() {
+		if c.calls.Add(-1) == 0 && c.cache != nil {
+			c.cache.flush()
+		}
+	}
 }
 
 // Stats returns request counts so far.

@@ -14,6 +14,7 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 	if len(tags) == 0 {
 		return "", errors.New("retag: no new tags given")
 	}
+	defer c.busy()()
 	ref, err := name.ParseReference(src)
 	if err != nil {
 		return "", fmt.Errorf("retag: source %q: %w", src, err)
@@ -46,7 +47,7 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 		if err := t.r.pusher.Put(ctx, dst, desc); err != nil {
 			return "", wrapErr(fmt.Sprintf("retag: writing %s", dst.Name()), err)
 		}
-		c.learnTag(dst.Name(), digest)
+		c.learnTag(t, dst.Name(), digest)
 	}
 	return digest, nil
 }

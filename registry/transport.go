@@ -153,6 +153,7 @@ func redactURL(u *url.URL) string {
 // asked for ten.
 type gate struct {
 	lim       *rate.Limiter
+	flow      *flow // requests in flight
 	mu        sync.Mutex
 	notBefore time.Time
 }
@@ -163,12 +164,8 @@ func (c *Client) gate(host string) *gate {
 	if g, ok := c.gates[host]; ok {
 		return g
 	}
-	r := match(c.o.hosts, host).RateLimit
-	if r == 0 {
-		r = DefaultRateLimit
-	}
-	burst := max(1, int(r))
-	g := &gate{lim: rate.NewLimiter(rate.Limit(r), burst)}
+	r, burst := hostRate(match(c.o.hosts, host))
+	g := &gate{lim: rate.NewLimiter(rate.Limit(r), burst), flow: newFlow()}
 	if c.cache != nil {
 		g.notBefore, _ = c.cache.hold(host)
 	}
@@ -176,15 +173,27 @@ func (c *Client) gate(host string) *gate {
 	return g
 }
 
+// hostRate is the token bucket of h: its RateLimit per second in bursts
+// of as many, or, when it sets none, DefaultRateLimit in bursts of
+// DefaultBurst.
+func hostRate(h Host) (float64, int) {
+	if h.RateLimit == 0 {
+		return DefaultRateLimit, DefaultBurst
+	}
+	return h.RateLimit, max(1, int(h.RateLimit))
+}
+
 // maxHold bounds how long a Retry-After can hold a host back: longer
 // values are taken as this long.
 const maxHold = 24 * time.Hour
 
-// politeTransport waits for the host's token bucket and any Retry-After
-// before each request, and records Retry-After from 429 and 503 responses.
-// It sits below ggcr's retry transport, so retries wait too. A Retry-After
-// longer than WithMaxRetryAfter is not waited for: until it passes, requests
-// to that host fail at once with ErrRateLimited (and are not retried).
+// politeTransport waits for any Retry-After, a slot of the host's flow
+// (requests in flight) and its token bucket before each request, records
+// Retry-After from 429 and 503 responses, and tells the flow how the
+// request went. It sits below ggcr's retry transport, so retries wait too.
+// A Retry-After longer than WithMaxRetryAfter is not waited for: until it
+// passes, requests to that host fail at once with ErrRateLimited (and are
+// not retried).
 type politeTransport struct {
 	c    *Client
 	next http.RoundTripper
@@ -210,11 +219,25 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-timer.C:
 		}
 	}
-	if err := t.waitRate(ctx, g, req.URL.Host); err != nil {
+	queued, err := g.flow.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
+	if err := t.waitRate(ctx, g, req.URL.Host); err != nil {
+		g.flow.done(outcome{queued: queued})
+		return nil, err
+	}
+	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
+	// Strain is a request that timed out or was cut off; not one that
+	// failed for what it asked (ggcr's ping tries https on plain-HTTP
+	// registries, for one).
+	o := outcome{queued: queued, strained: err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || retryable(err))}
+	if err == nil && isMetadata(req) {
+		o.latency = max(time.Since(start), time.Nanosecond)
+	}
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		o.strained = true
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			nb := time.Now().Add(min(d, maxHold))
 			g.mu.Lock()
@@ -228,7 +251,14 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
+	g.flow.done(o)
 	return resp, err
+}
+
+// isMetadata reports a request for a manifest or a blob: the requests
+// whose latency tells how a registry copes (see flow).
+func isMetadata(req *http.Request) bool {
+	return strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/blobs/")
 }
 
 // waitRate waits for a token of the host's bucket (rate.Limiter.Wait,

@@ -103,6 +103,7 @@ func Hosts(cfg *config.Config) []registry.Host {
 			Credentials:   r.Credentials,
 			RateLimit:     r.RateLimit,
 			ImmutableTags: r.ImmutableTags,
+			TagTTL:        r.TagTTL.Duration,
 		})
 	}
 	return hosts

@@ -3,6 +3,7 @@ package plan
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/tagwatch/tagwatch/config"
 )
@@ -21,6 +22,8 @@ func TestHostsMapsEveryField(t *testing.T) {
 			f.SetBool(true)
 		case reflect.Float64:
 			f.SetFloat(float64(i) + 0.5)
+		case reflect.Struct: // config.Duration
+			f.Set(reflect.ValueOf(config.Duration{Duration: time.Duration(i+1) * time.Minute}))
 		default:
 			t.Fatalf("config.Registry.%s: kind %s not covered by this test", rv.Type().Field(i).Name, f.Kind())
 		}
@@ -37,8 +40,12 @@ func TestHostsMapsEveryField(t *testing.T) {
 			t.Errorf("registry.Host has no field %s (config.Registry has)", name)
 			continue
 		}
-		if !reflect.DeepEqual(got.Interface(), rv.Field(i).Interface()) {
-			t.Errorf("Host.%s = %v, want %v", name, got.Interface(), rv.Field(i).Interface())
+		want := rv.Field(i).Interface()
+		if d, ok := want.(config.Duration); ok {
+			want = d.Duration
+		}
+		if !reflect.DeepEqual(got.Interface(), want) {
+			t.Errorf("Host.%s = %v, want %v", name, got.Interface(), want)
 		}
 	}
 }

@@ -132,7 +132,7 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		return nil, "", nil // every target is claimed by another environment too
 	}
 	cur := policy.Current{Tag: locs[0].cur.Tag, Digest: locs[0].cur.Digest}
-	res := w.Policy.Select(tags, cur)
+	res := e.c.choose(w, tags, cur)
 	var opened string // the reason a promotion gate opened
 	if res.Decision == policy.Update {
 		var stage string

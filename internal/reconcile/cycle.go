@@ -170,6 +170,7 @@ type cycle struct {
 	mu    sync.Mutex
 	found map[foundKey]*futureFound
 	sem   chan struct{}
+	sel   selections // the cycle's rankings and decisions (choose.go)
 }
 
 // foundKey identifies a resolution: environments often share a policy.

@@ -24,7 +24,9 @@
 //   - semver, alphabetical, numerical without platforms: nothing more;
 //   - digest: one HEAD for the followed tag, every cycle (immutableTags or not);
 //   - newest-build or any platforms filter: registry.Client.Describe for each
-//     surviving tag (a HEAD per tag once the digest-keyed cache is warm).
+//     surviving tag (a HEAD per tag once the digest-keyed cache is warm;
+//     none on a host with ImmutableTags, nor for tags seen within its
+//     TagTTL), as many at once as the client lets the host have.
 package resolve
 
 import (
@@ -44,9 +46,15 @@ type Source interface {
 	Digest(ctx context.Context, repo, tag string) (string, error)
 }
 
-// DefaultConcurrency is how many metadata requests Candidates runs at once.
-// The registry client's per-host rate limit still applies.
+// DefaultConcurrency is how many resolutions (Find calls) the reconcile
+// loop runs at once.
 const DefaultConcurrency = 8
+
+// fanOut bounds the metadata requests one Find has outstanding. It is not
+// what bounds the requests on the wire: registry.Client does that per
+// registry host, adaptively (registry.MaxConcurrency at most), and a bound
+// here below that would leave it idle.
+const fanOut = 2 * registry.MaxConcurrency
 
 // Found is what Find found: the candidates and the names it dropped.
 type Found struct {
@@ -88,7 +96,7 @@ func Find(ctx context.Context, src Source, pol *policy.Policy, repo string) (Fou
 	}
 	gone := make([]bool, len(tags))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(DefaultConcurrency)
+	g.SetLimit(fanOut)
 	for i := range tags {
 		if _, ok := pol.Key(tags[i].Name); !ok {
 			continue // dropped by a name rule: Select counts it, no metadata needed

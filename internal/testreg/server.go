@@ -34,6 +34,10 @@ type Options struct {
 	// next page when there is one. Without PageSize a client's ?n= is
 	// honoured the same way.
 	PageSize int
+	// DefaultPageSize > 0 answers a tag list asked without ?n= in pages of
+	// this size with a Link (Docker Hub and ECR send 100), and honours ?n=
+	// up to PageSize (any, without PageSize).
+	DefaultPageSize int
 	// RepeatLastPage sends a Link after a full last page too; following it,
 	// ggcr's registry underneath answers a `last` at or past the final tag
 	// with the first page again. A client that trusts Links loops forever
@@ -250,6 +254,9 @@ func (s *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(q.Get("n"))
 	if n < 0 {
 		n = 0
+	}
+	if n == 0 {
+		n = s.opts.DefaultPageSize
 	}
 	if s.opts.PageSize > 0 && (n == 0 || n > s.opts.PageSize) {
 		n = s.opts.PageSize

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -66,13 +68,31 @@ func (l *local) newTag(path string) string {
 	return ""
 }
 
+// pages makes tagwatch, in l's cache directory, know host as a registry
+// that pages tag lists on its own, as it learns from a Link: it asks that
+// host for pages of 1,000 (?n=) instead of the whole list.
+func (l *local) pages(host string) {
+	l.t.Helper()
+	sum := sha256.Sum256([]byte(host))
+	p := filepath.Join(l.cache, "registry", "v1", "listing", hex.EncodeToString(sum[:])+".json")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(`{"host":"`+host+`","paged":true}`), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
 // TestFaultInjection is the scenario of issue 14: a registry that honours
 // ?n= but sends no Link, 2,500 tags (1.0.0 … 3.49.9; the first page of
 // 1,000 ends at 1.99.9), staging at 1.0.0 and production at 3.49.9 with
 // allowDowngrade. Before the fix, 8 of 60 runs under 20% faults wrote
 // 1.0.0 -> 1.99.9 and exited 0, and production went 3.49.9 -> 1.99.9.
 // Every run must now move staging to 3.49.9 or report an error and write
-// nothing: no wrong tag, no downgrade.
+// nothing: no wrong tag, no downgrade. Since issue 13 tagwatch asks a
+// registry it knows nothing of for the whole list, which this one answers
+// at once; the runs below make it known to page (l.pages), so that it is
+// asked ?n=1000 and the `?last=` probes issue 14 was about are made.
 func TestFaultInjection(t *testing.T) {
 	srv := testreg.Start(t, testreg.Options{NoLink: true})
 	var tags []string
@@ -102,6 +122,7 @@ func TestFaultInjection(t *testing.T) {
 			return nil
 		})
 		l := newLocal(t, bare, proxy.Host, envs)
+		l.pages(proxy.Host)
 		before := testgit.Head(t, bare, "main")
 		rep, r := l.once()
 		if r.code != 1 || len(rep.Changes) != 0 || len(rep.Commits) != 0 || len(rep.Errors) != 2 {
@@ -117,6 +138,33 @@ func TestFaultInjection(t *testing.T) {
 		}
 	})
 
+	t.Run("the whole list at once", func(t *testing.T) {
+		bare := testgit.NewBare(t, seed)
+		proxy := testreg.StartFaultProxy(t, srv.Target, func(r *http.Request) *testreg.Fault {
+			if q := r.URL.Query(); q.Has("last") || q.Has("n") {
+				return &testreg.Fault{Status: http.StatusInternalServerError}
+			}
+			return nil
+		})
+		l := newLocal(t, bare, proxy.Host, envs)
+		rep, r := l.once()
+		if r.code != 0 || len(rep.Errors) != 0 || len(rep.Changes) != 1 || rep.Changes[0].Env != "staging" || rep.Changes[0].To != "3.49.9" {
+			t.Errorf("exit %d, report %+v; want staging 1.0.0 -> 3.49.9 and nothing else", r.code, rep)
+		}
+		if staging, production := l.newTag("envs/staging/kustomization.yaml"), l.newTag("envs/production/kustomization.yaml"); staging != "3.49.9" || production != "3.49.9" {
+			t.Errorf("Git holds staging %s, production %s", staging, production)
+		}
+		lists := 0
+		for _, q := range proxy.Requests() {
+			if strings.Contains(q, "/tags/list") {
+				lists++
+			}
+		}
+		if lists != 1 || proxy.Faults() != 0 {
+			t.Errorf("%d list requests, %d faults: %q; want 1 list request, no ?n= or ?last=", lists, proxy.Faults(), proxy.Requests())
+		}
+	})
+
 	t.Run("60 runs with random faults on a fifth of the requests", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("60 runs of the binary")
@@ -124,6 +172,7 @@ func TestFaultInjection(t *testing.T) {
 		bare := testgit.NewBare(t, seed)
 		proxy := testreg.StartFaultProxy(t, srv.Target, testreg.RandomFaults(14, 0.2))
 		l := newLocal(t, bare, proxy.Host, envs)
+		l.pages(proxy.Host)
 		var wrong, failed, moved, quiet int
 		for run := range 60 {
 			rep, r := l.once()

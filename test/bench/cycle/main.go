@@ -7,9 +7,12 @@
 // every image (one commit per environment, one push per repository), an
 // idle cycle, a cycle after one new tag per image repository, and a cycle
 // triggered for one image repository (which must touch only the git
-// repositories watching it).
+// repositories watching it). -latency puts a proxy that delays every
+// request in front of the registry (a registry across a network); the
+// requests it saw are printed by kind.
 //
 //	go run ./test/bench/cycle -repos 20 -envs 10 -images 5 -pool 100 -tags 200
+//	go run ./test/bench/cycle -repos 1 -envs 200 -images 5 -pool 5 -tags 5000 -latency 50ms  # issue 13: 1,000 targets
 package main
 
 import (
@@ -40,6 +43,7 @@ import (
 	"github.com/tagwatch/tagwatch/internal/gitseed"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
+	"github.com/tagwatch/tagwatch/internal/testreg"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -50,6 +54,7 @@ func main() {
 	pool := flag.Int("pool", 0, "image repositories in all; the images of git repository r are app(r·images+i) mod pool (default: -images, every environment watches the same ones)")
 	tags := flag.Int("tags", 200, "tags per image repository")
 	rate := flag.Float64("rate", 0, "registries[].rateLimit of the config (0: tagwatch's default)")
+	latency := flag.Duration("latency", 0, "delay a proxy in front of the registry adds to every request tagwatch makes")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the cycles to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -64,7 +69,7 @@ func main() {
 	if *pool == 0 {
 		*pool = *images
 	}
-	if err := run(shape{*repos, *envs, *images, *pool, *tags, *rate}); err != nil {
+	if err := run(shape{*repos, *envs, *images, *pool, *tags, *rate, *latency}); err != nil {
 		fmt.Fprintln(os.Stderr, "cycle:", err)
 		os.Exit(1)
 	}
@@ -77,6 +82,7 @@ var profile io.Writer
 type shape struct {
 	repos, envs, images, pool, tags int
 	rate                            float64
+	latency                         time.Duration
 }
 
 // image is the j-th image of git repository r.
@@ -94,13 +100,22 @@ func run(sh shape) error {
 
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	upstream := strings.TrimPrefix(srv.URL, "http://")
 	start := time.Now()
 	for i := range sh.pool {
-		if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", host, i), tagNames(sh.tags)...); err != nil {
+		if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", upstream, i), tagNames(sh.tags)...); err != nil {
 			return err
 		}
 	}
+	// tagwatch talks to the registry through a proxy that delays every
+	// answer and counts the requests; the bench pushes past it.
+	proxy, err := testreg.NewDelayProxy(srv.URL, sh.latency, nil)
+	if err != nil {
+		return err
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	host := strings.TrimPrefix(front.URL, "http://")
 	var bares []string
 	for r := range sh.repos {
 		bare := filepath.Join(dir, fmt.Sprintf("deploy%02d.git", r))
@@ -117,8 +132,8 @@ func run(sh shape) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("setup: %d repositories × %d environments × %d images over %d image repositories, %d tags each, in %s\n",
-		sh.repos, sh.envs, sh.images, sh.pool, sh.tags, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("setup: %d repositories × %d environments × %d images over %d image repositories, %d tags each, %v per request, in %s\n",
+		sh.repos, sh.envs, sh.images, sh.pool, sh.tags, sh.latency, time.Since(start).Round(time.Millisecond))
 
 	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(dir, "cache", "registry")))
 	if err != nil {
@@ -135,6 +150,9 @@ func run(sh shape) error {
 	}
 
 	triggered := fmt.Sprintf("%s/team/app%d", host, sh.pool/2)
+	push := func(repo int, tags ...string) error {
+		return pushTags(ctx, fmt.Sprintf("%s/team/app%d", upstream, repo), tags...)
+	}
 	cycles := []struct {
 		name   string
 		before func() error
@@ -144,14 +162,14 @@ func run(sh shape) error {
 		{"idle (nothing new)", nil, nil},
 		{"one new tag per image repository", func() error {
 			for i := range sh.pool {
-				if err := pushTags(ctx, fmt.Sprintf("%s/team/app%d", host, i), "9.0.0"); err != nil {
+				if err := push(i, "9.0.0"); err != nil {
 					return err
 				}
 			}
 			return nil
 		}, nil},
 		{"triggered: one image repository", func() error {
-			return pushTags(ctx, triggered, "9.1.0")
+			return push(sh.pool/2, "9.1.0")
 		}, []reconcile.CycleOption{reconcile.Only(triggered)}},
 	}
 	if profile != nil {
@@ -169,7 +187,7 @@ func run(sh shape) error {
 		runtime.GC()
 		var m0 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		st0, g0 := client.Stats(), gits.snapshot()
+		st0, g0, p0 := client.Stats(), gits.snapshot(), proxy.Counts()
 		peak := sampleHeap()
 		cpu0 := cpuTime()
 		start := time.Now()
@@ -182,12 +200,12 @@ func run(sh shape) error {
 		}
 		var m1 runtime.MemStats
 		runtime.ReadMemStats(&m1)
-		st, g := client.Stats(), gits.snapshot()
+		st, g, seen := client.Stats(), gits.snapshot(), proxy.Counts().Sub(p0)
 		fmt.Printf("cycle %-34s wall %8s  cpu %8s  changes %5d  commits %4d  errors %d  allocated %7.1f MiB  peak heap %6.1f MiB\n",
 			c.name+":", took.Round(time.Millisecond), cpu.Round(time.Millisecond), len(rep.Changes), len(rep.Commits), len(rep.Errors),
 			mib(m1.TotalAlloc-m0.TotalAlloc), mib(maxHeap))
-		fmt.Printf("      %-34s registry: list %d, head %d, manifest %d, blob %d; git: repositories opened (clone or fetch) %d, pushes %d\n", "",
-			st.List-st0.List, st.Head-st0.Head, st.Manifest-st0.Manifest, st.Blob-st0.Blob, g-g0, len(obs.last.Pushes))
+		fmt.Printf("      %-34s registry: list %d, head %d, manifest %d, blob %d (at the registry: %s); git: repositories opened (clone or fetch) %d, pushes %d\n", "",
+			st.List-st0.List, st.Head-st0.Head, st.Manifest-st0.Manifest, st.Blob-st0.Blob, seen, g-g0, len(obs.last.Pushes))
 		if len(rep.Errors) > 0 {
 			return fmt.Errorf("first error: %+v", rep.Errors[0])
 		}

@@ -1,21 +1,25 @@
 // Command registry measures whole-process `tagwatch test` against a local
-// registry on 127.0.0.1: go-containerregistry's (via internal/testreg, tag
-// lists in pages of 1,000 with Link headers; the default) or CNCF
-// distribution 2.8 (-registry distribution: /usr/bin/docker-registry, one
-// page whatever the size), seeded with
+// registry on 127.0.0.1, behind a proxy that delays every request
+// (-latency, default 50 ms: a registry across a network) and counts the
+// requests by kind: go-containerregistry's registry (via internal/testreg;
+// the whole tag list when asked without ?n=, pages with Link when asked
+// ?n=, or pages of -page-size on its own) or CNCF distribution 2.8
+// (-registry distribution: /usr/bin/docker-registry, one page whatever the
+// size), seeded with
 //
 //	bench/semver  10,300 semver tags (one image)
 //	bench/builds  300 sha-* tags, each a distinct image with its own created time
 //
-// and reports, per scenario, wall time and peak RSS (from /usr/bin/time -v)
-// and the requests tagwatch made (its debug log, counted at its transport).
+// and reports, per scenario, wall time, peak RSS and CPU (from
+// /usr/bin/time -v) and the requests the registry saw, by kind.
 //
-//	go run ./test/bench/registry                 # build bin/tagwatch, measure, print a table
-//	go run ./test/bench/registry -runs 3         # best of 3 per scenario
-//	go run ./test/bench/registry -serve          # seed, print the URL, serve until Ctrl-C
+//	go run ./test/bench/registry                          # build tagwatch, measure, print a table
+//	go run ./test/bench/registry -runs 3                  # best of 3 per scenario
+//	go run ./test/bench/registry -tagwatch /tmp/old -tag-ttl 0   # another build (one without tagTTL)
+//	go run ./test/bench/registry -page-size 100           # a registry that pages on its own (Docker Hub, ECR)
+//	go run ./test/bench/registry -serve                   # seed, print the URL, serve until Ctrl-C
 //
-// Scenarios run at the default politeness (20 requests/s per registry) and,
-// through a --config with rateLimit: 1000, at the speed of the software.
+// Scenarios run with tagwatch's default rate limit unless -rate sets one.
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +54,13 @@ func main() {
 	runs := flag.Int("runs", 1, "runs per scenario; the fastest is reported")
 	semverTags := flag.Int("semver-tags", 10300, "tags of bench/semver")
 	buildTags := flag.Int("build-tags", 300, "tags (images) of bench/builds")
-	kind := flag.String("registry", "inprocess", "inprocess (ggcr, paginated) or distribution (/usr/bin/docker-registry)")
+	kind := flag.String("registry", "inprocess", "inprocess (ggcr) or distribution (/usr/bin/docker-registry)")
+	latency := flag.Duration("latency", 50*time.Millisecond, "delay the proxy adds to every request")
+	pageSize := flag.Int("page-size", 0, "inprocess: tags per tag list answer, with a Link, when the client asks no ?n= (0: every tag); ?n= is honoured with a Link")
+	rate := flag.Float64("rate", 0, "registries[].rateLimit of the scenarios' config (0: leave it out, tagwatch's default)")
+	extra := flag.String("registry-config", "", "more YAML lines for the registries entry of every scenario's config")
+	ttl := flag.Duration("tag-ttl", 10*time.Minute, "registries[].tagTTL of the \"warm, tagTTL\" scenario (0: leave the scenario out, for binaries without the setting)")
+	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -60,16 +71,16 @@ func main() {
 	defer os.RemoveAll(tmp)
 
 	var (
-		url     string
-		opts    []remote.Option
-		tagMany func(repo, src string, tags []string) error
+		upstream string
+		opts     []remote.Option
+		tagMany  func(repo, src string, tags []string) error
 	)
 	switch *kind {
 	case "inprocess":
-		h := testreg.NewHandler(testreg.Options{PageSize: 1000})
+		h := testreg.NewHandler(testreg.Options{DefaultPageSize: *pageSize})
 		srv := httptest.NewServer(h)
 		defer srv.Close()
-		url = srv.URL
+		upstream = srv.URL
 		tagMany = func(repo, src string, tags []string) error { return h.Tag(repo, src, tags...) }
 	case "distribution":
 		dir := filepath.Join(tmp, "registry")
@@ -79,20 +90,26 @@ func main() {
 			log.Fatal(err)
 		}
 		defer stop()
-		url, opts = tg.URL, tg.RemoteOptions()
+		upstream, opts = tg.URL, tg.RemoteOptions()
 		tagMany = func(repo, src string, tags []string) error { return tagOverHTTP(tg, repo, src, tags) }
 	default:
 		log.Fatalf("-registry %q: want inprocess or distribution", *kind)
 	}
-	host := strings.TrimPrefix(url, "http://")
 	start := time.Now()
 	// distribution 2.8 on a filesystem mixes up concurrent image pushes.
 	jobs := map[string]int{"inprocess": 8, "distribution": 1}[*kind]
-	if err := seed(host, opts, tagMany, *semverTags, *buildTags, jobs); err != nil {
+	if err := seed(strings.TrimPrefix(upstream, "http://"), opts, tagMany, *semverTags, *buildTags, jobs); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("%s registry %s seeded in %v: %s/bench/semver (%d tags), %s/bench/builds (%d images)",
-		*kind, url, time.Since(start).Round(time.Millisecond), host, *semverTags, host, *buildTags)
+	proxy, err := testreg.NewDelayProxy(upstream, *latency, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	host := strings.TrimPrefix(front.URL, "http://")
+	log.Printf("%s registry seeded in %v, behind a proxy adding %v per request at %s: %s/bench/semver (%d tags), %s/bench/builds (%d images)",
+		*kind, time.Since(start).Round(time.Millisecond), *latency, front.URL, host, *semverTags, host, *buildTags)
 	if *serve {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
@@ -108,69 +125,78 @@ func main() {
 			log.Fatalf("building tagwatch: %v", err)
 		}
 	}
-	fast := writeConfig(filepath.Join(tmp, "fast.yaml"), host, "")
-	immutable := writeConfig(filepath.Join(tmp, "immutable.yaml"), host, "    immutableTags: true\n")
+	settings := *extra
+	if *rate > 0 {
+		settings = fmt.Sprintf("    rateLimit: %v\n", *rate) + settings
+	}
+	if settings != "" && !strings.HasSuffix(settings, "\n") {
+		settings += "\n"
+	}
+	plain := writeConfig(filepath.Join(tmp, "plain.yaml"), host, settings)
+	immutable := writeConfig(filepath.Join(tmp, "immutable.yaml"), host, settings+"    immutableTags: true\n")
+	fresh := writeConfig(filepath.Join(tmp, "fresh.yaml"), host, settings+fmt.Sprintf("    tagTTL: %v\n", *ttl))
 
 	type scenario struct {
 		name  string
 		args  []string
-		cache string // XDG_CACHE_HOME; shared between cold and warm
-		fresh bool   // empty the cache first
+		fresh bool // empty the cache first
 	}
-	semver := []string{"test", host + "/bench/semver", "--constraint", ">=0"}
+	semver := []string{"test", host + "/bench/semver", "--constraint", ">=0", "--config", plain}
 	builds := []string{"test", host + "/bench/builds", "--strategy", "newest-build", "--allow-tags", "^sha-"}
-	var scenarios []scenario
-	cache := ""
-	for _, rate := range []struct {
-		label string
-		extra []string
-	}{{"20 req/s (default)", nil}, {"rateLimit 1000", []string{"--config", fast}}} {
-		cache = filepath.Join(tmp, "cache-"+strconv.Itoa(len(scenarios)))
-		scenarios = append(scenarios,
-			scenario{fmt.Sprintf("semver, %d tags, %s", *semverTags, rate.label), append(append([]string{}, semver...), rate.extra...), cache, true},
-			scenario{fmt.Sprintf("newest-build, %d tags, cold, %s", *buildTags, rate.label), append(append([]string{}, builds...), rate.extra...), cache, true},
-			scenario{fmt.Sprintf("newest-build, %d tags, warm, %s", *buildTags, rate.label), append(append([]string{}, builds...), rate.extra...), cache, false},
-		)
+	scenarios := []scenario{
+		{fmt.Sprintf("semver, %d tags", *semverTags), semver, true},
+		{fmt.Sprintf("semver, %d tags, again", *semverTags), semver, false},
+		{fmt.Sprintf("newest-build, %d tags, cold", *buildTags), append(slices.Clone(builds), "--config", plain), true},
+		{fmt.Sprintf("newest-build, %d tags, warm", *buildTags), append(slices.Clone(builds), "--config", plain), false},
+		{fmt.Sprintf("newest-build, %d tags, warm, immutableTags", *buildTags), append(slices.Clone(builds), "--config", immutable), false},
 	}
-	scenarios = append(scenarios, scenario{fmt.Sprintf("newest-build, %d tags, warm, immutableTags", *buildTags),
-		append(append([]string{}, builds...), "--config", immutable), cache, false})
-	fmt.Printf("%-48s %9s %9s %9s  %s\n", "scenario", "wall", "peak RSS", "requests", "by kind / picked")
+	if *ttl > 0 {
+		scenarios = append(scenarios, scenario{fmt.Sprintf("newest-build, %d tags, warm, tagTTL %v", *buildTags, *ttl), append(slices.Clone(builds), "--config", fresh), false})
+	}
+	cache := filepath.Join(tmp, "cache")
+	fmt.Printf("%-46s %7s %9s %11s  %s\n", "scenario", "wall", "peak RSS", "user+sys", "requests / picked")
 	for _, sc := range scenarios {
+		if *only != "" && !strings.Contains(sc.name, *only) {
+			continue
+		}
 		var best *result
 		for range *runs {
 			if sc.fresh {
-				os.RemoveAll(sc.cache)
+				os.RemoveAll(cache)
 			}
-			r, err := measure(*bin, sc.cache, sc.args)
+			before := proxy.Counts()
+			r, err := measure(*bin, cache, sc.args)
 			if err != nil {
 				log.Fatalf("%s: %v", sc.name, err)
 			}
+			r.count = proxy.Counts().Sub(before)
 			if best == nil || r.wall < best.wall {
 				best = r
 			}
 		}
-		fmt.Printf("%-48s %8.2fs %6.0f MiB %9s  %s / %s\n", sc.name, best.wall.Seconds(), float64(best.rssKiB)/1024,
-			best.count["requests"], kinds(best.count), best.picked)
+		fmt.Printf("%-46s %6.2fs %5.0f MiB %5.2f+%.2fs  %s / %s\n", sc.name, best.wall.Seconds(), float64(best.rssKiB)/1024,
+			best.user.Seconds(), best.sys.Seconds(), best.count, best.picked)
 	}
 }
 
 type result struct {
-	wall   time.Duration
-	rssKiB int
-	picked string
-	count  map[string]string // from the "registry requests" debug log line
+	wall, user, sys time.Duration
+	rssKiB          int
+	picked          string
+	count           testreg.Counts // at the proxy
 }
 
 var (
 	wallRE = regexp.MustCompile(`Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)`)
 	rssRE  = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
+	userRE = regexp.MustCompile(`User time \(seconds\): (\d+(?:\.\d+)?)`)
+	sysRE  = regexp.MustCompile(`System time \(seconds\): (\d+(?:\.\d+)?)`)
 	tagRE  = regexp.MustCompile(`"tag":"([^"]*)"`)
-	logRE  = regexp.MustCompile(`\b(requests|list|head|manifest|blob|other)=(\d+)`)
 )
 
 // measure runs the tagwatch command under /usr/bin/time -v.
 func measure(bin, cache string, args []string) (*result, error) {
-	cmd := exec.Command("/usr/bin/time", append([]string{"-v", bin, "--log-level", "debug"}, append(args, "-o", "json")...)...)
+	cmd := exec.Command("/usr/bin/time", append([]string{"-v", bin}, append(args, "-o", "json")...)...)
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "DOCKER_CONFIG="+filepath.Join(cache, "no-docker-config"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -187,39 +213,31 @@ func measure(bin, cache string, args []string) (*result, error) {
 	secs, _ := strconv.ParseFloat(m[3], 64)
 	res := &result{wall: time.Duration((float64(h*3600+mins*60) + secs) * float64(time.Second))}
 	res.rssKiB, _ = strconv.Atoi(r[1])
+	for re, d := range map[*regexp.Regexp]*time.Duration{userRE: &res.user, sysRE: &res.sys} {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			s, _ := strconv.ParseFloat(m[1], 64)
+			*d = time.Duration(s * float64(time.Second))
+		}
+	}
 	if t := tagRE.FindSubmatch(stdout.Bytes()); t != nil {
 		res.picked = string(t[1])
-	}
-	res.count = map[string]string{}
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		if strings.Contains(line, "registry requests") {
-			for _, m := range logRE.FindAllStringSubmatch(line, -1) {
-				res.count[m[1]] = m[2]
-			}
-		}
 	}
 	return res, nil
 }
 
-func kinds(c map[string]string) string {
-	return fmt.Sprintf("list %s, HEAD %s, manifest GET %s, blob GET %s, ping/token %s",
-		c["list"], c["head"], c["manifest"], c["blob"], c["other"])
-}
-
-// writeConfig writes a tagwatch.yaml at p whose only purpose is registry
-// settings: rateLimit 1000 for the local registry, and extra.
-func writeConfig(p, host, extra string) string {
+// writeConfig writes a tagwatch.yaml at p whose only purpose is the
+// settings of the local registry: settings are lines of its entry.
+func writeConfig(p, host, settings string) string {
 	cfg := fmt.Sprintf(`git:
   url: %s
 registries:
   - prefix: %s
-    rateLimit: 1000
 %senvironments:
   - name: bench
     path: envs/bench
     images:
       - image: %s/bench/builds
-`, filepath.Join(filepath.Dir(p), "unused.git"), host, extra, host)
+`, filepath.Join(filepath.Dir(p), "unused.git"), host, settings, host)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		log.Fatal(err)
 	}
