@@ -33,7 +33,7 @@
 //     Cache records are written in batches, one file at the end of each
 //     burst of work (see diskCache); an unreadable one is refetched.
 //   - Every request goes through a token bucket per registry host (Host
-//     RateLimit; without one DefaultRateLimit, 100/s, in bursts of
+//     RateLimit; without one DefaultRateLimit, 20/s, in bursts of
 //     DefaultBurst, 1,000: a test or a cycle is not slowed down by us) and
 //     a bound on the requests in flight to that host that adapts to how it
 //     answers (flow: from 8 up to 32 while answers come in good time, halved

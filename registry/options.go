@@ -13,13 +13,14 @@ import (
 // Defaults of New.
 const (
 	// DefaultRateLimit and DefaultBurst are the token bucket of a registry
-	// host without a RateLimit: 100 requests a second sustained, in bursts
-	// of up to 1,000, so that a `tagwatch test` or a cycle of up to 1,000
-	// requests is never slowed down by tagwatch itself (a registry that
-	// wants less says so with 429 and Retry-After, which are honoured);
-	// the bucket only caps what a runaway (a webhook storm, a huge
-	// newest-build) can send. See docs/operations.md for the figures.
-	DefaultRateLimit     = 100.0
+	// host without a RateLimit: 20 requests a second sustained (DESIGN
+	// §1's default), in bursts of up to 1,000, so that a `tagwatch test`
+	// or a cycle of up to 1,000 requests is never slowed down by tagwatch
+	// itself (a registry that wants less says so with 429 and Retry-After,
+	// which are honoured); the bucket, refilled in under a minute, only
+	// holds back what a runaway (a webhook storm, a huge newest-build) can
+	// send. See docs/operations.md for the figures.
+	DefaultRateLimit     = 20.0
 	DefaultBurst         = 1000
 	DefaultPageSize      = 1000             // tags asked per page (?n=) of registries that page; ECR refuses more
 	DefaultMaxPages      = 1000             // pages followed before ListTags gives up
