@@ -144,7 +144,7 @@ environments:
 		{`tagwatch_git_pushes_total{result="error"}`, eq(0), "0"},
 		{fmt.Sprintf(`tagwatch_registry_requests_total{code="401",kind="list",registry=%q}`, locked.Host), atLeast(2), ">= 2"},
 		{fmt.Sprintf(`tagwatch_registry_requests_total{code="200",kind="list",registry=%q}`, open.Host), eq(4), "4 (two repositories, two cycles)"},
-		{fmt.Sprintf(`tagwatch_registry_cache_hits_total{registry=%q}`, open.Host), eq(3), "3 (build-2, the same image as build-1, in the first cycle; both tags in the second)"},
+		{fmt.Sprintf(`tagwatch_registry_cache_hits_total{registry=%q}`, open.Host), atLeast(2), ">= 2 (both tags in the second cycle; build-2, the same image as build-1, may hit in the first)"},
 		{`tagwatch_webhook_events_total{result="accepted",type="generic"}`, eq(1), "1"},
 		{`tagwatch_webhook_events_total{result="unauthorized",type="generic"}`, eq(1), "1"},
 		{`tagwatch_watched_images`, eq(3), "3"},
