@@ -25,6 +25,11 @@ CACHE=${TAGWATCH_SERVERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tagwatch-servers
 GO=${GO:-go}
 export GOWORK=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 
+# The servers are compiled without optimisations: they serve tests on
+# loopback, and -N -l saves about 30% of a cold build (kube-apiserver: 310
+# CPU-s instead of 430 on this project's 2-core machine).
+GCFLAGS=${SERVERS_GCFLAGS:--N -l}
+
 log() { printf '[servers %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -124,7 +129,7 @@ package tools
 import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 GO
 	local pkg=k8s.io/component-base/version
-	(cd "$dest/src" && GOCACHE="$dest/gocache" CGO_ENABLED=0 "$GO" build -trimpath \
+	(cd "$dest/src" && GOCACHE="$dest/gocache" CGO_ENABLED=0 "$GO" build -trimpath -gcflags=all="$GCFLAGS" \
 		-ldflags "-s -w -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
 		-o "$dest/bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver) ||
 		die "building kube-apiserver $v failed"
@@ -169,7 +174,7 @@ import (
 )
 GO
 	local tags="sqlite sqlite_unlock_notify"
-	(cd "$dest/src" && GOCACHE="$dest/gocache" CGO_ENABLED=1 "$GO" build -trimpath -tags "$tags" \
+	(cd "$dest/src" && GOCACHE="$dest/gocache" CGO_ENABLED=1 "$GO" build -trimpath -gcflags=all="$GCFLAGS" -tags "$tags" \
 		-ldflags "-s -w -X 'main.Version=${v#v}' -X 'main.Tags=$tags'" \
 		-o "$dest/bin/gitea.tmp" code.gitea.io/gitea) ||
 		die "building gitea $v failed"
