@@ -213,10 +213,6 @@ func (r *Repo) writeLinks() error {
 	return nil
 }
 
-// maxPacks is how many pack files a cached copy may gather before Sync
-// clones it again.
-var maxPacks = 100
-
 func (r *Repo) packCount() int {
 	entries, err := os.ReadDir(filepath.Join(r.dir, git.GitDirName, "objects", "pack"))
 	if err != nil {

@@ -155,7 +155,7 @@ func (r *Repo) stage(ov *overlay, files []string) ([]fileChange, []plumbing.Hash
 func cleanPath(f string) (string, error) {
 	p := path.Clean(filepath.ToSlash(f))
 	if f == "" || !filepath.IsLocal(filepath.FromSlash(p)) || p == ".git" || strings.HasPrefix(p, ".git/") {
-		return "", fmt.Errorf("file %q: %w", f, ErrOutsideRepo)
+		return "", fmt.Errorf("file %q: %w", f, errOutsideRepo)
 	}
 	return p, nil
 }
@@ -175,7 +175,7 @@ func (r *Repo) checkParents(p string) error {
 			return fmt.Errorf("staging %s: %w", p, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("file %q: parent %s is a symbolic link: %w", p, part, ErrOutsideRepo)
+			return fmt.Errorf("file %q: parent %s is a symbolic link: %w", p, part, errOutsideRepo)
 		}
 	}
 	return nil

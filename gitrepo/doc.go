@@ -30,7 +30,7 @@
 //
 // Only the files an Edit lists are committed, and they must stay inside the
 // working tree: an absolute path, "..", a path in .git or one behind a
-// symbolic link fails that edit with ErrOutsideRepo. A failing edit is put
+// symbolic link fails that edit (path leaves the repository). A failing edit is put
 // back and fails alone; the others are still committed. Nothing to commit
 // is not an error: PublishResult.Pushed is false.
 //

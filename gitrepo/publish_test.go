@@ -119,7 +119,7 @@ func TestPublishFailingEdit(t *testing.T) {
 	if !res.Pushed {
 		t.Fatal("good edits were not pushed")
 	}
-	for i, want := range []error{nil, boom, ErrOutsideRepo, ErrOutsideRepo, nil, nil} {
+	for i, want := range []error{nil, boom, errOutsideRepo, errOutsideRepo, nil, nil} {
 		e := res.Edits[i]
 		if want == nil && e.Err != nil && i != 4 || want != nil && !errors.Is(e.Err, want) {
 			t.Errorf("edit %s: Err = %v, want %v", e.Name, e.Err, want)
@@ -487,7 +487,7 @@ func TestPublishFileModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Edits[0].Err != nil || !errors.Is(res.Edits[1].Err, ErrOutsideRepo) {
+	if res.Edits[0].Err != nil || !errors.Is(res.Edits[1].Err, errOutsideRepo) {
 		t.Errorf("edit errors: %v, %v", res.Edits[0].Err, res.Edits[1].Err)
 	}
 	got := testgit.Git(t, bare, "ls-tree", "main")

@@ -26,7 +26,8 @@ type endpoint struct {
 	kind    string // "file", "http" or "ssh"
 	host    string // ssh: host:port for known_hosts
 	sshUser string
-	secrets []string // scrubbed from any error text
+	secrets []string       // scrubbed from any error text
+	ssh     sshConfigFiles // where ssh host aliases are read
 }
 
 // tokenUsername is sent with a token when no username is configured: GitHub,
@@ -199,7 +200,7 @@ func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading known_hosts %s: %w", khFile, err)
 	}
-	addr, err := sshDialAddress(ep.host)
+	addr, err := ep.ssh.dialAddress(ep.host)
 	if err != nil {
 		return nil, err
 	}
@@ -234,24 +235,26 @@ func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 //
 // It sets go-git's package-level DefaultSSHConfig, so a program calls it
 // once, at start (tagwatch's main does); a library never does.
-func UseHomeSSHConfig() { gitssh.DefaultSSHConfig = sshConfigFiles{} }
+func UseHomeSSHConfig() { gitssh.DefaultSSHConfig = sshConfigFiles{system: sshSystemConfig} }
 
 // sshSystemConfig is the system-wide ssh_config(5), read after the user's.
-var sshSystemConfig = "/etc/ssh/ssh_config"
+const sshSystemConfig = "/etc/ssh/ssh_config"
 
 // sshConfigFiles answers go-git's ssh_config lookups from $HOME/.ssh/config,
 // then the system file, then ssh_config's defaults, as go-git's default
 // reader does. Files are read on each lookup (two per connection), so an
 // edit applies to the next cycle.
-type sshConfigFiles struct{}
+type sshConfigFiles struct {
+	system string // the system-wide file
+}
 
-func (sshConfigFiles) Get(alias, key string) string {
-	v, _ := sshConfigGet(alias, key)
+func (s sshConfigFiles) Get(alias, key string) string {
+	v, _ := s.get(alias, key)
 	return v
 }
 
-func sshConfigGet(alias, key string) (string, error) {
-	files := []string{sshSystemConfig}
+func (s sshConfigFiles) get(alias, key string) (string, error) {
+	files := []string{s.system}
 	if home, err := os.UserHomeDir(); err == nil {
 		files = append([]string{filepath.Join(home, ".ssh", "config")}, files...)
 	}
@@ -287,22 +290,22 @@ func sshConfigValue(b []byte, alias, key string) (v string, err error) {
 	return cfg.Get(alias, key)
 }
 
-// sshDialAddress is the host:port go-git dials for hostPort (the URL's), and
+// dialAddress is the host:port go-git dials for hostPort (the URL's), and
 // so the name the host key must have in known_hosts ("[host]:port" unless the
 // port is 22): when ssh_config gives the host a HostName, that name with the
 // config's Port (default 22), else the URL's own host and port. It mirrors
 // go-git's ssh transport, which honours no other ssh_config keyword
 // (HostKeyAlias, User, IdentityFile, ProxyJump... are ignored).
-func sshDialAddress(hostPort string) (string, error) {
+func (s sshConfigFiles) dialAddress(hostPort string) (string, error) {
 	host, port, err := net.SplitHostPort(hostPort)
 	if err != nil {
 		return "", err
 	}
-	name, err := sshConfigGet(host, "Hostname")
+	name, err := s.get(host, "Hostname")
 	if err != nil || name == "" {
 		return hostPort, err
 	}
-	p, err := sshConfigGet(host, "Port")
+	p, err := s.get(host, "Port")
 	if err != nil {
 		return "", err
 	}
@@ -337,7 +340,7 @@ func (ep endpoint) wrapError(op string, err error) error {
 	case strings.Contains(err.Error(), "knownhosts: key is unknown"),
 		strings.Contains(err.Error(), "knownhosts: key mismatch"):
 		msg := "ssh host key not accepted by known_hosts (" + err.Error() + ")"
-		if addr, aerr := sshDialAddress(ep.host); aerr == nil {
+		if addr, aerr := ep.ssh.dialAddress(ep.host); aerr == nil {
 			msg = "ssh host key of " + knownHostsName(addr) + " not accepted by known_hosts (" + err.Error() + ")"
 		}
 		err = &scrubbedError{err: err, msg: msg}

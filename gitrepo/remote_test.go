@@ -32,8 +32,7 @@ func TestSSHConfigAlias(t *testing.T) {
 		"Host port-only\n  Port 2200\n")
 	systemConfig := filepath.Join(t.TempDir(), "ssh_config")
 	writeConfig(systemConfig, "Host sys-alias\n  HostName 10.0.0.1\n  Port 2022\n")
-	defer func(old string) { sshSystemConfig = old }(sshSystemConfig)
-	sshSystemConfig = systemConfig
+	files := sshConfigFiles{system: systemConfig}
 
 	for raw, want := range map[string]string{
 		"git@tagwatch-test-git:team/deploy.git":       "[127.0.0.1]:2222",
@@ -48,7 +47,7 @@ func TestSSHConfigAlias(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr, err := sshDialAddress(ep.host)
+		addr, err := files.dialAddress(ep.host)
 		if err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
@@ -79,6 +78,7 @@ func TestSSHConfigAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ep.ssh = files
 	am, err := ep.authMethod(a)
 	if err != nil {
 		t.Fatal(err)

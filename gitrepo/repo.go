@@ -31,6 +31,8 @@ type Auth struct {
 type Option func(*options) error
 
 type options struct {
+	maxPacks    int    // pack files before Sync clones again
+	sshSystem   string // the system-wide ssh_config
 	branch      string
 	cacheDir    string
 	auth        Auth
@@ -58,6 +60,8 @@ func makeOptions(opts []Option) (options, error) {
 		backoffBase: 200 * time.Millisecond,
 		backoffMax:  5 * time.Second,
 		lockWait:    DefaultLockWait,
+		maxPacks:    DefaultMaxPacks,
+		sshSystem:   sshSystemConfig,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -128,6 +132,29 @@ func WithMaxAttempts(n int) Option {
 	}
 }
 
+// DefaultMaxPacks is how many pack files a cached copy may gather before
+// Sync clones it again (every fetch and Publish adds one; go-git does not
+// repack).
+const DefaultMaxPacks = 100
+
+// WithMaxPacks sets how many pack files a cached copy may gather before
+// Sync clones it again (default DefaultMaxPacks).
+func WithMaxPacks(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("max packs must be at least 1, got %d", n)
+		}
+		o.maxPacks = n
+		return nil
+	}
+}
+
+// WithSSHSystemConfig sets the system-wide ssh_config read after
+// $HOME/.ssh/config for ssh host aliases (default /etc/ssh/ssh_config).
+func WithSSHSystemConfig(path string) Option {
+	return func(o *options) error { o.sshSystem = path; return nil }
+}
+
 // WithDepth sets how many commits a new cached copy is cloned with:
 // 1 (the default) is a shallow clone holding only the branch head, which is
 // all Publish needs; 0 clones the full history (for Log). A shallow cache
@@ -188,9 +215,11 @@ var (
 	// ErrPushRejected: the remote branch moved since the last Sync. Publish
 	// retries on it, and returns it (wrapped) once it gives up.
 	ErrPushRejected = errors.New("push rejected: remote branch moved")
-	// ErrOutsideRepo: an Edit listed a file outside the working tree (an
-	// absolute path, "..", inside .git, or behind a symbolic link).
-	ErrOutsideRepo = errors.New("path leaves the repository")
+	// errOutsideRepo: an Edit listed a file outside the working tree (an
+	// absolute path, "..", inside .git, or behind a symbolic link). A
+	// guard against a faulty Edit: callers branch on writeback's
+	// ErrOutsideRepo, the one sentinel of the kind.
+	errOutsideRepo = errors.New("path leaves the repository")
 	// ErrReadOnly is returned by Sync and Publish on a Repo opened with OpenDir.
 	ErrReadOnly = errors.New("repository opened read-only")
 )
@@ -214,6 +243,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	ep.ssh = sshConfigFiles{system: o.sshSystem}
 	auth, err := ep.authMethod(o.auth)
 	if err != nil {
 		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
@@ -305,7 +335,7 @@ func (r *Repo) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.packCount() > maxPacks {
+	if r.packCount() > r.opts.maxPacks {
 		// Every fetch and every Publish adds a pack, and go-git does not
 		// repack: start again from a fresh clone once in a while.
 		return r.cloneCache(ctx)

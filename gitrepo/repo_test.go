@@ -462,10 +462,9 @@ func TestSyncFollowsRemote(t *testing.T) {
 }
 
 func TestSyncReclonesWhenPacksPileUp(t *testing.T) {
-	defer func(n int) { maxPacks = n }(maxPacks)
-	maxPacks = 3
+	const maxPacks = 3
 	bare := testgit.NewBare(t, map[string]string{"a.yaml": "0\n"})
-	r := openTest(t, "file://"+bare)
+	r := openTest(t, "file://"+bare, WithMaxPacks(maxPacks))
 	marker := filepath.Join(r.Dir(), ".git", "tagwatch-test-marker")
 	os.WriteFile(marker, nil, 0o644)
 	for i := 1; i <= 4; i++ {
