@@ -61,7 +61,6 @@ func makeOptions(opts []Option) (options, error) {
 		backoffMax:  5 * time.Second,
 		lockWait:    DefaultLockWait,
 		maxPacks:    DefaultMaxPacks,
-		sshSystem:   sshSystemConfig,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -147,12 +146,6 @@ func WithMaxPacks(n int) Option {
 		o.maxPacks = n
 		return nil
 	}
-}
-
-// WithSSHSystemConfig sets the system-wide ssh_config read after
-// $HOME/.ssh/config for ssh host aliases (default /etc/ssh/ssh_config).
-func WithSSHSystemConfig(path string) Option {
-	return func(o *options) error { o.sshSystem = path; return nil }
 }
 
 // WithDepth sets how many commits a new cached copy is cloned with:
@@ -243,7 +236,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep.ssh = sshConfigFiles{system: o.sshSystem}
+	ep.ssh = sshConfigFiles{system: sshSystemConfig}
 	auth, err := ep.authMethod(o.auth)
 	if err != nil {
 		return nil, fmt.Errorf("git auth for %s: %w", ep.url, err)
