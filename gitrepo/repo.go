@@ -31,8 +31,7 @@ type Auth struct {
 type Option func(*options) error
 
 type options struct {
-	maxPacks    int    // pack files before Sync clones again
-	sshSystem   string // the system-wide ssh_config
+	maxPacks    int // pack files before Sync clones again
 	branch      string
 	cacheDir    string
 	auth        Auth
