@@ -3,7 +3,10 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/internal/webhook"
 )
 
 // countingOpener counts the working copies opened, by URL, and can run a
@@ -309,5 +313,65 @@ func TestRunHardStopPushesNothing(t *testing.T) {
 	}
 	if !slices.ContainsFunc(sum.Report.Errors, func(e Error) bool { return e.Env == "staging" && errors.Is(e.Err, context.Canceled) }) {
 		t.Errorf("errors %+v: the change not written is reported, with the stop as its cause", sum.Report.Errors)
+	}
+}
+
+// TestWebhookBurstIsOneCycle: 50 notifications over real HTTP, through the
+// webhook receiver into Trigger, make one cycle.
+func TestWebhookBurstIsOneCycle(t *testing.T) {
+	f := newFixture(t, twoEnvs, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "0.9.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "0.9.0"),
+	})
+	obs := make(summaries, 10)
+	// A long debounce (its quiet spell is 1s): 50 requests sent at once
+	// land well within it, however busy the machine.
+	loop, err := newLoop(t, parseConfig(t, strings.ReplaceAll(f.reg.expand(twoEnvs), "GIT", "file://"+f.bare)), f.src,
+		WithCacheDir(t.TempDir()), WithInterval(time.Hour), WithDebounce(5*time.Second), WithObserver(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLoop(t, context.Background(), loop)
+	obs.next(t) // the first full cycle
+	image := f.reg.host + "/team/app"
+	f.reg.push("team/app", "1.0.0")
+	h, err := webhook.NewHandler(func(_ string, evs []webhook.Event) {
+		repos := make([]string, len(evs))
+		for i, e := range evs {
+			repos[i] = e.Repository
+		}
+		loop.Trigger(repos...)
+	}, webhook.WithInsecure(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"image": %q, "tag": "1.0.%d"}`, image, i)
+			resp, err := http.Post(srv.URL+webhook.Path+"?type=generic", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Errorf("notification %d: %d", i, resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	sum := obs.next(t)
+	if diff := cmp.Diff([]string{image}, sum.Scope); diff != "" || len(sum.Report.Changes) != 2 {
+		t.Errorf("the burst's cycle: scope (-want +got):\n%s\nchanges %+v", diff, sum.Report.Changes)
+	}
+	select {
+	case extra := <-obs:
+		t.Errorf("a second cycle ran: %+v", extra.Scope)
+	case <-time.After(6 * time.Second):
 	}
 }

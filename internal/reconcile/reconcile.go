@@ -164,8 +164,8 @@ func WithInterval(d time.Duration) Option {
 
 // WithDebounce sets how long Run waits at most, after a trigger, for more
 // before it starts the triggered cycle (default 500ms); it starts sooner
-// once the triggers pause for a fifth of it (at most 100ms). A burst is one
-// cycle; a lone push waits little.
+// once the triggers pause for a fifth of it (100ms by default). A burst is
+// one cycle; a lone push waits little.
 func WithDebounce(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -325,14 +325,14 @@ func (l *Loop) Run(ctx context.Context) error {
 }
 
 // debounced waits until the triggers pause for a quiet spell (a fifth of
-// the debounce, at most 100ms) or the debounce has passed since the first
-// one: a burst is one cycle, a lone push waits little. False when Run must
-// stop instead.
+// the debounce: 100ms by default) or the debounce has passed since the
+// first one: a burst is one cycle, a lone push waits little. False when Run
+// must stop instead.
 func (l *Loop) debounced(ctx context.Context) bool {
 	if l.o.debounce == 0 {
 		return true
 	}
-	quiet := min(l.o.debounce/5, 100*time.Millisecond)
+	quiet := l.o.debounce / 5
 	deadline := time.NewTimer(l.o.debounce)
 	defer deadline.Stop()
 	spell := time.NewTimer(quiet)
