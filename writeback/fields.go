@@ -2,8 +2,6 @@ package writeback
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 )
 
 // Field is one place in the working tree a target writes: a file and a
@@ -51,7 +49,7 @@ func Fields(root string, t Target) ([]Field, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Field{File: p.rel, Path: canonicalPath(steps)})
+			out = append(out, Field{File: p.rel, Path: formatFieldPath(steps)})
 		}
 		return out, nil
 	default:
@@ -69,21 +67,4 @@ func Fields(root string, t Target) ([]Field, error) {
 		}
 		return out, nil
 	}
-}
-
-// canonicalPath writes steps back as a dotted path ("a.b[0].c"), so that
-// equal paths compare equal however they were written.
-func canonicalPath(steps []fieldStep) string {
-	var b strings.Builder
-	for _, s := range steps {
-		if s.index >= 0 {
-			fmt.Fprintf(&b, "[%d]", s.index)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s.key)
-	}
-	return b.String()
 }

@@ -185,7 +185,7 @@ func helmEdit(f *yamlFile, t Target, img Image) ([]*yamlFile, error) {
 				return nil, err
 			}
 			if steps, err := parseFieldPath(s.key); err == nil {
-				f.noteField(canonicalPath(steps))
+				f.noteField(formatFieldPath(steps))
 			}
 		}
 	}
