@@ -36,6 +36,7 @@ const (
 	BranchUpdated   = "updated"   // the branch was made again from the base head
 	BranchUnchanged = "unchanged" // it already held this change on the base head: not pushed
 	BranchDeleted   = "deleted"   // the edit changed nothing: the branch was deleted
+	BranchStale     = "stale"     // the edit changed nothing; the branch is kept for DeleteBranch (Edit.DeferDelete)
 	BranchAbsent    = "absent"    // the edit changed nothing and there was no branch
 )
 
@@ -177,6 +178,10 @@ func (r *Repo) applyBranchEdit(ctx context.Context, ov *overlay, baseTree plumbi
 			res.BranchOutcome = BranchAbsent
 			return nil, nil
 		}
+		if e.DeferDelete {
+			res.BranchOutcome, res.Commit = BranchStale, tip.hash.String()
+			return nil, nil
+		}
 		res.BranchOutcome = BranchDeleted
 		return &branchUpdate{branch: e.Branch, old: tip.hash}, nil
 	}
@@ -233,4 +238,24 @@ func (r *Repo) checkBranches(edits []Edit) error {
 		seen[e.Branch] = true
 	}
 	return nil
+}
+
+// DeleteBranch deletes a branch tagwatch owns whose head Publish reported
+// (BranchStale): with a lease on that head, so a branch another writer
+// moved since is kept (ErrLeaseLost). A branch already gone is not an
+// error.
+func (r *Repo) DeleteBranch(ctx context.Context, branch, head string) error {
+	if r.readOnly {
+		return fmt.Errorf("delete branch of %s: %w", r.dir, ErrReadOnly)
+	}
+	if branch == r.branch || branch == "" {
+		return fmt.Errorf("branch %q is not one tagwatch owns", branch)
+	}
+	out := &appliedEdits{results: make([]EditResult, 1), head: r.base}
+	u := &branchUpdate{branch: branch, old: plumbing.NewHash(head)}
+	_, _, _, err := r.pushRefs(ctx, out, false, []*branchUpdate{u})
+	if err != nil {
+		return err
+	}
+	return out.results[0].Err
 }

@@ -227,3 +227,35 @@ func TestOwnedBranchNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDeferredBranchDelete: with DeferDelete, a branch left with nothing to
+// change is kept (BranchStale, its head given) for DeleteBranch, which
+// deletes it with a lease: a branch that moved meanwhile is kept.
+func TestDeferredBranchDelete(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"envs/production/app.yaml": "tag: 1.0.0\n"})
+	srv := testgit.ServeHTTP(t, bare)
+	r := openTest(t, srv.URL, WithAuth(Auth{Username: srv.Username, Password: srv.Password}))
+	publish(t, r, onBranch("tagwatch/production", "envs/production/app.yaml", "tag: 1.1.0\n"))
+	head := testgit.Head(t, bare, "tagwatch/production")
+	e := unchangedOn("tagwatch/production")
+	e.DeferDelete = true
+	res := publish(t, r, e)
+	if got := res.Edits[0]; got.BranchOutcome != BranchStale || got.Commit != head || res.Pushed {
+		t.Fatalf("deferred: outcome %q, commit %s, pushed %v; want stale at %s, nothing pushed", got.BranchOutcome, got.Commit, res.Pushed, head)
+	}
+	if err := r.DeleteBranch(context.Background(), "tagwatch/production", "0123456789012345678901234567890123456789"); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("DeleteBranch with a stale head: %v, want ErrLeaseLost", err)
+	}
+	if err := r.DeleteBranch(context.Background(), "tagwatch/production", head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testgit.GitErr(t, bare, "rev-parse", "--verify", "refs/heads/tagwatch/production"); err == nil {
+		t.Errorf("tagwatch/production still exists")
+	}
+	if err := r.DeleteBranch(context.Background(), "tagwatch/production", head); err != nil {
+		t.Errorf("DeleteBranch of a branch already gone: %v", err)
+	}
+	if err := r.DeleteBranch(context.Background(), "main", head); err == nil {
+		t.Errorf("DeleteBranch of the base branch: no error")
+	}
+}

@@ -32,6 +32,11 @@ type Edit struct {
 	// head at each Publish; when the edit changes nothing, the branch is
 	// deleted. See branch.go for the ownership and lease rules.
 	Branch string
+	// DeferDelete keeps, when the edit finds nothing left to change, the
+	// branch for a later DeleteBranch (BranchStale, its head in
+	// EditResult.Commit): a forge may lose track of a pull request whose
+	// branch is gone, so its pull request is closed first.
+	DeferDelete bool
 }
 
 // EditResult is the outcome of one Edit in Publish.

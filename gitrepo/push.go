@@ -95,6 +95,8 @@ func (r *Repo) pushRefs(ctx context.Context, out *appliedEdits, base bool, branc
 		ref := plumbing.NewBranchReferenceName(u.branch)
 		res := &out.results[u.edit]
 		switch at := remoteAt(ref); {
+		case u.new.IsZero() && at.IsZero():
+			continue // to be deleted, and gone already
 		case at != u.old:
 			r.branchFailed(res, fmt.Errorf("%w: %s is at %.10s, not at %.10s as read", ErrLeaseLost, u.branch, orZero(at), orZero(u.old)))
 			continue
