@@ -129,6 +129,9 @@ type openPGPSigner struct{ e *openpgp.Entity }
 func newOpenPGP(key []byte) (Signer, error) {
 	var list openpgp.EntityList
 	var err error
+	if bytes.Contains(key, []byte("-----BEGIN ")) && !bytes.Contains(key, []byte("-----BEGIN PGP")) {
+		return nil, errors.New("the signing key is not an OpenPGP key but another PEM key (an SSH key goes with format: ssh)")
+	}
 	if bytes.Contains(key, []byte("-----BEGIN PGP")) {
 		list, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(key))
 	} else {
