@@ -31,7 +31,7 @@ const token = "ghp_0123456789abcdefTOKEN"
 func github(t *testing.T, script string) forge.Client {
 	t.Helper()
 	srv := replay(t, script, "Authorization", "Bearer "+token)
-	c, err := forge.New(forge.GitHub, "acme/deploy", forge.WithURL(srv.URL), forge.WithToken(token))
+	c, err := forge.New(forge.GitHub, "acme/deploy", forge.WithURL(srv.URL), forge.WithToken(token), forge.WithHTTPClient(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func github(t *testing.T, script string) forge.Client {
 func gitlab(t *testing.T, script string) forge.Client {
 	t.Helper()
 	srv := replay(t, script, "Private-Token", token)
-	c, err := forge.New(forge.GitLab, "platform/team/deploy", forge.WithURL(srv.URL), forge.WithToken(token))
+	c, err := forge.New(forge.GitLab, "platform/team/deploy", forge.WithURL(srv.URL), forge.WithToken(token), forge.WithHTTPClient(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,16 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tagwatch/tagwatch/internal/testenv"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 	"github.com/tagwatch/tagwatch/internal/testgitea"
 )
@@ -43,7 +46,7 @@ type giteaFixture struct {
 	cfg  string
 }
 
-func newGiteaFixture(t *testing.T, autoMerge bool) *giteaFixture {
+func newGiteaFixture(t testing.TB, autoMerge bool) *giteaFixture {
 	t.Helper()
 	s := testgitea.Shared(t)
 	f := &giteaFixture{s: s, reg: newTestRegistry(t)}
@@ -70,7 +73,7 @@ func newGiteaFixture(t *testing.T, autoMerge bool) *giteaFixture {
 }
 
 // loop is a new tagwatch process: a new loop with a cache of its own.
-func (f *giteaFixture) loop(t *testing.T, cfg string) *Loop {
+func (f *giteaFixture) loop(t testing.TB, cfg string) *Loop {
 	t.Helper()
 	l, err := newLoop(t, parseConfig(t, cfg), f.reg.client(), WithCacheDir(t.TempDir()))
 	if err != nil {
@@ -141,9 +144,14 @@ func changeOf(rep Report, env string) *Change {
 // appears, not duplicated by a restarted process, and closed when a person
 // makes the change directly; staging, beside it in push mode, goes to main
 // in the same push.
+//
+// Every commit is signed (git.signing): the push to main and the commit
+// of the pull request's branch both pass git verify-commit.
 func TestGiteaPullRequestMode(t *testing.T) {
 	f := newGiteaFixture(t, false)
 	f.reg.push("team/app", "1.1.0")
+	key, allowed := sshSigningKey(t)
+	f.cfg = strings.Replace(f.cfg, "  provider:", "  signing: {key: 'file:"+key+"', format: ssh}\n  provider:", 1)
 	l := f.loop(t, f.cfg)
 
 	rep := runCycle(t, l)
@@ -160,6 +168,13 @@ func TestGiteaPullRequestMode(t *testing.T) {
 		t.Fatalf("open pull requests %+v", open)
 	}
 	number := open[0].Number
+	clone := testgit.NewClone(t, f.authURL())
+	clone.Git("fetch", "--quiet", "origin", "tagwatch/production")
+	for _, rev := range []string{"origin/main", "FETCH_HEAD"} {
+		if out, err := testgit.GitErr(t, clone.Dir, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", rev); err != nil {
+			t.Errorf("git verify-commit %s: %v %s", rev, err, out)
+		}
+	}
 	if got := f.show(t, "main", "envs/production/kustomization.yaml"); !hasTag(got, "1.0.0") {
 		t.Errorf("main's production = %q: the change went to main", got)
 	}
@@ -317,4 +332,61 @@ func TestGiteaRollbackInPullRequestMode(t *testing.T) {
 // hasTag reports whether a kustomization holds newTag: tag.
 func hasTag(kustomization, tag string) bool {
 	return strings.Contains(kustomization, "newTag: "+tag+" ")
+}
+
+// sshSigningKey writes a new ed25519 key for git.signing and an
+// allowed-signers file naming it for the config's author.
+func sshSigningKey(t *testing.T) (key, allowed string) {
+	t.Helper()
+	dir := t.TempDir()
+	key = filepath.Join(dir, "signing")
+	keygen := testenv.LookPath(t, "Debian package openssh-client", "ssh-keygen")
+	out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "tagwatch", "-f", key).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed = filepath.Join(dir, "allowed_signers")
+	if err := os.WriteFile(allowed, []byte("tw@example.com namespaces=\"git\" "+string(pub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key, allowed
+}
+
+// TestGiteaMinimalTokenScopes: an access token with the write:repository
+// scope alone (what docs/pull-requests.md asks for) fetches, pushes,
+// opens the pull request and merges it.
+func TestGiteaMinimalTokenScopes(t *testing.T) {
+	f := newGiteaFixture(t, true)
+	body := strings.NewReader(`{"name":"tagwatch-` + strings.ReplaceAll(t.Name(), "/", "-") + `-` + f.repo.Name + `","scopes":["write:repository"]}`)
+	req, err := http.NewRequest(http.MethodPost, f.s.URL+"/api/v1/users/"+testgitea.AdminUser+"/tokens", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(testgitea.AdminUser, f.s.AdminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		SHA1 string `json:"sha1"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusCreated || tok.SHA1 == "" {
+		t.Fatalf("creating a token: %s, %v", resp.Status, err)
+	}
+	t.Setenv("TW_TEST_FORGE_TOKEN", tok.SHA1)
+	f.reg.push("team/app", "1.1.0")
+	l := f.loop(t, f.cfg)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		runCycle(t, l)
+		if hasTag(f.show(t, "main", "envs/production/kustomization.yaml"), "1.1.0") {
+			return
+		}
+	}
+	t.Errorf("production was not merged with a write:repository token")
 }
