@@ -130,7 +130,8 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 
 // scope keeps, of plans, the environments and watches of the image
 // repositories in only (all when only is nil), and returns beside each kept
-// plan the whole plan it was cut from. Plans are not modified.
+// plan the whole plan it was cut from. An environment writing a branch of
+// its own (pull-request mode) is kept whole. Plans are not modified.
 func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan) {
 	if only == nil {
 		return plans, plans
@@ -147,6 +148,11 @@ func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan)
 				if only[w.Key] {
 					ws = append(ws, w)
 				}
+			}
+			if len(ws) > 0 && e.WriteBranch() != "" {
+				// A branch of its own is made again whole each cycle: every
+				// image of the environment, or the others' changes would go.
+				ws = e.Watches
 			}
 			if len(ws) > 0 {
 				ne := *e

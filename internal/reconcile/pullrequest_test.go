@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/testenv"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 	"github.com/tagwatch/tagwatch/internal/testgitea"
@@ -389,4 +391,24 @@ func TestGiteaMinimalTokenScopes(t *testing.T) {
 		}
 	}
 	t.Errorf("production was not merged with a write:repository token")
+}
+
+// TestScopeKeepsPullRequestEnvironmentsWhole: a triggered cycle for one
+// image re-checks every image of an environment in pull-request mode, whose
+// branch is made again whole (the others' changes would go otherwise).
+func TestScopeKeepsPullRequestEnvironmentsWhole(t *testing.T) {
+	a, b := &plan.Watch{Image: "r/a", Key: "r/a"}, &plan.Watch{Image: "r/b", Key: "r/b"}
+	p := &plan.Plan{Envs: []*plan.Environment{
+		{Name: "staging", Watches: []*plan.Watch{a, b}},
+		{Name: "production", Mode: plan.ModePullRequest, Watches: []*plan.Watch{a, b}},
+		{Name: "qa", Mode: plan.ModePullRequest, Watches: []*plan.Watch{b}},
+	}}
+	scoped, _ := scope([]*plan.Plan{p}, map[string]bool{"r/a": true})
+	got := map[string]int{}
+	for _, e := range scoped[0].Envs {
+		got[e.Name] = len(e.Watches)
+	}
+	if want := map[string]int{"staging": 1, "production": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("watches by environment %v, want %v", got, want)
+	}
 }
