@@ -24,7 +24,7 @@ import (
 )
 
 // sshKey is a new ed25519 private key in OpenSSH format.
-func sshKey(t *testing.T) []byte {
+func sshKey(t testing.TB) []byte {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -39,7 +39,7 @@ func sshKey(t *testing.T) []byte {
 
 // openPGPKey is a new EdDSA OpenPGP key, the armored private key and the
 // armored public key.
-func openPGPKey(t *testing.T) (private, public []byte) {
+func openPGPKey(t testing.TB) (private, public []byte) {
 	t.Helper()
 	e, err := openpgp.NewEntity("tagwatch", "test", "tagwatch@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
