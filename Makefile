@@ -7,8 +7,9 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 10s
 
 # Debian packages the tests talk to: CNCF distribution (docker-registry),
-# htpasswd (apache2-utils), sshd (openssh-server), git http-backend (git).
-DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git
+# htpasswd (apache2-utils), sshd (openssh-server), git http-backend (git),
+# gpg (gnupg: git verify-commit of OpenPGP-signed commits).
+DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git gnupg
 
 .PHONY: all build test deps servers vet fmt-check lint fuzz bench image demo clean
 
@@ -27,6 +28,7 @@ deps:
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		APT_LOCK_WAIT=$(APT_LOCK_WAIT) ./.ci/apt-install $$missing; \

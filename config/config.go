@@ -37,7 +37,43 @@ type Git struct {
 	Branch string  `yaml:"branch,omitempty"` // default: the remote's default branch
 	Author Author  `yaml:"author,omitempty"` // default tagwatch <tagwatch@localhost>
 	Auth   GitAuth `yaml:"auth,omitempty"`
+	// Provider is the forge pull requests are opened on (DESIGN §9);
+	// required by environments in pull-request mode.
+	Provider *Provider `yaml:"provider,omitempty"`
+	// Signing signs every commit tagwatch makes.
+	Signing *Signing `yaml:"signing,omitempty"`
 }
+
+// Provider is the forge of a repository, for pull requests.
+type Provider struct {
+	Kind string `yaml:"kind"` // one of ProviderKinds
+	// URL is the forge's address: Gitea's root, GitHub's API (GitHub
+	// Enterprise: https://host/api/v3), GitLab's root. Default: GitHub's
+	// and GitLab's public services; for Gitea the git URL's host.
+	URL string `yaml:"url,omitempty"`
+	// TokenEnv or TokenFile holds the API token (read at use); neither:
+	// the git password (auth.passwordEnv or passwordFile).
+	TokenEnv  string `yaml:"tokenEnv,omitempty"`
+	TokenFile string `yaml:"tokenFile,omitempty"`
+}
+
+// ProviderKinds are the values of git.provider.kind.
+var ProviderKinds = []string{"gitea", "github", "gitlab"}
+
+// Signing is the key commits are signed with.
+type Signing struct {
+	Key    string `yaml:"key"`    // file:/path or env:VAR (the private key itself)
+	Format string `yaml:"format"` // one of SigningFormats
+}
+
+// SigningFormats are the values of git.signing.format.
+var SigningFormats = []string{"ssh", "openpgp"}
+
+// Modes of environments[].mode.
+const (
+	ModePush        = "push"         // commit to the branch (default)
+	ModePullRequest = "pull-request" // commit to tagwatch/<name> and open a pull request
+)
 
 // Author is the commit identity.
 type Author struct {
@@ -87,7 +123,14 @@ type Environment struct {
 	// Promotion gates the environment on another: it takes only images
 	// that environment has run, for long enough (DESIGN §8).
 	Promotion *Promotion `yaml:"promotion,omitempty"`
+	// Mode is push (default) or pull-request (DESIGN §9); AutoMerge asks
+	// the forge to merge the pull request when its checks pass.
+	Mode      string `yaml:"mode,omitempty"`
+	AutoMerge bool   `yaml:"autoMerge,omitempty"`
 }
+
+// PullRequest reports whether the environment is in pull-request mode.
+func (e Environment) PullRequest() bool { return e.Mode == ModePullRequest }
 
 // Promotion is an environment's gate.
 type Promotion struct {
@@ -97,7 +140,8 @@ type Promotion struct {
 }
 
 // EffectiveGit is the git block env is written through: its own fields,
-// and the top level's for those it leaves out (author and auth as a whole).
+// and the top level's for those it leaves out (author, auth, provider and
+// signing as a whole).
 func (c *Config) EffectiveGit(env Environment) Git {
 	g := c.Git
 	o := env.Git
@@ -115,6 +159,12 @@ func (c *Config) EffectiveGit(env Environment) Git {
 	}
 	if o.Auth != (GitAuth{}) {
 		g.Auth = o.Auth
+	}
+	if o.Provider != nil {
+		g.Provider = o.Provider
+	}
+	if o.Signing != nil {
+		g.Signing = o.Signing
 	}
 	return g
 }
@@ -175,8 +225,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 
 // Load reads, defaults and validates the config at path. Errors name the
 // file, the line and the field. Relative file paths in the config (a local
-// git.url, passwordFile, sshKeyFile, knownHostsFile, caFile, file: and
-// dockerconfig: credentials) are resolved against the directory holding path, and a
+// git.url, passwordFile, sshKeyFile, knownHostsFile, provider.tokenFile,
+// a file: signing key, caFile, file: and dockerconfig: credentials) are resolved against the directory holding path, and a
 // leading "~/" against the user's home directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -350,6 +400,14 @@ func (c *Config) resolvePaths(dir string) {
 		g.Auth.PasswordFile = abs(g.Auth.PasswordFile)
 		g.Auth.SSHKeyFile = abs(g.Auth.SSHKeyFile)
 		g.Auth.KnownHostsFile = abs(g.Auth.KnownHostsFile)
+		if p := g.Provider; p != nil {
+			p.TokenFile = abs(p.TokenFile)
+		}
+		if s := g.Signing; s != nil {
+			if p, ok := strings.CutPrefix(s.Key, "file:"); ok && p != "" {
+				s.Key = "file:" + abs(p)
+			}
+		}
 	}
 	for i := range c.Webhooks {
 		if p, ok := strings.CutPrefix(c.Webhooks[i].Secret, "file:"); ok && p != "" {
@@ -365,4 +423,36 @@ func (c *Config) resolvePaths(dir string) {
 			}
 		}
 	}
+}
+
+// Token reads the forge's API token at use time: provider.tokenEnv or
+// tokenFile, else the git password (a token with git and API scopes serves
+// both). Errors never contain the token.
+func (g Git) Token() (string, error) {
+	p := g.Provider
+	if p == nil {
+		return "", nil
+	}
+	switch {
+	case p.TokenEnv != "":
+		v, ok := os.LookupEnv(p.TokenEnv)
+		switch {
+		case !ok:
+			return "", fmt.Errorf("git.provider.tokenEnv: environment variable %s is not set", p.TokenEnv)
+		case v == "":
+			return "", fmt.Errorf("git.provider.tokenEnv: environment variable %s is empty", p.TokenEnv)
+		}
+		return v, nil
+	case p.TokenFile != "":
+		b, err := os.ReadFile(p.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("git.provider.tokenFile: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("git.provider.tokenFile: %s is empty", p.TokenFile)
+		}
+		return v, nil
+	}
+	return g.Auth.Password()
 }

@@ -61,7 +61,7 @@ func TestEnvironmentGitErrors(t *testing.T) {
 		}},
 		{"bad branch", "    git: {branch: 'a..b'}\n", []string{`t.yaml:7: environments[0].git.branch: "a..b" is not a valid branch name`}},
 		{"unknown field", "    git: {ur: x}\n", []string{
-			`t.yaml:7: environments[0].git.ur: unknown field (did you mean "url"?) (valid: url, branch, author, auth)`,
+			`t.yaml:7: environments[0].git.ur: unknown field (did you mean "url"?) (valid: url, branch, author, auth, provider, signing)`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

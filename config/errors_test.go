@@ -197,7 +197,7 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"many at once", "git:\n  url: ftp://x/y\n  bogus: 1\nenvironments:\n  - name: A\n    path: /a\n    images:\n      - image: r.example.com/a\n        strategy: nope\n", []string{
 			`t.yaml:2: git.url: scheme "ftp" is not supported; use https://, http://, ssh://, user@host:path, file:// or a local path`,
-			"t.yaml:3: git.bogus: unknown field (valid: url, branch, author, auth)",
+			"t.yaml:3: git.bogus: unknown field (valid: url, branch, author, auth, provider, signing)",
 			`t.yaml:5: environments[0].name: "A" must match [a-z0-9][a-z0-9-]*`,
 			`t.yaml:6: environments[0].path: "/a" is absolute; write it relative to the repository root`,
 			`t.yaml:9: environments[0].images[0].strategy: "nope": not one of semver, newest-build, alphabetical, numerical, digest`,

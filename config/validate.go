@@ -67,6 +67,7 @@ func (c *Config) validate() Errors {
 	}
 	v.oneWriterPerField()
 	v.promotions()
+	v.modes()
 	types := map[string]int{}
 	for i, w := range c.Webhooks {
 		f := fmt.Sprintf("webhooks[%d]", i)
@@ -111,6 +112,26 @@ func (v *validator) git(f string, g Git, top bool) {
 			v.add(f+".author.email", "%q is not an email address", e)
 		}
 	}
+	if p := g.Provider; p != nil {
+		v.provider(f+".provider", g, p)
+	}
+	if s := g.Signing; s != nil {
+		switch {
+		case s.Key == "":
+			v.add(f+".signing.key", "required: file:/path or env:VAR, where the private key is")
+		default:
+			kind, where, _ := strings.Cut(s.Key, ":")
+			if !(kind == "file" && where != "" || kind == "env" && envVarRE.MatchString(where)) {
+				v.add(f+".signing.key", "must be file:/path or env:VAR (where the private key is); never the key itself")
+			}
+		}
+		switch {
+		case s.Format == "":
+			v.add(f+".signing.format", "required: one of %s", strings.Join(SigningFormats, ", "))
+		case !slices.Contains(SigningFormats, s.Format):
+			v.add(f+".signing.format", "%q is not one of %s", s.Format, strings.Join(SigningFormats, ", "))
+		}
+	}
 	a := g.Auth
 	if a.PasswordEnv != "" && a.PasswordFile != "" {
 		v.add(f+".auth.passwordFile", "set passwordEnv or passwordFile, not both")
@@ -118,6 +139,78 @@ func (v *validator) git(f string, g Git, top bool) {
 	if a.PasswordEnv != "" && !envVarRE.MatchString(a.PasswordEnv) {
 		v.add(f+".auth.passwordEnv", "%q is not an environment variable name", a.PasswordEnv)
 	}
+}
+
+// provider validates a git block's provider at field f.
+func (v *validator) provider(f string, g Git, p *Provider) {
+	switch {
+	case p.Kind == "":
+		v.add(f+".kind", "required: one of %s", strings.Join(ProviderKinds, ", "))
+	case !slices.Contains(ProviderKinds, p.Kind):
+		v.add(f+".kind", "%q is not one of %s", p.Kind, strings.Join(ProviderKinds, ", "))
+	}
+	if p.URL != "" {
+		u, err := url.Parse(p.URL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			v.add(f+".url", "%q is not an http(s) URL of the forge", p.URL)
+		case u.User != nil:
+			v.add(f+".url", "the URL holds credentials; put the token in tokenEnv or tokenFile instead")
+		}
+	}
+	if p.TokenEnv != "" && p.TokenFile != "" {
+		v.add(f+".tokenFile", "set tokenEnv or tokenFile, not both")
+	}
+	if p.TokenEnv != "" && !envVarRE.MatchString(p.TokenEnv) {
+		v.add(f+".tokenEnv", "%q is not an environment variable name", p.TokenEnv)
+	}
+}
+
+// modes checks environments[].mode and autoMerge: pull-request mode needs
+// a provider and a repository on a forge; environments of one repository
+// and branch share its provider and signing.
+func (v *validator) modes() {
+	type shared struct {
+		env  int
+		prov *Provider
+		sign *Signing
+	}
+	byRepo := map[string]shared{}
+	for i, e := range v.c.Environments {
+		f := fmt.Sprintf("environments[%d]", i)
+		g := v.c.EffectiveGit(e)
+		switch e.Mode {
+		case "", ModePush:
+		case ModePullRequest:
+			switch {
+			case g.Provider == nil:
+				v.add(f+".mode", "pull-request mode needs git.provider (the forge the pull request is opened on: kind gitea, github or gitlab)")
+			case gitURLKind(g.URL) == urlFile || gitURLKind(g.URL) == urlLocal:
+				v.add(f+".mode", "pull-request mode needs a repository on a forge, not a local one")
+			}
+		default:
+			v.add(f+".mode", "%q is not one of %s, %s", e.Mode, ModePush, ModePullRequest)
+		}
+		if e.AutoMerge && e.Mode != ModePullRequest {
+			v.add(f+".autoMerge", "only pull-request mode has a pull request to merge (set mode: pull-request)")
+		}
+		key := g.URL + "\x00" + g.Branch
+		first, seen := byRepo[key]
+		if !seen {
+			byRepo[key] = shared{i, g.Provider, g.Signing}
+			continue
+		}
+		if !equalPtr(first.prov, g.Provider) {
+			v.add(f+".git.provider", "differs from the provider of environments[%d] (%s), in the same repository and branch: they share one", first.env, v.c.Environments[first.env].Name)
+		}
+		if !equalPtr(first.sign, g.Signing) {
+			v.add(f+".git.signing", "differs from the signing of environments[%d] (%s), in the same repository and branch: they share one", first.env, v.c.Environments[first.env].Name)
+		}
+	}
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }
 
 // envGit validates environments[i].git: its own fields, and that the

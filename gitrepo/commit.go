@@ -269,7 +269,8 @@ func treeKey(e object.TreeEntry) string {
 	return e.Name
 }
 
-// writeCommit writes a commit of tree on parent by the configured author.
+// writeCommit writes a commit of tree on parent by the configured author,
+// signed when a Signer is configured.
 func (r *Repo) writeCommit(ov *overlay, tree, parent plumbing.Hash, message string) (plumbing.Hash, error) {
 	if !strings.HasSuffix(message, "\n") {
 		message += "\n"
@@ -281,6 +282,11 @@ func (r *Repo) writeCommit(ov *overlay, tree, parent plumbing.Hash, message stri
 		Message:      message,
 		TreeHash:     tree,
 		ParentHashes: []plumbing.Hash{parent},
+	}
+	if r.opts.signer != nil {
+		if err := signCommit(c, r.opts.signer); err != nil {
+			return plumbing.ZeroHash, err
+		}
 	}
 	obj := ov.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
@@ -375,4 +381,27 @@ func (r *Repo) updateIndex(changes map[string]fileChange) error {
 		e.CreatedAt = fi.ModTime()
 	}
 	return r.repo.Storer.SetIndex(idx)
+}
+
+// signCommit signs c as git does: the signature is made over the commit
+// encoded without one, and goes into its gpgsig header (for OpenPGP and SSH
+// signatures alike).
+func signCommit(c *object.Commit, s Signer) error {
+	unsigned := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(unsigned); err != nil {
+		return err
+	}
+	rd, err := unsigned.Reader()
+	if err != nil {
+		return err
+	}
+	sig, err := s.Sign(rd)
+	if err != nil {
+		return fmt.Errorf("signing the commit: %w", err)
+	}
+	if len(sig) == 0 {
+		return errors.New("signing the commit: the signer returned no signature")
+	}
+	c.PGPSignature = string(sig)
+	return nil
 }

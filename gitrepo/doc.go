@@ -28,6 +28,20 @@
 // a jittered backoff and re-applies every edit there, since an Edit decides
 // from what it reads (bounded by WithMaxAttempts). It never force-pushes.
 //
+// # Branches tagwatch owns
+//
+// An Edit with a Branch (pull-request mode: tagwatch/<environment>) is
+// committed on the base head alone, and its branch is set to that commit in
+// the same receive-pack session as the base branch's update: made again
+// from the base head at every Publish, left alone when it already holds the
+// same change on the same base, deleted when the edit finds nothing left to
+// change. Such a branch is the only ref Publish ever moves other than
+// forward, and only when its head is tagwatch's own commit (ErrBranchNotOwned
+// otherwise) and with a lease on the head it read (ErrLeaseLost when it
+// moved since): another writer's commit is never overwritten. When the
+// remote refuses the base branch for another reason than its having moved
+// (a protected branch), the branch updates are sent again alone.
+//
 // Only the files an Edit lists are committed, and they must stay inside the
 // working tree: an absolute path, "..", a path in .git or one behind a
 // symbolic link fails that edit (path leaves the repository). A failing edit is put

@@ -105,12 +105,7 @@ func (r *Repo) walkFrom(ctx context.Context, start plumbing.Hash, seen map[plumb
 			return false, nil
 		}
 		seen[c.Hash] = true
-		err := fn(CommitInfo{
-			Hash:    c.Hash.String(),
-			Message: c.Message,
-			Author:  Author{Name: c.Author.Name, Email: c.Author.Email},
-			When:    c.Committer.When,
-		})
+		err := fn(commitInfo(c, c.Committer.When))
 		if errors.Is(err, ErrStopLog) {
 			return true, nil
 		}

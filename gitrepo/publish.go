@@ -25,6 +25,18 @@ type Edit struct {
 	// that changes nothing, such as lifting a rollback); Apply still
 	// returns "" for nothing to commit.
 	Empty bool
+	// Branch, when set, is a branch tagwatch owns (such as
+	// tagwatch/production) that the edit goes to instead of the base
+	// branch: its commit is made on the base head alone (not after the
+	// other edits) and the branch is set to it, made again from the base
+	// head at each Publish; when the edit changes nothing, the branch is
+	// deleted. See branch.go for the ownership and lease rules.
+	Branch string
+	// DeferDelete keeps, when the edit finds nothing left to change, the
+	// branch for a later DeleteBranch (BranchStale, its head in
+	// EditResult.Commit): a forge may lose track of a pull request whose
+	// branch is gone, so its pull request is closed first.
+	DeferDelete bool
 }
 
 // EditResult is the outcome of one Edit in Publish.
@@ -33,7 +45,15 @@ type EditResult struct {
 	Commit  string // "" when nothing was committed or Err is set
 	Message string
 	Files   []string
-	Err     error // Apply failed: nothing of this edit was committed
+	// Err: Apply failed, and nothing of this edit was committed; or, for an
+	// edit of an owned branch, the branch could not be written
+	// (ErrBranchNotOwned, ErrLeaseLost, a refusal of the remote).
+	Err error
+	// Branch is Edit.Branch; BranchOutcome what happened to it (Branch…
+	// constants; "" when Err is set or nothing was pushed). Commit is the
+	// branch's head for BranchUnchanged too.
+	Branch        string
+	BranchOutcome string
 }
 
 // PublishResult is the outcome of Publish.
@@ -50,7 +70,15 @@ type PublishResult struct {
 // Publish applies edits in order on the remote head, one commit each, and
 // pushes them all in one push. When the push is rejected because the remote
 // moved, it syncs, re-applies the edits and tries again (bounded, jittered
-// backoff). It never force-pushes. A failing Apply fails only its own edit.
+// backoff). It never force-pushes the base branch. A failing Apply fails
+// only its own edit.
+//
+// Edits with a Branch go to branches tagwatch owns: each is applied on the
+// base head alone and its branch is updated in the same push (one
+// receive-pack session) as the base branch. When the remote refuses the
+// base branch for another reason than its having moved (a protected
+// branch), the branch updates are sent again alone, so a protected base
+// does not hold back its pull requests; the base's refusal is returned.
 //
 // Publish starts from the remote head of the last Open or Sync: call Sync
 // before reading the values the edits decide from. When the returned error
@@ -61,6 +89,10 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 	if r.readOnly {
 		return res, fmt.Errorf("publish to %s: %w", r.dir, ErrReadOnly)
 	}
+	if err := r.checkBranches(edits); err != nil {
+		return res, err
+	}
+	branches := branchNames(edits)
 	if h := r.Head(); h != r.base.String() {
 		// Commits of an earlier Publish that did not get out: start over.
 		if err := r.resetTo(r.base); err != nil {
@@ -77,22 +109,30 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 				return res, err
 			}
 		}
-		out, err := r.applyAll(ctx, edits)
+		tips, err := r.branchTips(ctx, branches)
+		if err != nil {
+			return res, err
+		}
+		out, err := r.applyAll(ctx, edits, tips)
 		res.Edits, res.Head = out.results, out.head.String()
 		if err != nil {
 			return res, err
 		}
-		if out.head == r.base {
+		if out.head == r.base && len(out.branches) == 0 {
 			return res, nil // nothing changed: nothing to push
 		}
 		if err := ctx.Err(); err != nil {
 			// A hard stop (a lost lease, an abandoned cycle): the commits
 			// stay local and are dropped by the next Publish or Sync.
+			for _, u := range out.branches {
+				res.Edits[u.edit].BranchOutcome = ""
+			}
 			return res, fmt.Errorf("not pushing to %s: %w", Redact(r.ep.url), err)
 		}
-		err = r.pushUpdate(ctx, out)
+		pushed, err := r.pushUpdate(ctx, &out)
+		res.Pushed = res.Pushed || pushed
 		if err == nil {
-			r.base, res.Pushed = out.head, true
+			r.base = out.head
 			return res, nil
 		}
 		if !errors.Is(err, ErrPushRejected) {
@@ -106,18 +146,22 @@ func (r *Repo) Publish(ctx context.Context, edits []Edit) (PublishResult, error)
 }
 
 type appliedEdits struct {
-	results []EditResult
-	head    plumbing.Hash // the last commit made, or the base
-	pack    []byte        // a packfile of every object of the new commits
-	objects []plumbing.Hash
-	ov      *overlay // holds objects
+	results  []EditResult
+	head     plumbing.Hash // the last commit made on the base branch, or the base
+	branches []*branchUpdate
+	pack     []byte // a packfile of every object of the new commits
+	objects  []plumbing.Hash
+	ov       *overlay // holds objects
 }
 
 // applyAll runs every edit on the working tree at r.base and commits
-// each one's files. An edit that fails is undone and recorded; only a
-// failure of the repository itself is returned as an error.
-func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error) {
-	out := appliedEdits{head: r.base, results: make([]EditResult, 0, len(edits))}
+// each one's files: first the edits of owned branches (tips are their
+// heads), each on the base alone, then the others, one after the other.
+// An edit that fails is undone and recorded; only a failure of the
+// repository itself is returned as an error. Results are in the order of
+// edits.
+func (r *Repo) applyAll(ctx context.Context, edits []Edit, tips map[string]branchTip) (appliedEdits, error) {
+	out := appliedEdits{head: r.base, results: make([]EditResult, len(edits))}
 	ov := r.newOverlay()
 	var objects []plumbing.Hash // reachable from the new commits, each once
 	seen := map[plumbing.Hash]bool{}
@@ -128,8 +172,33 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error)
 	tree := c.TreeHash
 	changed := map[string]fileChange{}
 	r.clean = false // until the index has caught up with the commits
-	for _, e := range edits {
-		res := EditResult{Name: e.Name}
+	for i, e := range edits {
+		if e.Branch == "" {
+			continue
+		}
+		out.results[i] = EditResult{Name: e.Name}
+		var written []plumbing.Hash
+		u, err := r.applyBranchEdit(ctx, ov, tree, e, tips[e.Branch], &out.results[i], &written)
+		if err != nil {
+			return out, err
+		}
+		for _, h := range written {
+			if !seen[h] {
+				seen[h] = true
+				objects = append(objects, h)
+			}
+		}
+		if u != nil {
+			u.edit = i
+			out.branches = append(out.branches, u)
+		}
+	}
+	for i, e := range edits {
+		if e.Branch != "" {
+			continue
+		}
+		res := &out.results[i]
+		*res = EditResult{Name: e.Name}
 		msg, files, err := e.Apply(ctx, r.dir)
 		res.Message, res.Files = msg, files
 		if err == nil && len(files) > 0 && msg == "" {
@@ -145,12 +214,10 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error)
 			if rerr := r.revert(ov, tree, files); rerr != nil {
 				return out, fmt.Errorf("undoing edit %s: %w", e.Name, rerr)
 			}
-			out.results = append(out.results, res)
 			continue
 		}
 		empty := e.Empty && msg != ""
 		if len(changes) == 0 && !empty {
-			out.results = append(out.results, res)
 			continue
 		}
 		newTree := tree
@@ -160,8 +227,7 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error)
 			}
 		}
 		if newTree == tree && !empty {
-			out.results = append(out.results, res) // the same bytes written back
-			continue
+			continue // the same bytes written back
 		}
 		commit, err := r.writeCommit(ov, newTree, out.head, msg)
 		if err != nil {
@@ -178,13 +244,20 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit) (appliedEdits, error)
 		for _, ch := range changes {
 			changed[ch.path] = ch
 		}
-		out.results = append(out.results, res)
-	}
-	if out.head == r.base {
-		r.clean = true
-		return out, nil
 	}
 	out.objects, out.ov = objects, ov
+	if out.head == r.base {
+		r.clean = true
+		if len(objects) > 0 {
+			if out.pack, err = ov.pack(objects, false); err != nil {
+				return out, fmt.Errorf("packing commits: %w", err)
+			}
+			if err := r.storePack(out.pack); err != nil {
+				return out, fmt.Errorf("storing commits: %w", err)
+			}
+		}
+		return out, nil
+	}
 	if out.pack, err = ov.pack(objects, false); err != nil {
 		return out, fmt.Errorf("packing commits: %w", err)
 	}

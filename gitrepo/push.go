@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,68 +15,204 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
-// pushUpdate moves the remote branch from r.base to head in one push, sending
-// pack (everything Publish wrote). It is a compare-and-swap, never
-// a force: the ref update names r.base as the old value, so the remote
-// refuses it when the branch moved, both when we see the move in the ref
-// advertisement and when it happens between the advertisement and the
-// update.
+// pushUpdate moves the remote branch from r.base to out.head, and the
+// owned branches of out.branches, in one push, sending out.pack
+// (everything Publish wrote). It reports whether any ref moved.
+//
+// The base branch's update is a compare-and-swap, never a force: it names
+// r.base as the old value, so the remote refuses it when the branch moved,
+// both when we see the move in the ref advertisement and when it happens
+// between the advertisement and the update (ErrPushRejected). An owned
+// branch's update names the head its edit saw as the old value (its
+// lease); a branch that moved fails that edit alone with ErrLeaseLost.
+// When the remote refuses the base branch for another reason (a protected
+// branch, whose hook refuses the whole push), the branch updates are sent
+// again alone.
 //
 // go-git's Remote.Push is not used: to find what to send it walks the
 // remote's history (and, for file:// remotes, the remote repository's
 // history), which costs seconds on a long history; Publish knows exactly
 // what it wrote.
-func (r *Repo) pushUpdate(ctx context.Context, out appliedEdits) error {
-	head, pack := out.head, out.pack
+func (r *Repo) pushUpdate(ctx context.Context, out *appliedEdits) (pushed bool, err error) {
+	baseMoves := out.head != r.base
+	pushed, baseErr, retry, err := r.pushRefs(ctx, out, baseMoves, out.branches)
+	if err != nil {
+		return pushed, err
+	}
+	if baseErr != nil && !errors.Is(baseErr, ErrPushRejected) && len(retry) > 0 {
+		more, _, _, err := r.pushRefs(ctx, out, false, retry)
+		pushed = pushed || more
+		if err != nil {
+			return pushed, err
+		}
+	}
+	return pushed, baseErr
+}
+
+// pushRefs sends, in one receive-pack session, the base branch's update
+// (when base) and the updates of branches. Each branch's outcome is
+// recorded in out.results; baseErr is the base branch's refusal; retry are
+// the branch updates refused alongside it with the same reason; err is a
+// failure of the whole push.
+func (r *Repo) pushRefs(ctx context.Context, out *appliedEdits, base bool, branches []*branchUpdate) (pushed bool, baseErr error, retry []*branchUpdate, err error) {
 	ep, err := transport.NewEndpoint(r.ep.url)
 	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", r.ep.url, err)
+		return false, nil, nil, fmt.Errorf("pushing to %s: %w", r.ep.url, err)
 	}
 	cl, err := client.NewClient(ep)
 	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", r.ep.url, err)
+		return false, nil, nil, fmt.Errorf("pushing to %s: %w", r.ep.url, err)
 	}
 	sess, err := cl.NewReceivePackSession(ep, r.auth)
 	if err != nil {
-		return r.ep.wrapError("pushing to", err)
+		return false, nil, nil, r.ep.wrapError("pushing to", err)
 	}
 	defer sess.Close()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
-		return r.ep.wrapError("pushing to", err)
+		return false, nil, nil, r.ep.wrapError("pushing to", err)
 	}
 	refs, err := adv.AllReferences()
 	if err != nil {
-		return r.ep.wrapError("pushing to", err)
+		return false, nil, nil, r.ep.wrapError("pushing to", err)
 	}
-	name := plumbing.NewBranchReferenceName(r.branch)
-	remote := plumbing.ZeroHash
-	if ref, err := refs.Reference(name); err == nil {
-		remote = ref.Hash()
-	}
-	if remote != r.base {
-		return fmt.Errorf("pushing to %s: %w: %s is at %s, not at %s", r.ep.url, ErrPushRejected, r.branch, remote, r.base)
+	remoteAt := func(name plumbing.ReferenceName) plumbing.Hash {
+		if ref, err := refs.Reference(name); err == nil {
+			return ref.Hash()
+		}
+		return plumbing.ZeroHash
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: name, Old: r.base, New: head}}
-	if !adv.Capabilities.Supports(capability.OFSDelta) {
-		if pack, err = out.ov.pack(out.objects, true); err != nil {
-			return fmt.Errorf("pushing to %s: packing: %w", r.ep.url, err)
+	name := plumbing.NewBranchReferenceName(r.branch)
+	if base {
+		if remote := remoteAt(name); remote != r.base {
+			return false, nil, nil, fmt.Errorf("pushing to %s: %w: %s is at %s, not at %s", r.ep.url, ErrPushRejected, r.branch, remote, r.base)
+		}
+		req.Commands = append(req.Commands, &packp.Command{Name: name, Old: r.base, New: out.head})
+	}
+	sent := map[plumbing.ReferenceName]*branchUpdate{}
+	for _, u := range branches {
+		ref := plumbing.NewBranchReferenceName(u.branch)
+		res := &out.results[u.edit]
+		switch at := remoteAt(ref); {
+		case u.new.IsZero() && at.IsZero():
+			continue // to be deleted, and gone already
+		case at != u.old:
+			r.branchFailed(res, fmt.Errorf("%w: %s is at %.10s, not at %.10s as read", ErrLeaseLost, u.branch, orZero(at), orZero(u.old)))
+			continue
+		case u.new.IsZero() && !adv.Capabilities.Supports(capability.DeleteRefs):
+			r.branchFailed(res, fmt.Errorf("deleting %s: the remote does not allow deleting branches", u.branch))
+			continue
+		}
+		sent[ref] = u
+		req.Commands = append(req.Commands, &packp.Command{Name: ref, Old: u.old, New: u.new})
+	}
+	if len(req.Commands) == 0 {
+		return false, nil, nil, nil
+	}
+	if len(out.objects) > 0 && (base || hasNew(branches)) {
+		pack := out.pack
+		if !adv.Capabilities.Supports(capability.OFSDelta) {
+			if pack, err = out.ov.pack(out.objects, true); err != nil {
+				return false, nil, nil, fmt.Errorf("pushing to %s: packing: %w", r.ep.url, err)
+			}
+		}
+		req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	}
+	rs, err := sess.ReceivePack(ctx, req)
+	if err != nil && (rs == nil || len(rs.CommandStatuses) == 0) {
+		// The push failed as a whole (the transport, or no per-ref report).
+		for _, u := range sent {
+			r.branchFailed(&out.results[u.edit], r.ep.wrapError("pushing to", pushRefusal(err)))
+		}
+		if !base {
+			return false, nil, nil, nil
+		}
+		return false, nil, nil, r.ep.wrapError("pushing to", pushRefusal(err))
+	}
+	status := map[plumbing.ReferenceName]error{}
+	if rs != nil {
+		for _, cs := range rs.CommandStatuses {
+			status[cs.ReferenceName] = cs.Error()
 		}
 	}
-	req.Packfile = io.NopCloser(bytes.NewReader(pack))
-	rs, err := sess.ReceivePack(ctx, req)
-	if err == nil && rs != nil {
-		err = rs.Error()
+	if base {
+		if e := status[name]; e != nil {
+			baseErr = r.ep.wrapError("pushing to", pushRefusal(e))
+		} else {
+			pushed = true
+			tracking := plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, r.branch), out.head)
+			if err := r.repo.Storer.SetReference(tracking); err != nil {
+				return pushed, nil, nil, fmt.Errorf("pushed to %s, but updating %s: %w", r.ep.url, tracking.Name(), err)
+			}
+		}
 	}
-	if err != nil {
-		return r.ep.wrapError("pushing to", pushRefusal(err))
+	for ref, u := range sent {
+		res := &out.results[u.edit]
+		e := status[ref]
+		if e == nil {
+			pushed = true
+			r.trackBranch(u)
+			continue
+		}
+		if baseErr != nil && !errors.Is(baseErr, ErrPushRejected) && sameReason(e, status[name]) {
+			retry = append(retry, u) // refused with the base (a hook refuses a whole push): again, alone
+			continue
+		}
+		if refusal := pushRefusal(e); errors.Is(refusal, ErrPushRejected) {
+			r.branchFailed(res, fmt.Errorf("%w: %s: %v", ErrLeaseLost, u.branch, e))
+		} else {
+			r.branchFailed(res, r.ep.wrapError("pushing to", e))
+		}
 	}
-	tracking := plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, r.branch), head)
-	if err := r.repo.Storer.SetReference(tracking); err != nil {
-		return fmt.Errorf("pushed to %s, but updating %s: %w", r.ep.url, tracking.Name(), err)
+	return pushed, baseErr, retry, nil
+}
+
+// branchFailed records that an owned branch's update did not happen.
+func (r *Repo) branchFailed(res *EditResult, err error) {
+	res.Err, res.BranchOutcome = err, ""
+	if res.Commit != "" {
+		res.Commit = "" // made locally, not on the remote
 	}
-	return nil
+}
+
+// trackBranch records a pushed owned branch in its remote-tracking ref
+// (best effort: the next Publish reads the remote again anyway).
+func (r *Repo) trackBranch(u *branchUpdate) {
+	name := plumbing.NewRemoteReferenceName(remoteName, u.branch)
+	if u.new.IsZero() {
+		_ = r.repo.Storer.RemoveReference(name)
+		return
+	}
+	_ = r.repo.Storer.SetReference(plumbing.NewHashReference(name, u.new))
+}
+
+func hasNew(us []*branchUpdate) bool {
+	for _, u := range us {
+		if !u.new.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// sameReason reports whether two refusals of one push say the same.
+func sameReason(a, b error) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	reason := func(e error) string {
+		_, after, _ := strings.Cut(e.Error(), ": ")
+		return after
+	}
+	return reason(a) == reason(b)
+}
+
+func orZero(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "(none)"
+	}
+	return h.String()
 }
 
 // pushRefusal is the one place where go-git's text for a refused ref

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -41,6 +43,7 @@ type options struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	lockWait    time.Duration
+	signer      Signer
 }
 
 // Defaults of Open.
@@ -183,6 +186,25 @@ func WithLockWait(d time.Duration) Option {
 			return fmt.Errorf("lock wait must not be negative, got %v", d)
 		}
 		o.lockWait = d
+		return nil
+	}
+}
+
+// Signer signs the commits Publish makes: it is given the commit as git
+// encodes it without a signature and returns the armored signature, which
+// goes into the commit's gpgsig header, as git does (an OpenPGP or an SSH
+// signature). It is go-git's git.Signer.
+type Signer interface {
+	Sign(message io.Reader) ([]byte, error)
+}
+
+// WithSigner signs every commit Publish makes.
+func WithSigner(s Signer) Option {
+	return func(o *options) error {
+		if s == nil {
+			return errors.New("nil signer")
+		}
+		o.signer = s
 		return nil
 	}
 }
@@ -344,6 +366,48 @@ type CommitInfo struct {
 	Message string
 	Author  Author
 	When    time.Time
+	// Committer is who made the commit (Author is who wrote the change).
+	Committer Author
+	// Signature is the kind of signature the commit carries: SignatureSSH,
+	// SignatureOpenPGP, SignatureX509, SignatureOther, or "" for none. It
+	// says that a signature is there, not that it verifies: that takes the
+	// signer's public key (git verify-commit).
+	Signature string
+}
+
+// Kinds of CommitInfo.Signature.
+const (
+	SignatureSSH     = "ssh"
+	SignatureOpenPGP = "openpgp"
+	SignatureX509    = "x509"
+	SignatureOther   = "other"
+)
+
+// signatureKind tells the kind of an armored signature from its header line.
+func signatureKind(sig string) string {
+	switch {
+	case sig == "":
+		return ""
+	case strings.Contains(sig, "-----BEGIN SSH SIGNATURE-----"):
+		return SignatureSSH
+	case strings.Contains(sig, "-----BEGIN PGP SIGNATURE-----"):
+		return SignatureOpenPGP
+	case strings.Contains(sig, "-----BEGIN SIGNED MESSAGE-----"):
+		return SignatureX509
+	}
+	return SignatureOther
+}
+
+// commitInfo is the CommitInfo of c; when is the time it is listed by.
+func commitInfo(c *object.Commit, when time.Time) CommitInfo {
+	return CommitInfo{
+		Hash:      c.Hash.String(),
+		Message:   c.Message,
+		Author:    Author{Name: c.Author.Name, Email: c.Author.Email},
+		Committer: Author{Name: c.Committer.Name, Email: c.Committer.Email},
+		When:      when,
+		Signature: signatureKind(c.PGPSignature),
+	}
 }
 
 // Log walks history from Head, newest first, until fn returns an error
@@ -363,12 +427,7 @@ func (r *Repo) Log(ctx context.Context, fn func(CommitInfo) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return fn(CommitInfo{
-			Hash:    c.Hash.String(),
-			Message: c.Message,
-			Author:  Author{Name: c.Author.Name, Email: c.Author.Email},
-			When:    c.Author.When,
-		})
+		return fn(commitInfo(c, c.Author.When))
 	})
 	switch {
 	case err == nil, errors.Is(err, ErrStopLog):

@@ -118,6 +118,12 @@ func runRollback(cmd *cobra.Command, g *globals, f *rollbackFlags, image string)
 		} else {
 			_, err = fmt.Fprintf(out, "%s %s: %s %s -> %s (%s will not be taken again)\n", verb, c.Env, c.Image, c.From, c.To, orDash(c.Digest))
 		}
+		switch {
+		case c.PullRequest != "":
+			_, err = fmt.Fprintf(out, "proposed in %s (branch %s): it takes effect once merged\n", c.PullRequest, c.Branch)
+		case c.Branch != "":
+			_, err = fmt.Fprintf(out, "on branch %s\n", c.Branch)
+		}
 	}
 	for _, c := range rep.Commits {
 		_, err = fmt.Fprintf(out, "commit %s\n", c)

@@ -37,6 +37,9 @@ type Entry struct {
 	Commit     string
 	Time       time.Time
 	Author     string // the commit's author name
+	// Signature is the kind of signature the commit carries ("ssh",
+	// "openpgp", "x509", "other"), "" when it is unsigned.
+	Signature string
 	Change
 }
 

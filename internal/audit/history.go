@@ -48,7 +48,7 @@ func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
 			if !f.Match(r.Change) {
 				continue
 			}
-			entries = append(entries, Entry{Kind: r.Kind, Commit: ci.Hash, Time: ci.When, Author: ci.Author.Name, Change: r.Change})
+			entries = append(entries, Entry{Kind: r.Kind, Commit: ci.Hash, Time: ci.When, Author: ci.Author.Name, Signature: ci.Signature, Change: r.Change})
 			if f.Limit > 0 && len(entries) >= f.Limit {
 				return gitrepo.ErrStopLog
 			}
@@ -62,8 +62,9 @@ func History(ctx context.Context, src LogSource, f Filter) ([]Entry, error) {
 }
 
 // WriteTable writes entries as an aligned table: time (UTC), environment,
-// image, from → to, short digest and short commit; and the repository first
-// when the entries come from more than one.
+// image, from → to, short digest, short commit and its signature (the
+// kind, or "-" for an unsigned commit); and the repository first when the
+// entries come from more than one.
 func WriteTable(w io.Writer, entries []Entry) error {
 	many := false
 	for _, e := range entries {
@@ -73,7 +74,7 @@ func WriteTable(w io.Writer, entries []Entry) error {
 	if many {
 		fmt.Fprint(tw, "REPOSITORY\t")
 	}
-	fmt.Fprintln(tw, "TIME\tENV\tIMAGE\tCHANGE\tDIGEST\tCOMMIT")
+	fmt.Fprintln(tw, "TIME\tENV\tIMAGE\tCHANGE\tDIGEST\tCOMMIT\tSIGNED")
 	for _, e := range entries {
 		if many {
 			fmt.Fprintf(tw, "%s\t", e.Repository)
@@ -87,9 +88,9 @@ func WriteTable(w io.Writer, entries []Entry) error {
 		case e.PromotedFrom != "":
 			change += " (from " + e.PromotedFrom + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			e.Time.UTC().Format(time.RFC3339), e.Env, e.Image, change,
-			orDash(ShortDigest(e.Digest)), shortCommit(e.Commit))
+			orDash(ShortDigest(e.Digest)), shortCommit(e.Commit), orDash(e.Signature))
 	}
 	return tw.Flush()
 }
@@ -107,13 +108,17 @@ type JSONEntry struct {
 	Digest     string    `json:"digest"`
 	// PromotedFrom is the environment a gated change was promoted from.
 	PromotedFrom string `json:"promotedFrom,omitempty"`
+	// Signature is the kind of signature of the commit (ssh, openpgp,
+	// x509, other); "" for an unsigned commit. It says a signature is
+	// there, not that it verifies (git verify-commit, with the key).
+	Signature string `json:"signature"`
 }
 
 // WriteJSON writes entries as one JSON array (an empty array for none).
 func WriteJSON(w io.Writer, entries []Entry) error {
 	out := make([]JSONEntry, len(entries))
 	for i, e := range entries {
-		out[i] = JSONEntry{Kind: cmpOr(e.Kind, KindUpdate), Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom}
+		out[i] = JSONEntry{Kind: cmpOr(e.Kind, KindUpdate), Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom, Signature: e.Signature}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 		regexp.MustCompile(`(?s)Step 3\..*staging +1\.1\.0-rc\.1 -> 1\.1\.0 +commit [0-9a-f]{12}\n +production +1\.0\.0 -> 1\.1\.0 +commit`),
 		regexp.MustCompile(`(?m)^ +\+ +newTag: 1\.1\.0 # tagwatch keeps this line up to date$`),
 		regexp.MustCompile(`(?m)^ +Tagwatch-Update: env=production image=127\.0\.0\.1:\d+/demo/app from=1\.0\.0 to=1\.1\.0 digest=sha256:[0-9a-f]{64}$`),
-		regexp.MustCompile(`(?m)^ +\S+Z +production +127\.0\.0\.1:\d+/demo/app +1\.0\.0 → 1\.1\.0 +sha256:[0-9a-f]{12} +[0-9a-f]{10}$`),
+		regexp.MustCompile(`(?m)^ +\S+Z +production +127\.0\.0\.1:\d+/demo/app +1\.0\.0 → 1\.1\.0 +sha256:[0-9a-f]{12} +[0-9a-f]{10} +-$`),
 		regexp.MustCompile(`The repository is kept in ` + regexp.QuoteMeta(filepath.Join(keep, "deploy.git"))),
 	} {
 		if !want.MatchString(got) {

@@ -136,7 +136,9 @@ func (m *Metrics) CycleDone(s reconcile.Summary) {
 	m.cycles.WithLabelValues(result).Inc()
 	m.cycleDuration.Observe(s.Duration.Seconds())
 	for _, c := range s.Report.Changes {
-		m.changes.WithLabelValues(c.Env).Inc()
+		if !c.Pending { // waiting in a pull request that held it already: not made again
+			m.changes.WithLabelValues(c.Env).Inc()
+		}
 	}
 	for _, h := range s.Report.Held {
 		m.held.WithLabelValues(h.Env).Inc()

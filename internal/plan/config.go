@@ -7,7 +7,9 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/forge"
 	"github.com/tagwatch/tagwatch/internal/gate"
+	"github.com/tagwatch/tagwatch/internal/signing"
 	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -39,16 +41,26 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 		s.Webhooks[w.Type] = fn
 	}
 	byKey := map[string]*Plan{}
+	signers := map[config.Signing]gitrepo.Signer{}
 	for i := range cfg.Environments {
 		env := &cfg.Environments[i]
-		repo := RepoFromConfig(cfg.EffectiveGit(*env))
+		g := cfg.EffectiveGit(*env)
+		repo := RepoFromConfig(g)
 		p, ok := byKey[repo.Key()]
 		if !ok {
+			if g.Signing != nil {
+				sg, err := loadSigner(cfg, i, *g.Signing, signers)
+				if err != nil {
+					return nil, err
+				}
+				repo.Signer = sg
+			}
 			p = &Plan{Repo: repo}
 			byKey[repo.Key()] = p
 			s.Plans = append(s.Plans, p)
 		}
-		e := &Environment{Name: env.Name, Path: env.Path, Origin: fmt.Sprintf("%s: environments[%d]", orEmbedded(cfg.File), i)}
+		e := &Environment{Name: env.Name, Path: env.Path, Origin: fmt.Sprintf("%s: environments[%d]", orEmbedded(cfg.File), i),
+			Mode: orDefault(env.Mode, ModePush), AutoMerge: env.AutoMerge}
 		if pr := env.Promotion; pr != nil {
 			e.Gate = &gate.Gate{From: pr.From, Soak: pr.Soak.Duration, RequireHealthy: pr.RequireHealthy}
 		}
@@ -74,11 +86,42 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 	return s, nil
 }
 
+// loadSigner reads and parses the signing key of environments[i] (its own
+// or the top level's), once per key: a key that cannot be read or parsed
+// is a configuration error, at the field that names it.
+func loadSigner(cfg *config.Config, i int, sg config.Signing, cache map[config.Signing]gitrepo.Signer) (gitrepo.Signer, error) {
+	if s, ok := cache[sg]; ok {
+		return s, nil
+	}
+	field := "git.signing.key"
+	if e := cfg.Environments[i]; e.Git != nil && e.Git.Signing != nil {
+		field = fmt.Sprintf("environments[%d].git.signing.key", i)
+	}
+	s, err := signing.Load(sg.Key, sg.Format)
+	if err != nil {
+		return nil, &config.FieldError{File: orEmbedded(cfg.File), Line: cfg.Line(field), Field: field, Err: err}
+	}
+	cache[sg] = s
+	return s, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // RepoFromConfig maps a git block to a Repo: the one config→gitrepo
 // mapping, used by `run` and `history` alike. Secrets are read when the
-// repository is opened.
+// repository is opened; the signing key is not loaded here (FromConfig
+// does, once).
 func RepoFromConfig(g config.Git) Repo {
 	r := Repo{URL: g.URL, Branch: g.Branch, Author: gitrepo.Author{Name: g.Author.Name, Email: g.Author.Email}}
+	if p := g.Provider; p != nil {
+		r.Forge = &Forge{Kind: p.Kind, URL: p.URL, Token: func(context.Context) (string, error) { return g.Token() }}
+		r.Forge.Repository, _ = forge.RepositoryPath(g.URL) // checked by Check
+	}
 	a := g.Auth
 	if a != (config.GitAuth{}) {
 		r.Auth = func(context.Context) (gitrepo.Auth, error) {

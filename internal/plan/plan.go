@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/gate"
@@ -34,6 +35,22 @@ type Repo struct {
 	// Auth reads the credentials when the repository is opened (each
 	// cycle), so a rotated secret applies at the next cycle. Nil: none.
 	Auth func(ctx context.Context) (gitrepo.Auth, error)
+	// Signer signs every commit made here (git.signing); nil: unsigned.
+	// The key was read and parsed when the plan was made.
+	Signer gitrepo.Signer
+	// Forge is where the pull requests of environments in pull-request
+	// mode are opened (git.provider); nil: none.
+	Forge *Forge
+}
+
+// Forge is a repository's forge, for pull requests (DESIGN §9).
+type Forge struct {
+	Kind       string // gitea, github, gitlab (internal/forge's kinds)
+	URL        string // the forge's address ("" for the kind's default)
+	Repository string // the repository's path there: owner/name (GitLab: group/…/name)
+	// Token reads the API token at use (each cycle), so a rotated token
+	// applies at the next cycle.
+	Token func(ctx context.Context) (string, error)
 }
 
 // Key identifies the repository and branch: plans with equal keys share a
@@ -60,6 +77,9 @@ func (r Repo) Options(ctx context.Context) ([]gitrepo.Option, error) {
 	if r.Author != (gitrepo.Author{}) {
 		opts = append(opts, gitrepo.WithAuthor(r.Author))
 	}
+	if r.Signer != nil {
+		opts = append(opts, gitrepo.WithSigner(r.Signer))
+	}
 	return opts, nil
 }
 
@@ -77,6 +97,42 @@ type Environment struct {
 	// Health reads the Argo CD Application of the environment, for the
 	// gates of environments promoted from it (nil outside Kubernetes mode).
 	Health func(ctx context.Context) (*gate.Health, error)
+	// Mode is where the environment's commit goes (DESIGN §9): ModePush
+	// ("" too) to the repository's branch; ModePullRequest to a branch
+	// tagwatch owns, with a pull request into the repository's branch on
+	// Repo.Forge; ModeBranch to a branch tagwatch owns, without a pull
+	// request (Argo CD Image Updater's git-branch: base:write-branch).
+	Mode string
+	// Branch is the branch tagwatch owns that ModePullRequest and
+	// ModeBranch write: made again from the base branch's head at each
+	// cycle. Default for ModePullRequest: tagwatch/<Name>; required for
+	// ModeBranch.
+	Branch string
+	// AutoMerge asks the forge to merge the pull request when its checks
+	// pass (ModePullRequest).
+	AutoMerge bool
+}
+
+// Modes of Environment.Mode.
+const (
+	ModePush        = "push"
+	ModePullRequest = "pull-request"
+	ModeBranch      = "branch"
+)
+
+// WriteBranch is the branch tagwatch owns that the environment's commit
+// goes to; "" when it goes to the repository's branch (push mode).
+func (e *Environment) WriteBranch() string {
+	switch e.Mode {
+	case ModePullRequest:
+		if e.Branch == "" {
+			return "tagwatch/" + e.Name
+		}
+		return e.Branch
+	case ModeBranch:
+		return e.Branch
+	}
+	return ""
 }
 
 // Watch is one image repository watched in one environment: its policy and
@@ -145,7 +201,17 @@ func Check(plans []*Plan) error {
 			problems = append(problems, fmt.Sprintf("%s (branch %q) has two plans; merge them", p.Repo.Display(), p.Repo.Branch))
 		}
 		keys[p.Repo.Key()] = true
+		branches := map[string]string{}
 		for _, e := range p.Envs {
+			if err := e.checkMode(p); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", e.Origin, err))
+			}
+			if b := e.WriteBranch(); b != "" {
+				if other, dup := branches[b]; dup {
+					problems = append(problems, fmt.Sprintf("environments %s and %s both write branch %s of %s", other, e.Name, b, p.Repo.Display()))
+				}
+				branches[b] = e.Name
+			}
 			if first, dup := names[e.Name]; dup {
 				problems = append(problems, fmt.Sprintf("environment name %q is used twice: %s and %s", e.Name, first.Origin, e.Origin))
 				continue
@@ -201,6 +267,44 @@ func (p *Plan) Env(name string) *Environment {
 		if e.Name == name {
 			return e
 		}
+	}
+	return nil
+}
+
+// checkMode checks the environment's mode against its plan: a pull
+// request needs a forge, an owned branch a valid name other than the
+// repository's branch.
+func (e *Environment) checkMode(p *Plan) error {
+	switch e.Mode {
+	case "", ModePush:
+		return nil
+	case ModePullRequest:
+		if p.Repo.Forge == nil {
+			return fmt.Errorf("environment %s is in pull-request mode, but %s has no forge (git.provider) to open the pull request on", e.Name, p.Repo.Display())
+		}
+		if p.Repo.Forge.Repository == "" {
+			return fmt.Errorf("environment %s is in pull-request mode, but the git URL %s names no owner/repository on the forge", e.Name, p.Repo.Display())
+		}
+	case ModeBranch:
+		if e.Branch == "" {
+			return fmt.Errorf("environment %s writes to a branch of its own, but names none", e.Name)
+		}
+	default:
+		return fmt.Errorf("environment %s: unknown mode %q", e.Name, e.Mode)
+	}
+	b := e.WriteBranch()
+	if err := plumbingBranchValid(b); err != nil {
+		return fmt.Errorf("environment %s: %w", e.Name, err)
+	}
+	if b == p.Repo.Branch {
+		return fmt.Errorf("environment %s writes to branch %s, the repository's own branch: a branch tagwatch rewrites must be another", e.Name, b)
+	}
+	return nil
+}
+
+func plumbingBranchValid(b string) error {
+	if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || b == "" || strings.HasPrefix(b, "refs/") {
+		return fmt.Errorf("%q is not a valid branch name", b)
 	}
 	return nil
 }

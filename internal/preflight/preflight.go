@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/signing"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -93,6 +94,23 @@ func (c *checker) git(f string, g config.Git, effectiveURL string) {
 	}
 	if a.KnownHostsFile != "" {
 		c.readable(f+".auth.knownHostsFile", a.KnownHostsFile)
+	}
+	if sg := g.Signing; sg != nil && sg.Key != "" && sg.Format != "" {
+		if _, err := signing.Load(sg.Key, sg.Format); err != nil {
+			c.add(f+".signing.key", "%v", err)
+		}
+	}
+	if p := g.Provider; p != nil {
+		switch {
+		case p.TokenEnv != "":
+			if _, err := g.Token(); err != nil {
+				c.add(f+".provider.tokenEnv", "%s", strings.TrimPrefix(err.Error(), "git.provider.tokenEnv: "))
+			}
+		case p.TokenFile != "":
+			if _, err := g.Token(); err != nil {
+				c.add(f+".provider.tokenFile", "%s", strings.TrimPrefix(err.Error(), "git.provider.tokenFile: "))
+			}
+		}
 	}
 	if !isSSH(u) || g.URL == "" && g.Auth == (config.GitAuth{}) {
 		return // not ssh, or an environment inheriting everything: checked at the top level

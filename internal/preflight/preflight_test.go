@@ -172,3 +172,38 @@ webhooks:
 		t.Errorf("problems in a good ssh config: %v", ps)
 	}
 }
+
+// TestCheckSigningAndProvider: a signing key that cannot be read or
+// parsed, and a forge token that is not set, are problems at their fields;
+// a good key and a set token are not.
+func TestCheckSigningAndProvider(t *testing.T) {
+	f := files(t)
+	t.Setenv("TW_PREFLIGHT_TOKEN", "t0ken")
+	y := fmt.Sprintf(`git:
+  url: https://git.example.com/platform/deploy.git
+  provider: {kind: gitea, tokenEnv: TW_PREFLIGHT_UNSET_FORGE}
+  signing: {key: 'file:%s', format: ssh}
+environments:
+  - name: staging
+    git: {url: https://git.example.com/platform/other.git, provider: {kind: github, tokenFile: %s}, signing: {key: 'file:%s', format: openpgp}}
+    path: envs/staging
+    images: [{image: registry.example.com/team/app}]
+`, f["notAKey"], f["missing"], f["key"])
+	var got []string
+	for _, p := range preflight.Check(parse(t, y)) {
+		got = append(got, fmt.Sprintf("%d %s: %v", p.Line, p.Field, p.Err))
+	}
+	want := []string{
+		"3 git.provider.tokenEnv: environment variable TW_PREFLIGHT_UNSET_FORGE is not set",
+		"4 git.signing.key: the signing key is not an ssh private key: ssh: no key found",
+		"7 environments[0].git.signing.key: the signing key is not an OpenPGP key but another PEM key (an SSH key goes with format: ssh)",
+		"7 environments[0].git.provider.tokenFile: open " + f["missing"] + ": no such file or directory",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	y = fmt.Sprintf("git:\n  url: https://git.example.com/p/d.git\n  provider: {kind: gitea, tokenEnv: TW_PREFLIGHT_TOKEN}\n  signing: {key: 'file:%s', format: ssh}\n", f["key"]) + envs
+	if ps := preflight.Check(parse(t, y)); len(ps) != 0 {
+		t.Errorf("problems in a good config: %v", ps)
+	}
+}

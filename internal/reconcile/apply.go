@@ -43,6 +43,14 @@ type envRun struct {
 	held    []Change
 	errs    []Error
 	commit  string // set by publish
+	message string // the commit message of the latest apply
+
+	// Pull-request mode: the branch written, what Publish did with it,
+	// whether the change was there already (pending), the pull request.
+	branch, branchOutcome string
+	pending               bool
+	pullRequestURL        string
+	repoBranch            string // the working copy's branch (the base)
 }
 
 // apply is the environment's gitrepo.Edit: read the current values in dir,
@@ -67,7 +75,8 @@ func (e *envRun) apply(ctx context.Context, dir string) (string, []string, error
 		return "", nil, nil
 	}
 	slices.Sort(files)
-	return audit.Message(env.Name, e.changes), slices.Compact(files), nil
+	e.message = audit.Message(env.Name, e.changes)
+	return e.message, slices.Compact(files), nil
 }
 
 // errNoFolder is an environment whose path is not a folder of the repository.
@@ -330,7 +339,7 @@ func (e *envRun) reportChanges() []Change {
 			continue
 		}
 		out = append(out, Change{Repository: e.repo, Env: c.Env, Image: c.Image, File: c.File, Files: []string{c.File}, From: c.From, To: c.To, Digest: c.Digest,
-			Reason: c.Gate, Edits: slices.Clone(ed)})
+			Reason: c.Gate, Edits: slices.Clone(ed), Branch: e.branch, PullRequest: e.pullRequestURL, Pending: e.pending})
 	}
 	return out
 }

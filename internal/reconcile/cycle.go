@@ -130,7 +130,8 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 
 // scope keeps, of plans, the environments and watches of the image
 // repositories in only (all when only is nil), and returns beside each kept
-// plan the whole plan it was cut from. Plans are not modified.
+// plan the whole plan it was cut from. An environment writing a branch of
+// its own (pull-request mode) is kept whole. Plans are not modified.
 func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan) {
 	if only == nil {
 		return plans, plans
@@ -147,6 +148,11 @@ func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan)
 				if only[w.Key] {
 					ws = append(ws, w)
 				}
+			}
+			if len(ws) > 0 && e.WriteBranch() != "" {
+				// A branch of its own is made again whole each cycle: every
+				// image of the environment, or the others' changes would go.
+				ws = e.Watches
 			}
 			if len(ws) > 0 {
 				ne := *e
@@ -275,7 +281,8 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
 	for i, e := range envs {
-		runs[i] = &envRun{c: c, env: e, full: full, repo: repoName, log: log, conflicts: shared, prom: prom, hist: hist}
+		runs[i] = &envRun{c: c, env: e, full: full, repo: repoName, log: log, conflicts: shared, prom: prom, hist: hist,
+			branch: e.WriteBranch(), repoBranch: repo.Branch()}
 	}
 	var pubErr error
 	if c.co.dryRun {
@@ -326,12 +333,15 @@ func (c *cycle) open(p *plan.Plan) (Repo, error) {
 }
 
 // publish commits every environment's edit in one push, never after the
-// cycle's ctx ended (a hard stop), and records the commits.
+// cycle's ctx ended (a hard stop), and records the commits. The edits of
+// environments that write a branch of their own (pull-request mode) go to
+// that branch in the same push; their pull requests are opened, updated
+// or closed after it (pullRequests), while the working copy is still held.
 func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult) error {
 	repoName := p.Repo.Display()
 	edits := make([]gitrepo.Edit, len(runs))
 	for i, run := range runs {
-		edits[i] = gitrepo.Edit{Name: run.env.Name, Apply: run.apply}
+		edits[i] = gitrepo.Edit{Name: run.env.Name, Apply: run.apply, Branch: run.env.WriteBranch(), DeferDelete: run.env.Mode == plan.ModePullRequest}
 	}
 	pub, err := repo.Publish(c.ctx, edits)
 	if pub.Pushed || err != nil {
@@ -342,15 +352,7 @@ func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult
 	}
 	if err != nil {
 		err = fmt.Errorf("publishing to %s: %w", repoName, err)
-		for _, run := range runs {
-			for _, ch := range run.reportChanges() {
-				run.errs = append(run.errs, Error{Repository: repoName, Env: ch.Env, Image: ch.Image, Stage: StageGit, Err: err,
-					Error: fmt.Sprintf("%s -> %s not written: %v", orNone(ch.From), ch.To, err)})
-			}
-			run.changes = nil
-		}
 		c.l.o.log.WithField("repository", repoName).WithError(err).Error("push failed")
-		return err
 	}
 	byName := make(map[string]gitrepo.EditResult, len(pub.Edits))
 	for _, e := range pub.Edits {
@@ -358,7 +360,13 @@ func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult
 	}
 	for _, run := range runs {
 		er := byName[run.env.Name]
+		if run.env.WriteBranch() != "" {
+			run.branchResult(er, err)
+			continue
+		}
 		switch {
+		case err != nil:
+			run.notWritten(err)
 		case er.Err != nil:
 			run.errs = append(run.errs, Error{Repository: repoName, Env: run.env.Name, Error: er.Err.Error(), Err: er.Err, Stage: StageWriteback})
 			run.changes = nil
@@ -370,5 +378,16 @@ func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult
 			}
 		}
 	}
-	return nil
+	c.pullRequests(p, repo, runs)
+	return err
+}
+
+// notWritten turns the environment's changes into errors: the push that
+// was to carry them failed with err.
+func (e *envRun) notWritten(err error) {
+	for _, ch := range e.reportChanges() {
+		e.errs = append(e.errs, Error{Repository: e.repo, Env: ch.Env, Image: ch.Image, Stage: StageGit, Err: err,
+			Error: fmt.Sprintf("%s -> %s not written: %v", orNone(ch.From), ch.To, err)})
+	}
+	e.changes = nil
 }

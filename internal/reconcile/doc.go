@@ -9,5 +9,11 @@
 // in one push. Whatever fails (an image, an environment, a registry, a
 // malformed file) is reported and the rest still goes through.
 //
+// An environment in pull-request mode (pullrequest.go) commits on the base
+// head to a branch tagwatch owns, pushed in the same push, and its pull
+// request is then opened, updated in place or closed on the forge
+// (internal/forge), while the working copy is still held: two cycles of
+// one process, or two processes on one cache, never race on it.
+//
 // The outcome is a Report, the object `tagwatch run --once -o json` prints.
 package reconcile

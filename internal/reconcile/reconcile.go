@@ -21,12 +21,16 @@ type Source = resolve.Source
 // Repo is what the loop needs of a cached working copy (*gitrepo.Repo).
 type Repo interface {
 	Dir() string
+	Branch() string // the branch read and written (the base of pull requests)
 	Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error)
 	// Walk reads history newest first, deepening a shallow copy as needed
 	// (promotion gates, rollbacks).
 	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)
 	ChangedFiles(hash string) ([]string, error) // against the first parent
-	Close() error                               // lets the working copy go, for the next cycle or process
+	// DeleteBranch deletes a branch tagwatch owns at head (with a lease),
+	// once its pull request is closed.
+	DeleteBranch(ctx context.Context, branch, head string) error
+	Close() error // lets the working copy go, for the next cycle or process
 }
 
 // Opener opens the cached working copy of url (gitrepo.Open).

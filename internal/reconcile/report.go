@@ -30,8 +30,17 @@ type Change struct {
 	// Reason says, in Held, why the image stays (no downgrade, a closed
 	// promotion gate, a rollback); in Changes, why a promotion gate opened.
 	Reason string `json:"reason,omitempty"`
+	// Branch is, in pull-request mode, the branch the change was committed
+	// to (tagwatch/<env>) instead of the repository's branch; PullRequest
+	// the pull request that proposes it. Pending: the branch held this very
+	// change already (nothing was pushed this cycle); the pull request
+	// waits for a review.
+	Branch      string `json:"branch,omitempty"`
+	PullRequest string `json:"pullRequest,omitempty"`
+	Pending     bool   `json:"pending,omitempty"`
 	// Commit is the commit that made the change ("" in Held and in a dry
-	// run). Not part of the JSON report, whose commits list them all.
+	// run). Not part of the JSON report, whose commits list those pushed
+	// to the repositories' branches (not those of pull-request branches).
 	Commit string `json:"-"`
 	// Edits are the files of Files with the fields set in each and their
 	// diffs, for the text plan (`run --diff`); not part of the JSON report.
@@ -110,7 +119,7 @@ func (r Report) WriteTextWith(w io.Writer, o TextOptions) error {
 		}
 	}
 	for _, c := range r.Changes {
-		p("%s %s: %s %s -> %s%s\n", verb, c.Env, c.Image, orNone(c.From), c.To, digestSuffix(c.Digest))
+		p("%s %s: %s %s -> %s%s%s\n", verb, c.Env, c.Image, orNone(c.From), c.To, digestSuffix(c.Digest), where(c))
 		if len(c.Edits) == 0 {
 			for _, f := range c.Files {
 				p("  %s\n", f)
@@ -143,6 +152,19 @@ func (r Report) WriteTextWith(w io.Writer, o TextOptions) error {
 		p("everything is up to date\n")
 	}
 	return err
+}
+
+// where says, for a change of pull-request mode, where it waits.
+func where(c Change) string {
+	switch {
+	case c.PullRequest != "" && c.Pending:
+		return " (waiting in " + c.PullRequest + ")"
+	case c.PullRequest != "":
+		return " (proposed in " + c.PullRequest + ")"
+	case c.Branch != "":
+		return " (on branch " + c.Branch + ")"
+	}
+	return ""
 }
 
 // indent prefixes every line of s.

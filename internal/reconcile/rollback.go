@@ -61,6 +61,13 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	if err != nil {
 		return rep, err
 	}
+	if env.WriteBranch() != "" {
+		// Pull-request mode: the rollback is proposed like any change, on
+		// a branch of its own, so the next cycle (which finds nothing to
+		// change in the base, still at the bad value) does not close it.
+		edit.Branch = RollbackBranch(env)
+		change.Branch = edit.Branch
+	}
 	if req.DryRun {
 		rep.Changes = append(rep.Changes, change)
 		return rep, nil
@@ -69,15 +76,36 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	if err != nil {
 		return rep, fmt.Errorf("publishing to %s: %w", p.Repo.Display(), err)
 	}
-	if e := res.Edits[0]; e.Err != nil {
+	e := res.Edits[0]
+	switch {
+	case e.Err != nil:
 		return rep, e.Err
-	} else if e.Commit != "" {
+	case edit.Branch != "" && e.Commit != "":
+		change.Commit = e.Commit
+		if env.Mode == plan.ModePullRequest {
+			run.branch, run.branchOutcome, run.repoBranch, run.message = edit.Branch, e.BranchOutcome, repo.Branch(), e.Message
+			client, err := ForgeClient(ctx, p.Repo)
+			if err != nil {
+				return rep, fmt.Errorf("the rollback is on branch %s, but its pull request: %w", edit.Branch, err)
+			}
+			run.pullRequest(ctx, client, p, repo)
+			if len(run.errs) > 0 {
+				return rep, fmt.Errorf("the rollback is on branch %s, but its pull request: %w", edit.Branch, run.errs[0].Err)
+			}
+			change.PullRequest = run.pullRequestURL
+		}
+	case e.Commit != "":
 		change.Commit = e.Commit
 		rep.Commits = append(rep.Commits, e.Commit)
 	}
 	rep.Changes = append(rep.Changes, change)
 	return rep, nil
 }
+
+// RollbackBranch is the branch a rollback of env goes to in pull-request
+// mode: tagwatch-rollback/<environment>, beside the environment's own
+// branch (tagwatch/<environment>), which the cycles rewrite.
+func RollbackBranch(env *plan.Environment) string { return "tagwatch-rollback/" + env.Name }
 
 // find returns the plan, environment and watch of env and image: the
 // repository, as written or normalised, or its trailing path elements
