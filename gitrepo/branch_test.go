@@ -203,6 +203,9 @@ func TestOwnedBranchBesideRefusedBase(t *testing.T) {
 	if err == nil || errors.Is(err, ErrPushRejected) || !strings.Contains(err.Error(), "pre-receive hook declined") {
 		t.Errorf("Publish error = %v, want the hook's refusal of main (not a rejection to retry)", err)
 	}
+	if err == nil || !strings.Contains(err.Error(), "(the remote said: main is protected)") {
+		t.Errorf("Publish error = %v, want the server's own words kept", err)
+	}
 	if testgit.Head(t, bare, "main") != main {
 		t.Errorf("main moved")
 	}

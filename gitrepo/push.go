@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -83,6 +84,13 @@ func (r *Repo) pushRefs(ctx context.Context, out *appliedEdits, base bool, branc
 		return plumbing.ZeroHash
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	remoteSaid := &remoteMessages{}
+	if adv.Capabilities.Supports(capability.Sideband64k) {
+		// What the server's hooks say (a protected branch: why, and what
+		// to do) comes on the sideband; keep it for the refusal's error.
+		_ = req.Capabilities.Set(capability.Sideband64k)
+		req.Progress = remoteSaid
+	}
 	name := plumbing.NewBranchReferenceName(r.branch)
 	if base {
 		if remote := remoteAt(name); remote != r.base {
@@ -120,6 +128,7 @@ func (r *Repo) pushRefs(ctx context.Context, out *appliedEdits, base bool, branc
 		req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	}
 	rs, err := sess.ReceivePack(ctx, req)
+	err = remoteSaid.explain(err)
 	if err != nil && (rs == nil || len(rs.CommandStatuses) == 0) {
 		// The push failed as a whole (the transport, or no per-ref report).
 		for _, u := range sent {
@@ -133,7 +142,7 @@ func (r *Repo) pushRefs(ctx context.Context, out *appliedEdits, base bool, branc
 	status := map[plumbing.ReferenceName]error{}
 	if rs != nil {
 		for _, cs := range rs.CommandStatuses {
-			status[cs.ReferenceName] = cs.Error()
+			status[cs.ReferenceName] = remoteSaid.explain(cs.Error())
 		}
 	}
 	if base {
@@ -244,3 +253,45 @@ type rejectedError struct{ err error }
 
 func (e *rejectedError) Error() string   { return ErrPushRejected.Error() + ": " + e.err.Error() }
 func (e *rejectedError) Unwrap() []error { return []error{ErrPushRejected, e.err} }
+
+// remoteMessages collects what the remote writes on the sideband while it
+// receives a push ("remote: …" lines: hooks, protected branches), up to
+// 4 KiB, so that a refusal keeps the server's own words.
+type remoteMessages struct{ b bytes.Buffer }
+
+const maxRemoteMessages = 4 << 10
+
+func (m *remoteMessages) Write(p []byte) (int, error) {
+	if room := maxRemoteMessages - m.b.Len(); room > 0 {
+		m.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// explain adds what the remote said to err (nil stays nil): one line,
+// control characters dropped.
+func (m *remoteMessages) explain(err error) error {
+	if err == nil || m.b.Len() == 0 {
+		return err
+	}
+	said := strings.Join(strings.FieldsFunc(m.b.String(), func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
+	said = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, said)
+	if said = strings.TrimSpace(said); said == "" {
+		return err
+	}
+	return &remoteSaidError{err: err, said: said}
+}
+
+// remoteSaidError is a push error with what the remote said about it.
+type remoteSaidError struct {
+	err  error
+	said string
+}
+
+func (e *remoteSaidError) Error() string { return e.err.Error() + " (the remote said: " + e.said + ")" }
+func (e *remoteSaidError) Unwrap() error { return e.err }

@@ -283,6 +283,10 @@ func TestGiteaProtectedBranch(t *testing.T) {
 	if !strings.Contains(stagingErr, "not written") || !strings.Contains(stagingErr, "main") {
 		t.Errorf("staging's error %q: want the refused push to main", stagingErr)
 	}
+	// Gitea's own words survive, not only git's "pre-receive hook declined".
+	if !strings.Contains(stagingErr, "the remote said:") || !strings.Contains(strings.ToLower(stagingErr), "protected branch") {
+		t.Errorf("staging's error %q: want Gitea's message about the protected branch", stagingErr)
+	}
 	if open := f.pulls(t, "open"); len(open) != 1 || open[0].Head.Ref != "tagwatch/production" {
 		t.Errorf("open pull requests %+v: want production's", open)
 	}
