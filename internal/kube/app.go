@@ -11,7 +11,7 @@ type App struct {
 	Namespace, Name string
 	Annotations     map[string]string
 	// Sources are spec.sources[], or spec.source alone (Multi false).
-	Sources []Source
+	Sources []AppSource
 	Multi   bool
 	// SourceType is status.sourceType: Kustomize, Helm, Directory, Plugin.
 	SourceType string
@@ -25,8 +25,8 @@ type App struct {
 	Revisions    []string
 }
 
-// Source is one source of an Application.
-type Source struct {
+// AppSource is one source of an Application.
+type AppSource struct {
 	RepoURL, Path, TargetRevision string
 	Name                          string // spec.sources[].name
 	Chart                         string // a Helm repository's chart: no git repository to write
@@ -49,7 +49,7 @@ func appFrom(u *unstructured.Unstructured) *App {
 			}
 		}
 	} else if m, ok, _ := unstructured.NestedMap(obj, "spec", "source"); ok {
-		a.Sources = []Source{sourceFrom(m)}
+		a.Sources = []AppSource{sourceFrom(m)}
 	}
 	a.SourceType = str(obj, "status", "sourceType")
 	if imgs, ok, _ := unstructured.NestedStringSlice(obj, "status", "summary", "images"); ok {
@@ -64,8 +64,8 @@ func appFrom(u *unstructured.Unstructured) *App {
 	return a
 }
 
-func sourceFrom(m map[string]any) Source {
-	s := Source{
+func sourceFrom(m map[string]any) AppSource {
+	s := AppSource{
 		RepoURL: str(m, "repoURL"), Path: str(m, "path"), TargetRevision: str(m, "targetRevision"),
 		Name: str(m, "name"), Chart: str(m, "chart"),
 	}

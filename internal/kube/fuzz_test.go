@@ -56,7 +56,7 @@ func FuzzParseOwn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, images, field, value, dir, branch string) {
 		ann := map[string]string{OwnPrefix + "images": images, OwnPrefix + "app." + field: value, OwnPrefix + "app.helm.tag": "image.tag"}
 		a := &App{Namespace: "argocd", Name: "staging", Annotations: ann,
-			Sources: []Source{{RepoURL: repoURL, Path: dir, TargetRevision: branch}}}
+			Sources: []AppSource{{RepoURL: repoURL, Path: dir, TargetRevision: branch}}}
 		target, errs := Parse(a, func() *App { return a })
 		checkParsed(t, a, target, errs)
 	})
@@ -72,7 +72,7 @@ func FuzzParseImageUpdater(f *testing.F) {
 			ImageUpdaterPrefix + "write-back-target": target, ImageUpdaterPrefix + "write-back-method": method,
 		}
 		a := &App{Namespace: "argocd", Name: "staging", Annotations: ann,
-			Sources: []Source{{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main"}}}
+			Sources: []AppSource{{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main"}}}
 		tg, errs := Parse(a, func() *App { return a })
 		checkParsed(t, a, tg, errs)
 		if tg != nil {

@@ -51,9 +51,9 @@ func summarize(t *Target) *parsed {
 
 const repoURL = "https://git.example.com/platform/deploy.git"
 
-func testApp(ann map[string]string, srcs ...Source) *App {
+func testApp(ann map[string]string, srcs ...AppSource) *App {
 	if len(srcs) == 0 {
-		srcs = []Source{{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main"}}
+		srcs = []AppSource{{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main"}}
 	}
 	return &App{Namespace: "argocd", Name: "staging", Annotations: ann, Sources: srcs, Multi: len(srcs) > 1}
 }
@@ -130,16 +130,16 @@ func TestParseOwnAnnotations(t *testing.T) {
 		{
 			name: "HEAD is the default branch; an empty path the root",
 			app: testApp(map[string]string{"tagwatch.dev/images": "app=nginx"},
-				Source{RepoURL: repoURL, TargetRevision: "HEAD"}),
+				AppSource{RepoURL: repoURL, TargetRevision: "HEAD"}),
 			want: &parsed{Set: SetOwn, URL: repoURL, Env: "staging", Path: ".",
 				Watches: []parsedWatch{{Image: "nginx", Alias: "app", Spec: semver("")}}},
 		},
 		{
 			name: "multi-source: the one with a path, or the one named",
 			app: testApp(map[string]string{"tagwatch.dev/images": "app=nginx", "tagwatch.dev/source": "overlay"},
-				Source{RepoURL: "https://charts.example.com", Chart: "app"},
-				Source{RepoURL: repoURL, Path: "a", Name: "base"},
-				Source{RepoURL: "https://git.example.com/other.git", Path: "b", Name: "overlay", TargetRevision: "v1"}),
+				AppSource{RepoURL: "https://charts.example.com", Chart: "app"},
+				AppSource{RepoURL: repoURL, Path: "a", Name: "base"},
+				AppSource{RepoURL: "https://git.example.com/other.git", Path: "b", Name: "overlay", TargetRevision: "v1"}),
 			want: &parsed{Set: SetOwn, URL: "https://git.example.com/other.git", Branch: "v1", Env: "staging", Path: "b",
 				Watches: []parsedWatch{{Image: "nginx", Alias: "app", Spec: semver("")}}},
 		},
@@ -201,7 +201,7 @@ func TestParseOwnAnnotations(t *testing.T) {
 				"tagwatch.dev/web.helm.image": "a..b",
 				"tagwatch.dev/web.helm.tag":   "image.tag",
 				"tagwatch.dev/source":         "x",
-			}, Source{RepoURL: repoURL, TargetRevision: "0123456789abcdef0123456789abcdef01234567"}),
+			}, AppSource{RepoURL: repoURL, TargetRevision: "0123456789abcdef0123456789abcdef01234567"}),
 			errs: []string{
 				`tagwatch.dev/branch: spec.source.targetRevision is the commit 0123456789abcdef0123456789abcdef01234567, which cannot be written to: set the branch to write`,
 				"tagwatch.dev/from: staging cannot be promoted from itself",
@@ -214,13 +214,13 @@ func TestParseOwnAnnotations(t *testing.T) {
 		{
 			name: "no usable source",
 			app: testApp(map[string]string{"tagwatch.dev/images": "app=nginx"},
-				Source{RepoURL: "https://charts.example.com", Chart: "app"}, Source{RepoURL: repoURL, Path: "a"}, Source{RepoURL: repoURL, Path: "b"}),
+				AppSource{RepoURL: "https://charts.example.com", Chart: "app"}, AppSource{RepoURL: repoURL, Path: "a"}, AppSource{RepoURL: repoURL, Path: "b"}),
 			errs: []string{"tagwatch.dev/source: 2 sources of spec.sources have a path: name the one to write (spec.sources[].name)"},
 		},
 		{
 			name: "a chart repository is not a git repository",
 			app: testApp(map[string]string{"tagwatch.dev/images": "app=nginx"},
-				Source{RepoURL: "https://charts.example.com", Chart: "app", TargetRevision: "1.0.0"}),
+				AppSource{RepoURL: "https://charts.example.com", Chart: "app", TargetRevision: "1.0.0"}),
 			errs: []string{`tagwatch.dev/repository: the source is the Helm chart "app" of a chart repository, not a git repository: set tagwatch.dev/repository and tagwatch.dev/path to the git repository and folder to write`},
 		},
 		{
@@ -235,7 +235,7 @@ func TestParseOwnAnnotations(t *testing.T) {
 		},
 		{
 			name: "an Application name that is no environment name needs the annotation",
-			app:  &App{Namespace: "argocd", Name: "Web_App", Annotations: map[string]string{"tagwatch.dev/images": "app=nginx"}, Sources: []Source{{RepoURL: repoURL, Path: "a"}}},
+			app:  &App{Namespace: "argocd", Name: "Web_App", Annotations: map[string]string{"tagwatch.dev/images": "app=nginx"}, Sources: []AppSource{{RepoURL: repoURL, Path: "a"}}},
 			errs: []string{`tagwatch.dev/environment: the Application's name "Web_App" is not an environment name ([a-z0-9][a-z0-9.-]*): set this annotation`},
 		},
 	} {
@@ -267,7 +267,7 @@ func errStrings(errs []*AnnotationError) []string {
 
 func TestParseHealth(t *testing.T) {
 	app := testApp(map[string]string{"tagwatch.dev/images": "app=nginx"},
-		Source{RepoURL: "https://charts.example.com", Chart: "app"}, Source{RepoURL: repoURL, Path: "a"})
+		AppSource{RepoURL: "https://charts.example.com", Chart: "app"}, AppSource{RepoURL: repoURL, Path: "a"})
 	live := *app
 	target, errs := Parse(app, func() *App { return &live })
 	if errs != nil {
@@ -378,7 +378,7 @@ func TestParseImageUpdaterAnnotations(t *testing.T) {
 		},
 		{
 			name: "helm by the source's helm block, default parameter names",
-			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app"}, Source{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main", Helm: true}),
+			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app"}, AppSource{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main", Helm: true}),
 			want: base(parsedWatch{Image: "registry.example.com/team/app", Alias: "app", Spec: iuSemver(""), Targets: []writeback.Target{helmOverride}}),
 		},
 		{

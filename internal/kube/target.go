@@ -190,13 +190,13 @@ func (p *parser) sourceField(f string) string {
 
 // source picks the source written: spec.source, or of spec.sources[] the
 // one named by tagwatch.dev/source, else the only one with a path.
-func (p *parser) source() (Source, bool) {
+func (p *parser) source() (AppSource, bool) {
 	srcs := p.app.Sources
 	name, named := p.own("source")
 	switch {
 	case len(srcs) == 0:
 		p.fail("spec.source", "the Application has no source")
-		return Source{}, false
+		return AppSource{}, false
 	case !p.app.Multi:
 		if named {
 			p.ignore("%ssource: the Application has one source", OwnPrefix)
@@ -210,7 +210,7 @@ func (p *parser) source() (Source, bool) {
 			}
 		}
 		p.fail(OwnPrefix+"source", "no source of spec.sources is named %q", name)
-		return Source{}, false
+		return AppSource{}, false
 	}
 	var withPath []int
 	for i, s := range srcs {
@@ -227,12 +227,12 @@ func (p *parser) source() (Source, bool) {
 	default:
 		p.fail(OwnPrefix+"source", "%d sources of spec.sources have a path: name the one to write (spec.sources[].name)", len(withPath))
 	}
-	return Source{}, false
+	return AppSource{}, false
 }
 
 // repository reads the git URL: tagwatch.dev/repository, Image Updater's
 // git-repository, or the source's repoURL.
-func (p *parser) repository(src Source) {
+func (p *parser) repository(src AppSource) {
 	u, set := p.own("repository")
 	key := OwnPrefix + "repository"
 	if iu, ok := p.iu("git-repository"); ok && p.t.Set == SetImageUpdater {
@@ -259,7 +259,7 @@ func (p *parser) repository(src Source) {
 // branch reads the branch: tagwatch.dev/branch, Image Updater's
 // git-branch, or the source's targetRevision (HEAD or empty: the remote's
 // default branch).
-func (p *parser) branch(src Source) {
+func (p *parser) branch(src AppSource) {
 	b, set := p.own("branch")
 	key := OwnPrefix + "branch"
 	if iu, ok := p.iu("git-branch"); ok && p.t.Set == SetImageUpdater {

@@ -303,7 +303,7 @@ func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.
 	from := ""
 	for _, l := range locs {
 		v := val
-		if l.t.Kind == writeback.Kustomize && w.Name() != w.Image || l.t.Kind == writeback.ArgoSource {
+		if l.t.Kind == writeback.Kustomize && l.t.Name != w.Image || l.t.Kind == writeback.ArgoSource {
 			v.Name = w.Image // kustomize's newName; an override entry names the image
 		}
 		changed, err := writeback.WriteChanges(dir, l.t, v)
