@@ -33,6 +33,8 @@ type supervisor struct {
 	m        *metrics.Metrics
 	health   *server.Health
 	opts     []reconcile.Option // every loop's, the interval aside
+	kube     *kubeMode          // Kubernetes mode; nil without
+	stopLead context.CancelFunc // ends a wait for the Lease (a stop)
 
 	mu       sync.Mutex
 	cur      *generation // the loop running
@@ -52,11 +54,16 @@ type generation struct {
 // build makes the loop and webhook handler of set, with a registry client
 // of its own (the hosts may have changed).
 func (s *supervisor) build(set *plan.Set) (*generation, error) {
-	client, err := newClient(set, s.cacheDir)
+	client, err := newClient(set, s.cacheDir, s.kube.registryOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("registries: %w", err)
 	}
-	loop, err := reconcile.New(client, reconcile.Static(set.Plans), append(s.opts, reconcile.WithInterval(set.Interval))...)
+	var targets reconcile.Targets = reconcile.Static(set.Plans)
+	if s.kube != nil {
+		s.kube.src.SetBase(set.Plans)
+		targets = s.kube.src
+	}
+	loop, err := reconcile.New(client, targets, append(s.opts, reconcile.WithInterval(set.Interval))...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +126,26 @@ func (s *supervisor) run(ctx context.Context, handler http.Handler) error {
 	runCtx, stop := onSignals(ctx, s.stop, s.f.grace, s.log)
 	defer stop()
 	go s.watchConfig(runCtx)
+	if s.kube != nil {
+		// An Application added or changed: a cycle of its images.
+		s.kube.src.OnChange(func(repos ...string) { s.current().loop.Trigger(repos...) })
+	}
+	if s.kube != nil && s.kube.elector != nil {
+		defer s.kube.elector.Release() // a replica that stops gives the Lease up
+	}
 	s.log.WithField("interval", s.cur.set.Interval.String()).Info("watching")
 	for {
 		loop := s.current().loop
-		err := loop.Run(runCtx)
+		loopCtx, err := s.lead(runCtx)
+		if err != nil {
+			s.log.Info("stopped")
+			return nil
+		}
+		err = loop.Run(loopCtx)
+		if err != nil && loopCtx.Err() != nil && runCtx.Err() == nil {
+			s.log.Warn("the Lease is lost: stopped before the next push; campaigning again")
+			continue
+		}
 		s.mu.Lock()
 		next, stopping := s.next, s.stopping
 		if next != nil && !stopping && err == nil {
@@ -154,12 +177,35 @@ func environments(set *plan.Set) int {
 	return n
 }
 
-// stop drains the running loop for good (the first SIGINT/SIGTERM).
+// lead returns the context the loop runs in: runCtx, or with leader
+// election the writer's context, once this replica holds the Lease (which
+// ends when it is lost). It fails when a stop comes first.
+func (s *supervisor) lead(runCtx context.Context) (context.Context, error) {
+	if s.kube == nil || s.kube.elector == nil {
+		return runCtx, nil
+	}
+	ctx, cancel := context.WithCancel(runCtx)
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		cancel()
+		return nil, context.Canceled
+	}
+	s.stopLead = cancel
+	s.mu.Unlock()
+	return s.kube.elector.Lead(ctx)
+}
+
+// stop drains the running loop for good (the first SIGINT/SIGTERM), or
+// ends the wait for the Lease.
 func (s *supervisor) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopping = true
 	s.cur.loop.Drain()
+	if s.stopLead != nil && (s.kube.elector == nil || !s.kube.leader.v.Load()) {
+		s.stopLead()
+	}
 }
 
 // reload loads the config again and, when it is good, has the running loop

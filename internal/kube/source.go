@@ -119,11 +119,14 @@ func WithArgoCDNamespace(ns string) Option {
 
 // WithGitDefaults sets the commit author of Applications' repositories, and
 // the credentials (config git.auth) used when no Secret gives any: for every
-// repository when host is "", else for the repositories on host only. A
-// knownHostsFile wins over Argo CD's known hosts ConfigMap.
-func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.Auth, error), host, knownHostsFile string) Option {
+// repository when authURL is "", else for the repositories on its host
+// only. A knownHostsFile wins over Argo CD's known hosts ConfigMap.
+func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.Auth, error), authURL, knownHostsFile string) Option {
 	return func(o *options) error {
-		o.author, o.gitAuth, o.gitAuthHost, o.knownHostsFile = author, auth, host, knownHostsFile
+		if author != (gitrepo.Author{}) {
+			o.author = author
+		}
+		o.gitAuth, o.gitAuthHost, o.knownHostsFile = auth, gitHost(authURL), knownHostsFile
 		return nil
 	}
 }
@@ -316,6 +319,12 @@ func signature(a *App) string {
 // every cycle: the cycle's credentials are read afresh from here on.
 func (s *Source) Plans() []*plan.Plan {
 	s.newCycle()
+	return s.refresh()
+}
+
+// refresh returns the plans, built again when the Applications or the base
+// changed; problems that appeared or went are announced.
+func (s *Source) refresh() []*plan.Plan {
 	s.mu.Lock()
 	if s.plans != nil && s.built == s.gen {
 		defer s.mu.Unlock()
@@ -476,6 +485,27 @@ func (s *Source) checkGates(p *plan.Plan, envOf map[*plan.Environment]*appState,
 			return err.Error()
 		})
 	}
+}
+
+// Environment returns the environment of the Application namespace/name:
+// its name when it is served, else the problems that keep it out; ok is
+// false when the Source has no such Application.
+func (s *Source) Environment(app string) (env string, problems []string, ok bool) {
+	s.refresh()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.apps[app]
+	if !ok {
+		return "", nil, false
+	}
+	for _, e := range st.errs {
+		problems = append(problems, e.Error())
+	}
+	problems = append(problems, s.problems[app]...)
+	if st.target != nil && len(problems) == 0 {
+		env = st.target.Env.Name
+	}
+	return env, problems, true
 }
 
 // Application returns the Application (namespace/name) of the environment
