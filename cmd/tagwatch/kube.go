@@ -26,8 +26,9 @@ type kubeMode struct {
 
 // startKube connects to the cluster (kubeconfig: the --kubeconfig flag) and
 // lists the Applications of set's namespaces (namespaces, when given,
-// instead). The Source has set's plans as its base.
-func startKube(ctx context.Context, set *plan.Set, kubeconfig string, log *logrus.Entry, namespaces ...string) (*kubeMode, error) {
+// instead). The Source has set's plans as its base and records Events as
+// events says.
+func startKube(ctx context.Context, set *plan.Set, kubeconfig string, log *logrus.Entry, events kube.EventMode, namespaces ...string) (*kubeMode, error) {
 	k := set.Kubernetes
 	kube.RouteLogs(log)
 	cfg, err := kube.RESTConfig(kubeconfig)
@@ -39,7 +40,7 @@ func startKube(ctx context.Context, set *plan.Set, kubeconfig string, log *logru
 	}
 	src, err := kube.New(cfg,
 		kube.WithNamespaces(namespaces...), kube.WithSelector(k.Selector), kube.WithArgoCDNamespace(k.ArgoCDNamespace),
-		kube.WithGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile), kube.WithLogger(log))
+		kube.WithGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile), kube.WithLogger(log), kube.WithEvents(events))
 	if err != nil {
 		return nil, err
 	}

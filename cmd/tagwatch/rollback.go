@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
@@ -100,7 +101,7 @@ func runRollback(cmd *cobra.Command, g *globals, f *rollbackFlags, image string)
 		if set, err = kubeSet(cmd.Context(), f.config); err != nil {
 			return err
 		}
-		km, err := startKube(cmd.Context(), set, f.kubeconfig, logrus.NewEntry(g.log), ns)
+		km, err := startKube(cmd.Context(), set, f.kubeconfig, logrus.NewEntry(g.log), kube.EventsOff, ns)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/metrics"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
@@ -125,7 +126,11 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	log := logrus.NewEntry(g.log)
 	var km *kubeMode
 	if set.Kubernetes != nil {
-		if km, err = startKube(cmd.Context(), set, f.kubeconfig, log); err != nil {
+		events := kube.EventsAggregated
+		if f.once {
+			events = kube.EventsAtOnce // the process ends with the cycle
+		}
+		if km, err = startKube(cmd.Context(), set, f.kubeconfig, log, events); err != nil {
 			return err
 		}
 		defer km.src.Stop()

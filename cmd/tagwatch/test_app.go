@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/internal/resolve"
@@ -81,7 +82,7 @@ func runTestApplication(ctx context.Context, g *globals, o *testOptions, stdout 
 		return err
 	}
 	log := logrus.NewEntry(g.log)
-	km, err := startKube(ctx, set, o.Kubeconfig, log, ns)
+	km, err := startKube(ctx, set, o.Kubeconfig, log, kube.EventsOff, ns)
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,21 @@
 package kube
 
 import (
+	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -30,12 +36,17 @@ const (
 // maxMessage bounds an Event's message (the API server refuses long ones).
 const maxMessage = 1000
 
-// eventSink records Events through client-go's recorder, which aggregates
-// repeats into one Event with a count.
+// eventSink records Events: through client-go's recorder, which
+// aggregates repeats into one Event with a count (the daemon); or at once,
+// each Event named after its object, reason and message so that a repeat
+// by the next process counts up the same Event (`run --once`, which exits
+// right after); or not at all (read-only commands).
 type eventSink struct {
-	b   record.EventBroadcaster
-	rec record.EventRecorder
-	log *logrus.Entry
+	mode EventMode
+	core kubernetes.Interface
+	b    record.EventBroadcaster
+	rec  record.EventRecorder
+	log  *logrus.Entry
 
 	mu        sync.Mutex
 	announced map[string]string // Application → the InvalidAnnotations or AnnotationsIgnored message last recorded
@@ -43,23 +54,69 @@ type eventSink struct {
 	conflicts map[string]string // Application → the ConflictingTargets message of its latest cycle
 }
 
-func newEventSink(core kubernetes.Interface, log *logrus.Entry) *eventSink {
-	b := record.NewBroadcaster()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: core.CoreV1().Events("")})
-	return &eventSink{
-		b: b, rec: b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "tagwatch"}), log: log,
-		announced: map[string]string{}, failed: map[string]string{}, conflicts: map[string]string{},
+// EventMode is how a Source records Events.
+type EventMode int
+
+// Event modes.
+const (
+	EventsAggregated EventMode = iota // client-go's recorder, in the background (a daemon)
+	EventsAtOnce                      // each written before record returns (a process about to exit)
+	EventsOff                         // none (read-only commands)
+)
+
+func newEventSink(core kubernetes.Interface, mode EventMode, log *logrus.Entry) *eventSink {
+	e := &eventSink{mode: mode, core: core, log: log,
+		announced: map[string]string{}, failed: map[string]string{}, conflicts: map[string]string{}}
+	if mode == EventsAggregated {
+		e.b = record.NewBroadcaster()
+		e.b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: core.CoreV1().Events("")})
+		e.rec = e.b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "tagwatch"})
 	}
+	return e
 }
 
-func (e *eventSink) shutdown() { e.b.Shutdown() }
+func (e *eventSink) shutdown() {
+	if e.b != nil {
+		e.b.Shutdown()
+	}
+}
 
 func (e *eventSink) record(ref *corev1.ObjectReference, typ, reason, msg string) {
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage-1] + "…"
 	}
-	e.rec.Event(ref, typ, reason, msg)
-	e.log.WithFields(logrus.Fields{"application": ref.Namespace + "/" + ref.Name, "reason": reason}).Debug(msg)
+	log := e.log.WithFields(logrus.Fields{"application": ref.Namespace + "/" + ref.Name, "reason": reason})
+	switch e.mode {
+	case EventsAggregated:
+		e.rec.Event(ref, typ, reason, msg)
+	case EventsAtOnce:
+		if err := e.write(ref, typ, reason, msg); err != nil {
+			log.WithError(err).Warn("recording an Event")
+		}
+	}
+	log.Debug(msg)
+}
+
+// write creates the Event; when a previous process made it already, its
+// lastTimestamp moves (RBAC gives create and patch, not get: its count
+// stays).
+func (e *eventSink) write(ref *corev1.ObjectReference, typ, reason, msg string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sum := sha256.Sum256([]byte(string(ref.UID) + "\x00" + reason + "\x00" + msg))
+	name := fmt.Sprintf("%.200s.%x", ref.Name, sum[:8])
+	events := e.core.CoreV1().Events(ref.Namespace)
+	now := metav1.Now()
+	_, err := events.Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: name, Namespace: ref.Namespace},
+		InvolvedObject: *ref, Type: typ, Reason: reason, Message: msg, Count: 1,
+		FirstTimestamp: now, LastTimestamp: now, Source: corev1.EventSource{Component: "tagwatch"},
+	}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		patch := fmt.Sprintf(`{"lastTimestamp":%q}`, now.UTC().Format(time.RFC3339))
+		_, err = events.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	}
+	return err
 }
 
 // announce records what is wrong with an Application (InvalidAnnotations:

@@ -79,6 +79,18 @@ type options struct {
 	knownHostsFile  string
 	log             *logrus.Entry
 	syncTimeout     time.Duration
+	events          EventMode
+}
+
+// WithEvents sets how Events are recorded (default EventsAggregated).
+func WithEvents(m EventMode) Option {
+	return func(o *options) error {
+		if m < EventsAggregated || m > EventsOff {
+			return fmt.Errorf("event mode %d: unknown", m)
+		}
+		o.events = m
+		return nil
+	}
 }
 
 // WithNamespaces sets where Applications are watched (default [argocd]).
@@ -171,7 +183,7 @@ func New(cfg *rest.Config, opts ...Option) (*Source, error) {
 		return nil, fmt.Errorf("kube: %w", err)
 	}
 	s := &Source{o: o, dyn: dyn, core: core, apps: map[string]*appState{}, problems: map[string][]string{}}
-	s.events = newEventSink(core, o.log)
+	s.events = newEventSink(core, o.events, o.log)
 	return s, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/internal/testkube"
 	"github.com/tagwatch/tagwatch/internal/testreg"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testkube.Main(m) // m.Run, then the shared kube-apiserver stops
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
