@@ -449,3 +449,79 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestApplicationCommands: `test --application` shows what an Application's
+// annotations pick and where it would be written (writing nothing);
+// `rollback --application` rolls its environment back, and the rollback
+// sticks.
+func TestApplicationCommands(t *testing.T) {
+	w := newKubeWorld(t)
+	w.reg.PushImage(t, "team/api", time.Unix(1700000000, 0), "1.0.0")
+	w.reg.PushImage(t, "team/api", time.Unix(1700000100, 0), "1.1.0")
+	url := w.repo("commands-repo", map[string]string{"api/kustomization.yaml": "resources: []\n"})
+	image := w.reg.Repo("team/api")
+	w.application("commands-api", url, "api", map[string]string{"argocd-image-updater.argoproj.io/image-list": "api=" + image + ":^1"})
+	cfg := w.config("")
+	env := []string{"XDG_CACHE_HOME=" + t.TempDir()}
+
+	r := tagwatch(t, env, "test", "--application", "argocd/commands-api", "--config", cfg, "--kubeconfig", w.kubeconfig, "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("test --application: exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct {
+		Environment string `json:"environment"`
+		Images      []struct {
+			Image, Policy, Tag, Decision, From, To string
+			Files, Targets                         []string
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(out.Images) != 1 {
+		t.Fatalf("images: %+v", out)
+	}
+	im := out.Images[0]
+	want := fmt.Sprintf("%s semver, constraint \"^1\", loose, allowTags \"\" 1.1.0 update ->1.1.0 [api/.argocd-source-commands-api.yaml]", out.Environment)
+	got := fmt.Sprintf("%s %s %s %s %s->%s %v", out.Environment, im.Policy, im.Tag, im.Decision, im.From, im.To, im.Files)
+	if strings.Replace(want, `, allowTags ""`, "", 1) != got {
+		t.Errorf("test --application:\n got %s\nwant %s", got, strings.Replace(want, `, allowTags ""`, "", 1))
+	}
+	if len(testgit.Subjects(t, w.bare, "main")) != 1 {
+		t.Errorf("test --application wrote to Git")
+	}
+	r = tagwatch(t, env, "test", "--application", "argocd/commands-api", "--config", cfg, "--kubeconfig", w.kubeconfig)
+	if !strings.Contains(r.stdout, "writes:      api/.argocd-source-commands-api.yaml: (none) -> 1.1.0") {
+		t.Errorf("text output:\n%s", r.stdout)
+	}
+
+	cache := filepath.Join(w.dir, "cache")
+	once := func() report {
+		t.Helper()
+		r := tagwatch(t, nil, "run", "--config", cfg, "--kubeconfig", w.kubeconfig, "--once", "-o", "json", "--cache-dir", cache)
+		var rep report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+		}
+		return rep
+	}
+	if got := moves(once().Changes); strings.Join(got, ",") != "commands-api ->1.1.0" {
+		t.Fatalf("first cycle: %v", got)
+	}
+	r = tagwatch(t, nil, "rollback", "--application", "argocd/commands-api", "--config", cfg, "--kubeconfig", w.kubeconfig,
+		"--to", "1.0.0", "--cache-dir", cache, image)
+	if r.code != 0 || !strings.Contains(r.stdout, "rolled back commands-api") {
+		t.Fatalf("rollback --application: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := testgit.Show(t, w.bare, "main", "api/.argocd-source-commands-api.yaml"); !strings.Contains(got, image+":1.0.0") {
+		t.Errorf("after the rollback:\n%s", got)
+	}
+	rep := once()
+	if len(rep.Changes) != 0 || len(rep.Held) != 1 || !strings.Contains(rep.Held[0].Reason, "rolled back") {
+		t.Errorf("after the rollback, a cycle: %+v", rep)
+	}
+	if r := tagwatch(t, nil, "rollback", "--application", "argocd/nope", "--config", cfg, "--kubeconfig", w.kubeconfig, image); r.code != 2 ||
+		!strings.Contains(r.stderr, "no Application argocd/nope") {
+		t.Errorf("an unknown Application: exit %d\n%s", r.code, r.stderr)
+	}
+}
