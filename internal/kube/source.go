@@ -174,6 +174,12 @@ func New(cfg *rest.Config, opts ...Option) (*Source, error) {
 			return nil, fmt.Errorf("kube: %w", err)
 		}
 	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		// client-go's default (5 per second) would take 100 s to record
+		// the Events of a first cycle over 500 Applications.
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kube: %w", err)
@@ -182,8 +188,14 @@ func New(cfg *rest.Config, opts ...Option) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube: %w", err)
 	}
+	// Events have a client (and rate limit) of their own: a burst of them
+	// never delays the credentials a cycle reads.
+	evCore, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kube: %w", err)
+	}
 	s := &Source{o: o, dyn: dyn, core: core, apps: map[string]*appState{}, problems: map[string][]string{}}
-	s.events = newEventSink(core, o.events, o.log)
+	s.events = newEventSink(evCore, o.events, o.log)
 	return s, nil
 }
 
