@@ -421,7 +421,7 @@ func TestParseImageUpdaterAnnotations(t *testing.T) {
 			}),
 			errs: []string{
 				iu + `app.allow-tags: "^1\\." is neither regexp:<RE> nor any: Argo CD Image Updater matches no tag with it; write regexp:^1\.`,
-				iu + "app.pull-secret: ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env:",
+				iu + "app.pull-secret: ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env: instead",
 				iu + `app.update-strategy: "newest" is not semver, latest (newest-build), name (alphabetical) or digest`,
 				iu + `git-branch: writing to another branch ("image-updater-{{.SHA256}}" from "main") is pull-request mode, which Applications cannot ask for yet: set the branch alone`,
 				iu + `image-list: "bad name": "bad name" is not an image repository`,

@@ -60,7 +60,7 @@ func parsePullSecret(ref string) (pullSecret, error) {
 		}
 		ps.variable = rest
 	case "ext":
-		return ps, fmt.Errorf("ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env:")
+		return ps, fmt.Errorf("ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env: instead")
 	default:
 		return ps, fmt.Errorf("%q is not pullsecret:<namespace>/<name>, secret:<namespace>/<name>#<field> or env:<VAR>", ref)
 	}

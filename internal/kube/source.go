@@ -122,7 +122,7 @@ func WithSelector(s string) Option {
 func WithArgoCDNamespace(ns string) Option {
 	return func(o *options) error {
 		if !dnsLabelRE.MatchString(ns) {
-			return fmt.Errorf("Argo CD namespace %q: not a namespace name", ns)
+			return fmt.Errorf("the Argo CD namespace %q: not a namespace name", ns)
 		}
 		o.argocdNamespace = ns
 		return nil
@@ -154,16 +154,6 @@ func WithLogger(e *logrus.Entry) Option {
 	}
 }
 
-// WithSyncTimeout bounds the wait for the first list of Applications.
-func WithSyncTimeout(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("sync timeout %v: must be positive", d)
-		}
-		o.syncTimeout = d
-		return nil
-	}
-}
 
 // New makes a Source reading the cluster of cfg; Start starts it.
 func New(cfg *rest.Config, opts ...Option) (*Source, error) {
