@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,6 +61,9 @@ func (s *supervisor) build(set *plan.Set) (*generation, error) {
 	}
 	var targets reconcile.Targets = reconcile.Static(set.Plans)
 	if s.kube != nil {
+		if k := set.Kubernetes; k != nil {
+			s.kube.src.SetGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile)
+		}
 		s.kube.src.SetBase(set.Plans)
 		targets = s.kube.src
 	}
@@ -226,6 +230,9 @@ func (s *supervisor) reload(ctx context.Context, why string) {
 		log.Warn("the previous config keeps running")
 		return
 	}
+	if restart := kubeRestart(s.current().set.Kubernetes, set.Kubernetes); restart != "" {
+		log.Warn(restart + " apply at the next restart; the rest of the config applies now")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
@@ -303,4 +310,20 @@ func onSignals(ctx context.Context, drain func(), grace time.Duration, log *logr
 		cancel()
 	}()
 	return runCtx, func() { signal.Stop(sigs); cancel() }
+}
+
+// kubeRestart names what of Kubernetes mode a reload cannot change (the
+// Applications watched, the election), or "".
+func kubeRestart(old, cur *plan.Kubernetes) string {
+	switch {
+	case old == nil && cur == nil:
+		return ""
+	case old == nil || cur == nil:
+		return "applications: (Kubernetes mode on or off)"
+	case !slices.Equal(old.Namespaces, cur.Namespaces) || old.Selector != cur.Selector || old.ArgoCDNamespace != cur.ArgoCDNamespace:
+		return "applications: (namespaces, selector, argocdNamespace)"
+	case old.LeaderElection != cur.LeaderElection || old.LeaseNamespace != cur.LeaseNamespace || old.LeaseName != cur.LeaseName:
+		return "leaderElection:"
+	}
+	return ""
 }

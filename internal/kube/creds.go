@@ -150,9 +150,12 @@ func (s *Source) gitAuth(repoURL, writeSecret string, fallback func(context.Cont
 				return gitrepo.Auth{}, err
 			}
 		}
+		s.mu.RLock()
+		khFile := s.o.knownHostsFile
+		s.mu.RUnlock()
 		if isSSH(repoURL) && a.KnownHostsFile == "" && len(a.KnownHosts) == 0 {
-			if s.o.knownHostsFile != "" {
-				a.KnownHostsFile = s.o.knownHostsFile
+			if khFile != "" {
+				a.KnownHostsFile = khFile
 			} else if a.KnownHosts, err = c.sshKnownHosts(ctx); err != nil {
 				return gitrepo.Auth{}, err
 			}

@@ -75,6 +75,15 @@ func newEventSink(core kubernetes.Interface, mode EventMode, log *logrus.Entry) 
 	return e
 }
 
+// forget drops what was recorded for a deleted Application.
+func (e *eventSink) forget(app string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.announced, app)
+	delete(e.failed, app)
+	delete(e.conflicts, app)
+}
+
 func (e *eventSink) shutdown() {
 	if e.b != nil {
 		e.b.Shutdown()

@@ -154,7 +154,6 @@ func WithLogger(e *logrus.Entry) Option {
 	}
 }
 
-
 // New makes a Source reading the cluster of cfg; Start starts it.
 func New(cfg *rest.Config, opts ...Option) (*Source, error) {
 	o := options{namespaces: []string{"argocd"}, argocdNamespace: "argocd", log: discardLogger(), syncTimeout: time.Minute,
@@ -241,6 +240,14 @@ func (s *Source) SetBase(plans []*plan.Plan) {
 	s.gen++
 }
 
+// SetGitDefaults sets what WithGitDefaults sets (a reload of the config).
+func (s *Source) SetGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.Auth, error), authURL, knownHostsFile string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = WithGitDefaults(author, auth, authURL, knownHostsFile)(&s.o)
+	s.gen++
+}
+
 // OnChange sets what an Application added or changed calls, with the image
 // repositories it watches (reconcile.Loop.Trigger).
 func (s *Source) OnChange(trigger func(repos ...string)) {
@@ -272,6 +279,7 @@ func (s *Source) update(obj any) {
 		st.target, st.errs = Parse(a, s.live(key))
 	}
 	s.apps[key] = st
+	delete(s.problems, key) // found again when the plans are next built
 	s.gen++
 	trigger := s.trigger
 	s.mu.Unlock()
@@ -297,11 +305,13 @@ func (s *Source) remove(obj any) {
 	}
 	key := u.GetNamespace() + "/" + u.GetName()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.apps[key]; ok {
 		delete(s.apps, key)
+		delete(s.problems, key)
 		s.gen++
 	}
+	s.mu.Unlock()
+	s.events.forget(key)
 }
 
 // live returns the Application as the informer has it now.

@@ -378,3 +378,36 @@ func TestPromotionHealth(t *testing.T) {
 		t.Errorf("production with staging healthy: %+v %v", sum.Report.Held, changes(sum))
 	}
 }
+
+// TestDeletedApplication: a deleted Application's environment leaves the
+// plans; an Application without either images annotation is not watched.
+func TestDeletedApplication(t *testing.T) {
+	w := newWorld(t, testreg.Options{TLS: true})
+	img := w.image("app")
+	url := "file://" + testgit.NewBare(t, map[string]string{"a/kustomization.yaml": "resources: []\n"})
+	w.application("gone", map[string]string{"tagwatch.dev/images": "app=" + img}, source(url, "a"))
+	w.application("plain", map[string]string{"team": "a"}, source(url, "a"))
+	w.waitApps("gone", "plain")
+	envs := func() []string {
+		var out []string
+		for _, p := range w.src.Plans() {
+			for _, e := range p.Envs {
+				out = append(out, e.Name)
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"gone"}, envs()); diff != "" {
+		t.Fatalf("environments (-want +got):\n%s", diff)
+	}
+	if err := w.c.Dynamic(t).Resource(ApplicationResource).Namespace(w.ns).Delete(context.Background(), "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually("the deleted Application leaves the plans", func() bool { return len(envs()) == 0 })
+	if _, _, ok := w.src.Environment(w.ns + "/gone"); ok {
+		t.Error("the Source still has the deleted Application")
+	}
+	if env, probs, ok := w.src.Environment(w.ns + "/plain"); !ok || env != "" || len(probs) != 0 {
+		t.Errorf("an Application without annotations: %q %v %v", env, probs, ok)
+	}
+}
