@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -228,26 +228,9 @@ func normalizeGitURL(u string) string {
 	return strings.TrimSuffix(u, ".git")
 }
 
+// isSSH reports whether a git URL is reached over SSH.
 func isSSH(u string) bool {
-	return strings.HasPrefix(u, "ssh://") || !strings.Contains(u, "://") && scpLikeRE.MatchString(u)
-}
-
-// gitHost is the host a git URL connects to ("" for a local one).
-func gitHost(s string) string {
-	if strings.Contains(s, "://") {
-		if u, err := url.Parse(s); err == nil && u.Scheme != "file" {
-			return u.Hostname()
-		}
-		return ""
-	}
-	if !scpLikeRE.MatchString(s) {
-		return ""
-	}
-	host, _, _ := strings.Cut(s, ":")
-	if _, h, ok := strings.Cut(host, "@"); ok {
-		return h
-	}
-	return host
+	return strings.HasPrefix(u, "ssh://") || !strings.Contains(u, "://") && config.GitHost(u) != ""
 }
 
 // Credentials gives the registry client an image repository's pull secret

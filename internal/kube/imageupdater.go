@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
@@ -113,7 +114,7 @@ func (p *parser) strayOwnKeys() {
 		case strings.Contains(rest, "."):
 			p.fail(key, "per-image tagwatch.dev/ annotations need tagwatch.dev/images (this Application's images are in %simage-list)", ImageUpdaterPrefix)
 		default:
-			p.fail(key, "unknown annotation%s (application-wide: %s)", suggest(rest, ownAppKeys), strings.Join(ownAppKeys, ", "))
+			p.fail(key, "unknown annotation%s (application-wide: %s)", config.Suggest(rest, ownAppKeys), strings.Join(ownAppKeys, ", "))
 		}
 	}
 }
@@ -273,7 +274,7 @@ func (p *parser) iuWatch(env *plan.Environment, im *iuImage, target iuTarget) *p
 	}
 	alias := im.alias
 	if alias == "" {
-		alias = defaultAlias(im.image)
+		alias = config.DefaultAlias(im.image)
 	}
 	w := &plan.Watch{Image: im.image, Key: plan.Normalize(im.image), Alias: alias, Policy: pol}
 	ksName := im.image
@@ -370,10 +371,4 @@ func splitImage(ref string) (name, tag, digest string) {
 		ref, tag = ref[:i], ref[i+1:]
 	}
 	return ref, tag, digest
-}
-
-// defaultAlias is the last element of an image repository, as the
-// config's default alias.
-func defaultAlias(image string) string {
-	return image[strings.LastIndex(image, "/")+1:]
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/policy"
 	"github.com/tagwatch/tagwatch/writeback"
@@ -77,9 +78,9 @@ func (p *parser) ownImages(env *plan.Environment) {
 		alias, field, ok := strings.Cut(rest, ".")
 		switch {
 		case !ok:
-			p.fail(key, "unknown annotation%s (application-wide: %s; per image: <alias>.<field>)", suggest(rest, ownAppKeys), strings.Join(ownAppKeys, ", "))
+			p.fail(key, "unknown annotation%s (application-wide: %s; per image: <alias>.<field>)", config.Suggest(rest, ownAppKeys), strings.Join(ownAppKeys, ", "))
 		case !slices.Contains(ownFields, field):
-			p.fail(key, "unknown field %q%s (fields: %s)", field, suggest(field, ownFields), strings.Join(ownFields, ", "))
+			p.fail(key, "unknown field %q%s (fields: %s)", field, config.Suggest(field, ownFields), strings.Join(ownFields, ", "))
 		case byAlias[alias] == nil:
 			p.fail(key, "%q is not an alias of tagwatch.dev/images", alias)
 		default:
@@ -204,42 +205,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// suggest returns ` (did you mean "x"?)` for a close name.
-func suggest(got string, names []string) string {
-	best, dist := "", 3
-	for _, n := range names {
-		if d := distance(strings.ToLower(got), strings.ToLower(n)); d < dist {
-			best, dist = n, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance of a and b (short strings only).
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

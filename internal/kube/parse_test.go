@@ -226,7 +226,7 @@ func TestParseOwnAnnotations(t *testing.T) {
 		{
 			name: "repository URL",
 			app:  testApp(map[string]string{"tagwatch.dev/images": "app=nginx", "tagwatch.dev/repository": "https://me:pw@git.example.com/x.git"}),
-			errs: []string{"tagwatch.dev/repository: the URL holds a password; credentials come from Secrets"},
+			errs: []string{"tagwatch.dev/repository: the URL holds a password; put credentials in git.auth (passwordEnv or passwordFile) instead"},
 		},
 		{
 			name: "no images",

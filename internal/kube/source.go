@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
@@ -138,7 +139,7 @@ func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.
 		if author != (gitrepo.Author{}) {
 			o.author = author
 		}
-		o.gitAuth, o.gitAuthHost, o.knownHostsFile = auth, gitHost(authURL), knownHostsFile
+		o.gitAuth, o.gitAuthHost, o.knownHostsFile = auth, config.GitHost(authURL), knownHostsFile
 		return nil
 	}
 }
@@ -453,7 +454,7 @@ func (s *Source) assemble() assembly {
 		var fallback func(context.Context) (gitrepo.Auth, error)
 		if fromConfig[rk] {
 			fallback = p.Repo.Auth
-		} else if s.o.gitAuthHost == "" || s.o.gitAuthHost == gitHost(p.Repo.URL) {
+		} else if s.o.gitAuthHost == "" || s.o.gitAuthHost == config.GitHost(p.Repo.URL) {
 			fallback = s.o.gitAuth
 		}
 		if !fromConfig[rk] || writeSecret[rk] != "" {

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
@@ -249,7 +249,7 @@ func (p *parser) repository(src AppSource) {
 		}
 		u, key = src.RepoURL, p.sourceField("repoURL")
 	}
-	if err := checkGitURL(u); err != nil {
+	if err := config.CheckGitURL(u); err != nil {
 		p.fail(key, "%v", err)
 		return
 	}
@@ -354,35 +354,4 @@ func cleanDir(dir string) (string, error) {
 		return "", fmt.Errorf("%q leaves the repository", dir)
 	}
 	return c, nil
-}
-
-var scpLikeRE = regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]?`)
-
-// checkGitURL accepts https://, http://, ssh://, file:// and user@host:path
-// URLs without a password. Errors never repeat a URL.
-func checkGitURL(s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("empty: no git repository to write")
-	case strings.ContainsAny(s, " \t\n"):
-		return fmt.Errorf("a git URL has no whitespace")
-	case !strings.Contains(s, "://"):
-		if scpLikeRE.MatchString(s) {
-			return nil
-		}
-		return fmt.Errorf("not a git URL (https://, ssh://, user@host:path)")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("not a valid URL")
-	}
-	switch u.Scheme {
-	case "https", "http", "ssh", "file":
-	default:
-		return fmt.Errorf("scheme %q is not a git transport tagwatch writes through (https, http, ssh)", u.Scheme)
-	}
-	if _, has := u.User.Password(); has {
-		return fmt.Errorf("the URL holds a password; credentials come from Secrets")
-	}
-	return nil
 }
