@@ -1,19 +1,16 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -280,49 +277,19 @@ func waitEvent(t *testing.T, c *testkube.Cluster, name, reason string) {
 
 // replica is one `tagwatch run` of a Deployment's replicas.
 type replica struct {
-	name    string
-	cmd     *exec.Cmd
-	reports chan report
-	stderr  *lockedBuilder
-	addr    string // of --listen, once logged
+	*daemon
+	name string
+	addr string // of --listen, once logged
 }
 
 var listenRE = regexp.MustCompile(`"addr":"([^"]+)"`)
 
 func (w *kubeWorld) startReplica(name, cfg string) *replica {
 	w.t.Helper()
-	cmd := exec.Command(binary, "run", "--config", cfg, "--kubeconfig", w.kubeconfig, "-o", "json", "--log-format", "json",
-		"--cache-dir", filepath.Join(w.dir, name), "--listen", "127.0.0.1:0", "--shutdown-grace", "5s")
-	cmd.Env = append(os.Environ(), "POD_NAMESPACE=tagwatch")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	rp := &replica{name: name, cmd: cmd, reports: make(chan report, 256), stderr: &lockedBuilder{}}
-	cmd.Stderr = rp.stderr
-	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var rep report
-			if json.Unmarshal(sc.Bytes(), &rep) == nil {
-				rp.reports <- rep
-			}
-		}
-		close(rp.reports)
-	}()
+	rp := &replica{name: name, daemon: startTagwatch(w.t, []string{"POD_NAMESPACE=tagwatch"},
+		"run", "--config", cfg, "--kubeconfig", w.kubeconfig, "-o", "json", "--log-format", "json",
+		"--cache-dir", filepath.Join(w.dir, name), "--listen", "127.0.0.1:0", "--shutdown-grace", "5s")}
 	w.t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
 		if w.t.Failed() {
 			w.t.Logf("replica %s:\n%s", name, rp.stderr.String())
 		}
