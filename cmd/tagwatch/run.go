@@ -127,7 +127,10 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 	var km *kubeMode
 	if set.Kubernetes != nil {
 		events := kube.EventsAggregated
-		if f.once {
+		switch {
+		case f.dryRun:
+			events = kube.EventsOff // a dry run changes nothing, in Git or in the cluster
+		case f.once:
 			events = kube.EventsAtOnce // the process ends with the cycle
 		}
 		if km, err = startKube(cmd.Context(), set, f.kubeconfig, log, events); err != nil {

@@ -188,6 +188,9 @@ func (s *Source) CycleDone(sum reconcile.Summary) {
 
 	updated := map[string][]string{}
 	for _, c := range sum.Report.Changes {
+		if c.Commit == "" {
+			continue // a dry run's
+		}
 		if app, ok := envApp[c.Env]; ok {
 			updated[app] = append(updated[app], fmt.Sprintf("%s %s -> %s (%s, commit %.12s)", c.Image, orNone(c.From), c.To, c.File, c.Commit))
 		}

@@ -120,7 +120,14 @@ func TestTwoRepositories(t *testing.T) {
 		w.application(name, map[string]string{"tagwatch.dev/images": "app=" + img}, source("file://"+bare, "k"))
 	}
 	w.waitApps("one", "two")
-	sum := w.cycle(w.loop())
+	l := w.loop()
+	if _, err := l.Cycle(context.Background(), reconcile.DryRun(true)); err != nil {
+		t.Fatal(err)
+	}
+	if dry := <-w.reports; len(dry.Report.Changes) != 2 {
+		t.Fatalf("dry run: %v", changes(dry))
+	}
+	sum := w.cycle(l)
 	if diff := cmp.Diff([]string{"one 1.0.0->1.1.0 k/kustomization.yaml", "two 1.0.0->1.1.0 k/kustomization.yaml"}, changes(sum)); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
@@ -131,6 +138,23 @@ func TestTwoRepositories(t *testing.T) {
 		if got := testgit.Subjects(t, bare, "main"); len(got) != 2 {
 			t.Errorf("%s: commits %v, want the seed and one", bare, got)
 		}
+	}
+	// The dry run recorded no Event: the real cycle's is the only one.
+	var commit string
+	for _, c := range sum.Report.Changes {
+		if c.Env == "one" {
+			commit = c.Commit
+		}
+	}
+	w.waitEvent("one", ReasonImagesUpdated, fmt.Sprintf("commit %.12s", commit))
+	var updated []string
+	for _, e := range w.events("one") {
+		if strings.Contains(e, ReasonImagesUpdated) {
+			updated = append(updated, e)
+		}
+	}
+	if len(updated) != 1 {
+		t.Errorf("ImagesUpdated Events: %q, want the real cycle's alone", updated)
 	}
 }
 
