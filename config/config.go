@@ -22,6 +22,11 @@ type Config struct {
 	// their secrets; InsecureWebhooks serves every type without a secret.
 	Webhooks         []Webhook `yaml:"webhooks,omitempty"`
 	InsecureWebhooks bool      `yaml:"insecureWebhooks,omitempty"`
+	// Applications, when present, is Kubernetes mode (DESIGN §6): Argo
+	// CD Applications carry environments too; git.url and environments
+	// become optional.
+	Applications   *Applications   `yaml:"applications,omitempty"`
+	LeaderElection *LeaderElection `yaml:"leaderElection,omitempty"`
 
 	// File is the path the config was loaded from ("" for an embedded one).
 	File string `yaml:"-"`
@@ -102,6 +107,27 @@ type Registry struct {
 	// asking the registry again (newest-build, platforms); 0: every time.
 	TagTTL Duration `yaml:"tagTTL,omitempty"`
 }
+
+// Applications says which Argo CD Applications carry environments.
+type Applications struct {
+	Namespaces []string `yaml:"namespaces,omitempty"` // where Applications are watched; default [argocd]
+	Selector   string   `yaml:"selector,omitempty"`   // label selector; "" for all
+	// ArgoCDNamespace is where Argo CD's repository Secrets and known
+	// hosts ConfigMap are read; default argocd.
+	ArgoCDNamespace string `yaml:"argocdNamespace,omitempty"`
+}
+
+// LeaderElection is the Lease replicas elect a writer on (Kubernetes mode).
+type LeaderElection struct {
+	Enabled *bool `yaml:"enabled,omitempty"` // default true
+	// Namespace of the Lease; "" for the pod's namespace (POD_NAMESPACE),
+	// else "default".
+	Namespace string `yaml:"namespace,omitempty"`
+	Name      string `yaml:"name,omitempty"` // default tagwatch
+}
+
+// IsEnabled reports whether leader election runs (in Kubernetes mode).
+func (l *LeaderElection) IsEnabled() bool { return l == nil || l.Enabled == nil || *l.Enabled }
 
 // Webhook is one registry webhook type served, with its secret.
 type Webhook struct {

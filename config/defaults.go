@@ -13,6 +13,10 @@ const (
 	DefaultInterval    = 2 * time.Minute
 	DefaultStrategy    = "semver"
 	DefaultOrder       = "asc"
+	// Kubernetes mode.
+	DefaultApplicationsNamespace = "argocd"
+	DefaultArgoCDNamespace       = "argocd"
+	DefaultLeaseName             = "tagwatch"
 )
 
 // setDefaults fills every field left empty that has a default.
@@ -25,6 +29,20 @@ func (c *Config) setDefaults() {
 	}
 	if c.Interval.Duration == 0 {
 		c.Interval.Duration = DefaultInterval
+	}
+	if a := c.Applications; a != nil {
+		if len(a.Namespaces) == 0 {
+			a.Namespaces = []string{DefaultApplicationsNamespace}
+		}
+		if a.ArgoCDNamespace == "" {
+			a.ArgoCDNamespace = DefaultArgoCDNamespace
+		}
+		if c.LeaderElection == nil {
+			c.LeaderElection = &LeaderElection{}
+		}
+	}
+	if l := c.LeaderElection; l != nil && l.Name == "" {
+		l.Name = DefaultLeaseName
 	}
 	for i := range c.Environments {
 		for j := range c.Environments[i].Images {

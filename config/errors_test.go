@@ -25,7 +25,7 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", head + "---\ngit: {}\n", []string{"t.yaml:8: more than one YAML document; tagwatch.yaml holds one"}},
 		{"not a mapping", "- a\n", []string{"t.yaml:1: expected a mapping, got a list"}},
 		{"unknown top-level", head + "enviroments: []\n", []string{
-			`t.yaml:8: enviroments: unknown field (did you mean "environments"?) (valid: git, registries, interval, environments, webhooks, insecureWebhooks)`,
+			`t.yaml:8: enviroments: unknown field (did you mean "environments"?) (valid: git, registries, interval, environments, webhooks, insecureWebhooks, applications, leaderElection)`,
 		}},
 		{"unknown image field", head + "        tag: latest\n", []string{
 			"t.yaml:8: environments[0].images[0].tag: unknown field (valid: image, kustomizeName, alias, strategy, constraint, semverLoose, allowTags, ignoreTags, extract, order, platforms, writeDigest, allowDowngrade, helm, argoCompat)",
@@ -37,7 +37,7 @@ func TestParseErrors(t *testing.T) {
 			"t.yaml:9: environments[0].images[0].strategy: given twice (first on line 8)",
 		}},
 		{"merge key", "x: &x {url: a}\n" + head, []string{
-			`t.yaml:1: x: unknown field (valid: git, registries, interval, environments, webhooks, insecureWebhooks)`,
+			`t.yaml:1: x: unknown field (valid: git, registries, interval, environments, webhooks, insecureWebhooks, applications, leaderElection)`,
 		}},
 		{"bool type", head + "        writeDigest: yes please\n", []string{
 			`t.yaml:8: environments[0].images[0].writeDigest: expected true or false, got "yes please"`,
@@ -65,7 +65,7 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"no git url", "git: {}\nenvironments: []\n", []string{
 			"t.yaml:1: git.url: required: the repository holding the environments",
-			"t.yaml:2: environments: at least one environment is required",
+			"t.yaml:2: environments: at least one environment is required (or applications:, for environments from Argo CD Applications)",
 		}},
 		{"git url scheme", strings.Replace(head, "https://git.example.com/deploy.git", "git://git.example.com/deploy.git", 1), []string{
 			`t.yaml:2: git.url: scheme "git" is not supported; use https://, http://, ssh://, user@host:path, file:// or a local path`,

@@ -44,15 +44,16 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate() Errors {
 	v := &validator{c: c}
-	v.git("git", c.Git, true)
+	v.git("git", c.Git, c.Applications == nil)
+	v.kubernetes()
 	for i, r := range c.Registries {
 		v.registry(i, r)
 	}
 	if c.Interval.Duration < 0 || (c.Interval.Duration > 0 && c.Interval.Seconds() < 1) {
 		v.add("interval", "%s is too short; use 1s or more", c.Interval.Duration)
 	}
-	if len(c.Environments) == 0 {
-		v.add("environments", "at least one environment is required")
+	if len(c.Environments) == 0 && c.Applications == nil {
+		v.add("environments", "at least one environment is required (or applications:, for environments from Argo CD Applications)")
 	}
 	names := map[string]string{}
 	for i, e := range c.Environments {
@@ -104,7 +105,7 @@ func (v *validator) git(f string, g Git, top bool) {
 			v.add(f+".branch", "%q is not a valid branch name", g.Branch)
 		}
 	}
-	if top || g.Author != (Author{}) {
+	if top || f == "git" || g.Author != (Author{}) {
 		if strings.ContainsAny(g.Author.Name, "<>\n") || g.Author.Name == "" {
 			v.add(f+".author.name", "must not be empty nor contain <, > or a newline")
 		}
@@ -623,4 +624,43 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// dnsLabelRE is a Kubernetes namespace name (RFC 1123 label).
+var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// dnsSubdomainRE is a Kubernetes object name (RFC 1123 subdomain).
+var dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// kubernetes validates applications and leaderElection. The selector's
+// syntax is Kubernetes' own: `tagwatch check` checks it (internal/kube).
+func (v *validator) kubernetes() {
+	if a := v.c.Applications; a != nil {
+		seen := map[string]int{}
+		for i, ns := range a.Namespaces {
+			f := fmt.Sprintf("applications.namespaces[%d]", i)
+			if !dnsLabelRE.MatchString(ns) {
+				v.add(f, "%q is not a namespace name", ns)
+			} else if j, dup := seen[ns]; dup {
+				v.add(f, "%s is already listed (applications.namespaces[%d])", ns, j)
+			}
+			seen[ns] = i
+		}
+		if !dnsLabelRE.MatchString(a.ArgoCDNamespace) {
+			v.add("applications.argocdNamespace", "%q is not a namespace name", a.ArgoCDNamespace)
+		}
+	}
+	l := v.c.LeaderElection
+	if l == nil {
+		return
+	}
+	if v.c.Applications == nil {
+		v.add("leaderElection", "is for Kubernetes mode (applications:); one process without it is the one writer")
+	}
+	if l.Namespace != "" && !dnsLabelRE.MatchString(l.Namespace) {
+		v.add("leaderElection.namespace", "%q is not a namespace name", l.Namespace)
+	}
+	if len(l.Name) > 253 || !dnsSubdomainRE.MatchString(l.Name) {
+		v.add("leaderElection.name", "%q is not a Lease name (lower-case letters, digits, '-' and '.')", l.Name)
+	}
 }

@@ -186,6 +186,14 @@ func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 		user = "git"
 	}
 	khFile := a.KnownHostsFile
+	if len(a.KnownHosts) > 0 {
+		f, cleanup, err := knownHostsFile(a.KnownHosts)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup() // the database is read at once, below
+		khFile = f
+	}
 	if khFile == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -207,6 +215,14 @@ func (ep endpoint) sshAuth(a Auth) (transport.AuthMethod, error) {
 	helper := gitssh.HostKeyCallbackHelper{
 		HostKeyCallback:   db.HostKeyCallback(),
 		HostKeyAlgorithms: db.HostKeyAlgorithms(addr),
+	}
+	if len(a.SSHKey) > 0 {
+		keys, err := gitssh.NewPublicKeys(user, a.SSHKey, a.SSHKeyPassphrase)
+		if err != nil {
+			return nil, fmt.Errorf("ssh key: %w", scrub(err, a.SSHKeyPassphrase))
+		}
+		keys.HostKeyCallbackHelper = helper
+		return keys, nil
 	}
 	if a.SSHKeyFile == "" {
 		if os.Getenv("SSH_AUTH_SOCK") == "" {
@@ -370,3 +386,22 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// knownHostsFile writes known_hosts content (public host keys, no secret)
+// to a temporary file for the known_hosts reader, which reads files only.
+func knownHostsFile(data []byte) (string, func(), error) {
+	f, err := os.CreateTemp("", "tagwatch-known-hosts-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("known hosts: %w", err)
+	}
+	cleanup := func() { _ = os.Remove(f.Name()) }
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("known hosts: %w", err)
+	}
+	return f.Name(), cleanup, nil
+}

@@ -27,6 +27,12 @@ type Auth struct {
 	SSHKeyFile       string
 	SSHKeyPassphrase string
 	KnownHostsFile   string // ssh host keys are always verified; default ~/.ssh/known_hosts
+	// SSHKey is a PEM private key held in memory (a Kubernetes Secret's
+	// sshPrivateKey), used instead of SSHKeyFile; KnownHosts is
+	// known_hosts content (Argo CD's ssh_known_hosts), used instead of
+	// KnownHostsFile.
+	SSHKey     []byte
+	KnownHosts []byte
 }
 
 // Option configures Open.

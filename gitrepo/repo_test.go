@@ -316,6 +316,30 @@ func TestSSH(t *testing.T) {
 			t.Fatalf("push over ssh did not land: %+v", res)
 		}
 	})
+	t.Run("key and known hosts in memory", func(t *testing.T) {
+		key, err := os.ReadFile(srv.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kh, err := os.ReadFile(srv.KnownHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := openTest(t, srv.URL(bare), WithAuth(Auth{SSHKey: key, KnownHosts: kh}))
+		res := publish(t, r, setFile("a.txt", "in memory\n"))
+		if !res.Pushed || testgit.Show(t, bare, "main", "a.txt") != "in memory" {
+			t.Fatalf("push with an in-memory key did not land: %+v", res)
+		}
+		other := testgit.StartSSH(t)
+		okh, err := os.ReadFile(other.KnownHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(context.Background(), srv.URL(bare), WithCacheDir(t.TempDir()), WithAuth(Auth{SSHKey: key, KnownHosts: okh}))
+		if err == nil || !strings.Contains(err.Error(), "host key") {
+			t.Errorf("Open with other in-memory known hosts: %v, want a host key error", err)
+		}
+	})
 	t.Run("unknown host key", func(t *testing.T) {
 		other := testgit.StartSSH(t) // another host key
 		_, err := Open(context.Background(), srv.URL(bare), WithCacheDir(t.TempDir()),

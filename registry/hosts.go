@@ -162,19 +162,24 @@ func registryHost(h Host) string {
 // (ping, then a token when the registry asks for one) done once and shared
 // by the tag-list walk (client) and ggcr's puller (manifests, blobs).
 type conn struct {
-	mu     sync.Mutex
-	client *http.Client
-	puller *remote.Puller
+	mu      sync.Mutex
+	client  *http.Client
+	puller  *remote.Puller
+	credKey string // the CredentialFunc's key it is made with; never changes
 }
 
 // conn returns the connection to t's repository, making it on first use.
 // A failed handshake is not kept: the next call tries again.
 func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
 	key := t.repo.Name()
+	own, credKey, err := c.repoCredentials(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	c.connsMu.Lock()
 	cn, ok := c.conns[key]
-	if !ok {
-		cn = &conn{}
+	if !ok || cn.credKey != credKey {
+		cn = &conn{credKey: credKey}
 		c.conns[key] = cn
 	}
 	c.connsMu.Unlock()
@@ -184,6 +189,9 @@ func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
 		return cn, nil
 	}
 	auth := t.r.auth
+	if credKey != "" {
+		auth = own
+	}
 	if auth == nil {
 		a, err := authn.Resolve(ctx, c.o.keychain, t.repo)
 		if err != nil {

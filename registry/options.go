@@ -40,6 +40,7 @@ type options struct {
 	cacheDir      string
 	base          http.RoundTripper // nil: a tuned *http.Transport per host
 	keychain      authn.Keychain
+	credentials   CredentialFunc // nil: Host credentials and the keychain only
 	userAgent     string
 	pageSize      int
 	pageSizeSet   bool // WithPageSize: ask every host for pages

@@ -24,7 +24,7 @@
 // verified is refused and nothing is written. A write whose value is already
 // there changes no file, so Write is safe to repeat.
 //
-// Three kinds of Target are written:
+// Four kinds of Target are written:
 //
 //   - Kustomize: the images entry named Target.Name in the kustomization of
 //     Target.Path (kustomization.yaml, kustomization.yml or Kustomization).
@@ -38,6 +38,11 @@
 //   - Marker: every scalar in the YAML files under Target.Path whose line
 //     comment is {"$tagwatch": "<alias>"} (the whole reference) or
 //     "<alias>:tag", "<alias>:name", "<alias>:digest" (one part).
+//   - ArgoSource: Argo CD's parameter override file (.argocd-source-<app>.yaml),
+//     as Argo CD Image Updater writes it: the kustomize.images entry
+//     "[name=]newName:tag[@digest]" of Target.Name, or Helm parameters
+//     (helm.parameters[].name/value). The file, the entry and the parameters
+//     are created when missing, in Argo CD's format.
 //
 // Refusals name the file and line and wrap a sentinel (ErrMalformedYAML,
 // ErrNotFound, ErrOutsideRepo, ErrInvalidValue, ErrInvalidTarget): a file

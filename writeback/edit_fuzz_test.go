@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 func FuzzParseFieldPath(f *testing.F) {
@@ -213,4 +215,115 @@ func goneLines(a, b string) []string {
 		gone = append(gone, k)
 	}
 	return gone
+}
+
+// FuzzWriteArgoSource edits arbitrary parameter override file bytes in
+// memory, kustomize images and Helm parameters alike. It must not panic;
+// on success the result parses and reads back the value, a second edit
+// changes nothing, and every line of the original that is gone held what
+// was written (or gained text at one place).
+func FuzzWriteArgoSource(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/argosource-*/original/*/.argocd-source-app.yaml")
+	more, _ := filepath.Glob("testdata/argosource-*/original/*/*/.argocd-source-app.yaml")
+	for _, s := range append(seeds, more...) {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data, uint8(0))
+			f.Add(data, uint8(1))
+		}
+	}
+	f.Add([]byte(""), uint8(2))
+	f.Add([]byte("helm: {parameters: [{name: image.tag}]}\n"), uint8(1))
+	const d = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	targets := []Target{
+		{Kind: ArgoSource, Path: ".argocd-source-app.yaml", Name: "team/app"},
+		{Kind: ArgoSource, Path: ".argocd-source-app.yaml", RepositoryField: "image.name", TagField: "image.tag"},
+		{Kind: ArgoSource, Path: ".argocd-source-app.yaml", ImageField: "image.spec"},
+	}
+	images := []Image{{Name: "registry.example.com/team/app", Tag: "1.20"}, {Name: "registry.example.com/team/app", Tag: "true", Digest: d}}
+	edit := func(data []byte, t Target, img Image) ([]byte, error) {
+		af, err := parseYAMLFile(".argocd-source-app.yaml", data)
+		if err != nil {
+			return nil, err
+		}
+		a, err := parseArgoSource(af, t)
+		if err != nil {
+			return nil, err
+		}
+		if argoHelm(t) {
+			_, err = a.setParams(t, img)
+		} else {
+			_, err = a.setImage(t, img)
+		}
+		if err != nil {
+			return nil, err
+		}
+		files, err := finishEdit(af, func(nf *yamlFile) error {
+			na, err := parseArgoSource(nf, t)
+			if err != nil {
+				return err
+			}
+			_, err = na.image(t)
+			return err
+		})
+		if err != nil || len(files) == 0 {
+			return nil, err
+		}
+		return files[0].out, nil
+	}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		target := targets[int(which)%len(targets)]
+		img := images[int(which/3)%len(images)]
+		var before []string // the values of the parameters or entry, which the edit replaces
+		if af, err := parseYAMLFile(".argocd-source-app.yaml", data); err == nil {
+			if a, err := parseArgoSource(af, target); err == nil && a.list != nil {
+				for _, e := range a.list.Content {
+					if _, v := mapField(e, "value"); v != nil {
+						before = append(before, strings.Fields(v.Value)...)
+					}
+					if e.Kind == yaml.ScalarNode {
+						before = append(before, strings.Fields(e.Value)...)
+					}
+				}
+			}
+		}
+		out, err := edit(data, target, img)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedYAML) && !errors.Is(err, ErrInvalidValue) && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if out == nil {
+			out = data
+		}
+		nf, err := parseYAMLFile(".argocd-source-app.yaml", out)
+		if err != nil {
+			t.Fatalf("result does not parse: %v\n%s", err, out)
+		}
+		na, err := parseArgoSource(nf, target)
+		if err != nil {
+			t.Fatalf("result does not parse as an override file: %v\n%s", err, out)
+		}
+		got, err := na.image(target)
+		if err != nil || got.Tag != img.Tag || got.Digest != img.Digest {
+			t.Fatalf("read back %+v, %v; wrote %+v\n%s", got, err, img, out)
+		}
+		if again, err := edit(out, target, img); err != nil || again != nil {
+			t.Fatalf("second edit = %q, %v", again, err)
+		}
+		allowed := append([]string{"kustomize", "images", "helm", "parameters", "name", "value", "forcestring"}, before...)
+		outLines := strings.Split(string(out), "\n")
+		for _, l := range goneLines(string(data), string(out)) {
+			ok := false
+			for _, nl := range outLines {
+				ok = ok || insertedInto(l, strings.TrimRight(nl, "\r"))
+			}
+			for _, a := range allowed {
+				ok = ok || strings.Contains(l, a)
+			}
+			if !ok {
+				t.Fatalf("line %q changed although it holds nothing written\n--- before\n%s\n--- after\n%s", l, data, out)
+			}
+		}
+	})
 }

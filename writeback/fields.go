@@ -52,6 +52,8 @@ func Fields(root string, t Target) ([]Field, error) {
 			out = append(out, Field{File: p.rel, Path: formatFieldPath(steps)})
 		}
 		return out, nil
+	case ArgoSource:
+		return argoSourceFields(root, t)
 	default:
 		files, err := markerFiles(root, t)
 		if err != nil {

@@ -15,16 +15,21 @@ const (
 	Kustomize Kind = "kustomize" // images: of the kustomization in Path
 	Helm      Kind = "helm"      // dotted fields of the values file Path
 	Marker    Kind = "marker"    // scalars marked # {"$tagwatch": "<Name>[:tag|:name|:digest]"} in YAML files under Path
+	// ArgoSource is Argo CD's parameter override file Path
+	// (.argocd-source-<app>.yaml): the kustomize.images entry of Name, or
+	// the helm.parameters ImageField, or RepositoryField and TagField.
+	ArgoSource Kind = "argocd-source"
 )
 
 // Target names one place an image is written. Paths are slash-separated and
 // relative to the repository root; they must stay inside it.
 type Target struct {
 	Kind Kind
-	Path string // Kustomize, Marker: a directory; Helm: a file
-	Name string // Kustomize: images[].name; Marker: the alias
+	Path string // Kustomize, Marker: a directory; Helm, ArgoSource: a file
+	Name string // Kustomize: images[].name; Marker: the alias; ArgoSource: the kustomize image name ("" for Helm parameters)
 
-	// Helm only: dotted paths ("image.tag", "containers[0].image").
+	// Helm: dotted paths ("image.tag", "containers[0].image");
+	// ArgoSource: Helm parameter names (no DigestField).
 	// ImageField holds a whole reference "name:tag[@digest]"; otherwise
 	// RepositoryField (optional), TagField and DigestField (optional).
 	// With a digest to write and no DigestField, the tag field gets "tag@sha256:…".
@@ -107,8 +112,37 @@ func (t Target) Validate() error {
 				return err
 			}
 		}
+	case ArgoSource:
+		return t.validateArgoSource()
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalidTarget, t.Kind)
+	}
+	return nil
+}
+
+// validateArgoSource checks an ArgoSource target: a file, and either a
+// kustomize image name or Helm parameters (ImageField alone, or TagField
+// with an optional RepositoryField).
+func (t Target) validateArgoSource() error {
+	helm := t.ImageField != "" || t.RepositoryField != "" || t.TagField != ""
+	switch {
+	case t.Path == "":
+		return fmt.Errorf("%w: parameter override target without a file", ErrInvalidTarget)
+	case t.DigestField != "":
+		return fmt.Errorf("%w: a parameter override file has no digest parameter (the tag parameter holds tag@digest)", ErrInvalidTarget)
+	case t.Name != "" && helm:
+		return fmt.Errorf("%w: parameter override target with a kustomize image name and Helm parameters", ErrInvalidTarget)
+	case t.Name == "" && !helm:
+		return fmt.Errorf("%w: parameter override target without a kustomize image name or Helm parameters", ErrInvalidTarget)
+	case t.ImageField != "" && (t.TagField != "" || t.RepositoryField != ""):
+		return fmt.Errorf("%w: parameter override target with an image parameter and tag/repository parameters", ErrInvalidTarget)
+	case helm && t.ImageField == "" && t.TagField == "":
+		return fmt.Errorf("%w: parameter override target without an image or tag parameter", ErrInvalidTarget)
+	}
+	for _, p := range []string{t.Name, t.ImageField, t.RepositoryField, t.TagField} {
+		if strings.ContainsAny(p, "\n\r") {
+			return fmt.Errorf("%w: %q contains a line break", ErrInvalidTarget, p)
+		}
 	}
 	return nil
 }
@@ -128,6 +162,8 @@ func Read(root string, t Target) (Image, error) {
 		return readKustomize(root, t)
 	case Helm:
 		return readHelm(root, t)
+	case ArgoSource:
+		return readArgoSource(root, t)
 	default:
 		return readMarkers(root, t)
 	}
@@ -182,6 +218,8 @@ func WriteChanges(root string, t Target, img Image) ([]FileChange, error) {
 		files, err = editKustomize(root, t, img)
 	case Helm:
 		files, err = editHelm(root, t, img)
+	case ArgoSource:
+		files, err = editArgoSource(root, t, img)
 	default:
 		files, err = editMarkers(root, t, img)
 	}

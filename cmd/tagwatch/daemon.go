@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,6 +34,8 @@ type supervisor struct {
 	m        *metrics.Metrics
 	health   *server.Health
 	opts     []reconcile.Option // every loop's, the interval aside
+	kube     *kubeMode          // Kubernetes mode; nil without
+	stopLead context.CancelFunc // ends a wait for the Lease (a stop)
 
 	mu       sync.Mutex
 	cur      *generation // the loop running
@@ -52,11 +55,19 @@ type generation struct {
 // build makes the loop and webhook handler of set, with a registry client
 // of its own (the hosts may have changed).
 func (s *supervisor) build(set *plan.Set) (*generation, error) {
-	client, err := newClient(set, s.cacheDir, registryObserver{m: s.m, log: s.log})
+	client, err := newClient(set, s.cacheDir, registryObserver{m: s.m, log: s.log}, s.kube.registryOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("registries: %w", err)
 	}
-	loop, err := reconcile.New(client, reconcile.Static(set.Plans), append(s.opts, reconcile.WithInterval(set.Interval))...)
+	var targets reconcile.Targets = reconcile.Static(set.Plans)
+	if s.kube != nil {
+		if k := set.Kubernetes; k != nil {
+			s.kube.src.SetGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile)
+		}
+		s.kube.src.SetBase(set.Plans)
+		targets = s.kube.src
+	}
+	loop, err := reconcile.New(client, targets, append(s.opts, reconcile.WithInterval(set.Interval))...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +130,26 @@ func (s *supervisor) run(ctx context.Context, handler http.Handler) error {
 	runCtx, stop := onSignals(ctx, s.stop, s.f.grace, s.log)
 	defer stop()
 	go s.watchConfig(runCtx)
+	if s.kube != nil {
+		// An Application added or changed: a cycle of its images.
+		s.kube.src.OnChange(func(repos ...string) { s.current().loop.Trigger(repos...) })
+	}
+	if s.kube != nil && s.kube.elector != nil {
+		defer s.kube.elector.Release() // a replica that stops gives the Lease up
+	}
 	s.log.WithField("interval", s.cur.set.Interval.String()).Info("watching")
 	for {
 		loop := s.current().loop
-		err := loop.Run(runCtx)
+		loopCtx, err := s.lead(runCtx)
+		if err != nil {
+			s.log.Info("stopped")
+			return nil
+		}
+		err = loop.Run(loopCtx)
+		if err != nil && loopCtx.Err() != nil && runCtx.Err() == nil {
+			s.log.Warn("the Lease is lost: stopped before the next push; campaigning again")
+			continue
+		}
 		s.mu.Lock()
 		next, stopping := s.next, s.stopping
 		if next != nil && !stopping && err == nil {
@@ -154,12 +181,35 @@ func environments(set *plan.Set) int {
 	return n
 }
 
-// stop drains the running loop for good (the first SIGINT/SIGTERM).
+// lead returns the context the loop runs in: runCtx, or with leader
+// election the writer's context, once this replica holds the Lease (which
+// ends when it is lost). It fails when a stop comes first.
+func (s *supervisor) lead(runCtx context.Context) (context.Context, error) {
+	if s.kube == nil || s.kube.elector == nil {
+		return runCtx, nil
+	}
+	ctx, cancel := context.WithCancel(runCtx)
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		cancel()
+		return nil, context.Canceled
+	}
+	s.stopLead = cancel
+	s.mu.Unlock()
+	return s.kube.elector.Lead(ctx)
+}
+
+// stop drains the running loop for good (the first SIGINT/SIGTERM), or
+// ends the wait for the Lease.
 func (s *supervisor) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopping = true
 	s.cur.loop.Drain()
+	if s.stopLead != nil && (s.kube.elector == nil || !s.kube.leader.v.Load()) {
+		s.stopLead()
+	}
 }
 
 // reload loads the config again and, when it is good, has the running loop
@@ -179,6 +229,9 @@ func (s *supervisor) reload(ctx context.Context, why string) {
 		}
 		log.Warn("the previous config keeps running")
 		return
+	}
+	if restart := kubeRestart(s.current().set.Kubernetes, set.Kubernetes); restart != "" {
+		log.Warn(restart + " apply at the next restart; the rest of the config applies now")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,4 +310,20 @@ func onSignals(ctx context.Context, drain func(), grace time.Duration, log *logr
 		cancel()
 	}()
 	return runCtx, func() { signal.Stop(sigs); cancel() }
+}
+
+// kubeRestart names what of Kubernetes mode a reload cannot change (the
+// Applications watched, the election), or "".
+func kubeRestart(old, cur *plan.Kubernetes) string {
+	switch {
+	case old == nil && cur == nil:
+		return ""
+	case old == nil || cur == nil:
+		return "applications: (Kubernetes mode on or off)"
+	case !slices.Equal(old.Namespaces, cur.Namespaces) || old.Selector != cur.Selector || old.ArgoCDNamespace != cur.ArgoCDNamespace:
+		return "applications: (namespaces, selector, argocdNamespace)"
+	case old.LeaderElection != cur.LeaderElection || old.LeaseNamespace != cur.LeaseNamespace || old.LeaseName != cur.LeaseName:
+		return "leaderElection:"
+	}
+	return ""
 }

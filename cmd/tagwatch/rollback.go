@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
 	"github.com/tagwatch/tagwatch/registry"
@@ -19,13 +20,14 @@ func init() { commands = append(commands, newRollbackCmd) }
 
 type rollbackFlags struct {
 	config, env, to, output, cacheDir string
+	application, kubeconfig           string
 	clear, dryRun                     bool
 }
 
 func newRollbackCmd(g *globals) *cobra.Command {
 	f := &rollbackFlags{}
 	cmd := &cobra.Command{
-		Use:   "rollback --config FILE --env ENV IMAGE [--to TAG] [--clear] [--dry-run]",
+		Use:   "rollback --config FILE (--env ENV | --application NS/NAME) IMAGE [--to TAG] [--clear] [--dry-run]",
 		Short: "Roll an image of an environment back, and keep tagwatch from taking it again",
 		Long: `rollback makes one commit moving IMAGE in ENV back to the value it held before
 tagwatch's last change of it (read from the audit trailers), or to --to, and
@@ -38,7 +40,10 @@ A rollback by hand (a commit that moves the value down, or git revert of
 tagwatch's commit) counts the same; rollback only makes it explicit.
 
 --clear lifts the rollbacks of IMAGE in ENV: one commit, changing no file,
-with a Tagwatch-Rollback-Cleared trailer per digest.`,
+with a Tagwatch-Rollback-Cleared trailer per digest.
+
+In Kubernetes mode, --application NS/NAME names the environment by its Argo
+CD Application (--kubeconfig: the cluster).`,
 		Example: `  # production back to what it ran before tagwatch's last change
   tagwatch rollback --config tagwatch.yaml --env production registry.example.com/team/app
 
@@ -46,7 +51,10 @@ with a Tagwatch-Rollback-Cleared trailer per digest.`,
   tagwatch rollback --config tagwatch.yaml --env production app --to 1.3.2 --dry-run
 
   # the fix is out under another digest anyway; or lift the rollback by hand
-  tagwatch rollback --config tagwatch.yaml --env production app --clear`,
+  tagwatch rollback --config tagwatch.yaml --env production app --clear
+
+  # Kubernetes mode: the environment of an Argo CD Application
+  tagwatch rollback --config tagwatch.yaml --application argocd/production app`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("rollback: want one IMAGE, got %d argument(s)", len(args))
@@ -58,6 +66,8 @@ with a Tagwatch-Rollback-Cleared trailer per digest.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "config file (tagwatch.yaml)")
 	fl.StringVar(&f.env, "env", "", "the environment to roll back")
+	fl.StringVar(&f.application, "application", "", "Kubernetes mode: the Argo CD Application (NAMESPACE/NAME) whose environment to roll back, instead of --env")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "with --application: the kubeconfig of the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
 	fl.StringVar(&f.to, "to", "", "the tag to go back to (default: the value before tagwatch's last change)")
 	fl.BoolVar(&f.clear, "clear", false, "lift the rollbacks of IMAGE in ENV instead")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "say what would be committed, and commit nothing")
@@ -69,32 +79,56 @@ with a Tagwatch-Rollback-Cleared trailer per digest.`,
 
 func runRollback(cmd *cobra.Command, g *globals, f *rollbackFlags, image string) error {
 	switch {
-	case f.config == "":
+	case f.config == "" && f.application == "":
 		return usagef("--config is required")
-	case f.env == "":
-		return usagef("--env is required")
+	case f.env == "" && f.application == "":
+		return usagef("--env (or --application) is required")
+	case f.env != "" && f.application != "":
+		return usagef("--env and --application: give one")
 	case f.clear && f.to != "":
 		return usagef("--clear and --to: give one")
 	case f.output != "text" && f.output != "json":
 		return usagef("-o: %q is not one of text, json", f.output)
 	}
-	cfg, err := config.Load(f.config)
-	if err != nil {
-		return usagef("%w", err)
-	}
-	set, err := plan.FromConfig(cfg)
-	if err != nil {
-		return usagef("%w", err)
+	var set *plan.Set
+	var targets reconcile.Targets
+	var extra []registry.Option
+	if f.application != "" {
+		ns, _, err := splitApplication(f.application)
+		if err != nil {
+			return err
+		}
+		if set, err = kubeSet(cmd.Context(), f.config); err != nil {
+			return err
+		}
+		km, err := startKube(cmd.Context(), set, f.kubeconfig, logrus.NewEntry(g.log), kube.EventsOff, ns)
+		if err != nil {
+			return err
+		}
+		defer km.src.Stop()
+		if f.env, err = km.applicationEnv(f.application); err != nil {
+			return err
+		}
+		targets, extra = km.src, km.registryOptions()
+	} else {
+		cfg, err := config.Load(f.config)
+		if err != nil {
+			return usagef("%w", err)
+		}
+		if set, err = plan.FromConfig(cfg); err != nil {
+			return usagef("%w", err)
+		}
+		targets = reconcile.Static(set.Plans)
 	}
 	dir, err := cacheDir(f.cacheDir)
 	if err != nil {
 		return err
 	}
-	client, err := registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(dir, "registry")))
+	client, err := newClient(set, dir, registryObserver{log: logrus.NewEntry(g.log)}, extra...)
 	if err != nil {
 		return usagef("%s: registries: %w", f.config, err)
 	}
-	loop, err := reconcile.New(client, reconcile.Static(set.Plans), reconcile.WithLogger(logrus.NewEntry(g.log)),
+	loop, err := reconcile.New(client, targets, reconcile.WithLogger(logrus.NewEntry(g.log)),
 		reconcile.WithCacheDir(filepath.Join(dir, "git")))
 	if err != nil {
 		return err

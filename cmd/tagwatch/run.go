@@ -15,6 +15,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/metrics"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/reconcile"
@@ -36,12 +37,15 @@ type runFlags struct {
 	timeout  time.Duration
 	poll     time.Duration // how often the daemon checks the config file for changes
 	history  int
+	// kubeconfig is the cluster of Kubernetes mode (default: in-cluster,
+	// $KUBECONFIG, ~/.kube/config).
+	kubeconfig string
 }
 
 func newRunCmd(g *globals) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "run --config FILE [--once] [--dry-run] [-o text|json] [--listen ADDR]",
+		Use:   "run --config FILE [--once] [--dry-run] [-o text|json] [--listen ADDR] [--kubeconfig FILE]",
 		Short: "Watch registries and keep the environments in Git up to date",
 		Long: `run polls the registries every interval of the config, picks the best tag for
 every image of every environment, rewrites the environments' files and pushes
@@ -52,7 +56,13 @@ signal abandons it; a push is never left half-written). It reloads the config
 on SIGHUP and when the file changes (a mounted ConfigMap too), between two
 cycles; a config that does not load is reported and the running one kept. With --once it runs
 one cycle and exits: 0 when everything went through, 1 when a target failed,
-2 for a usage or configuration error.`,
+2 for a usage or configuration error.
+
+With applications: in the config (Kubernetes mode), Argo CD Applications
+annotated with update policies are environments too; the cluster is the
+one of --kubeconfig, else the Pod's own (in-cluster), else $KUBECONFIG,
+else ~/.kube/config. The daemon then elects one writer on a Lease (unless
+leaderElection: {enabled: false}); --once runs one cycle without electing.`,
 		Example: `  # check a config and see what would change, without writing anything
   tagwatch run --config tagwatch.yaml --once --dry-run
 
@@ -81,6 +91,7 @@ one cycle and exits: 0 when everything went through, 1 when a target failed,
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
 	fl.DurationVar(&f.poll, "config-poll", 5*time.Second, "how often the daemon checks the config file for changes to reload; 0: on SIGHUP only")
 	fl.IntVar(&f.history, "history-limit", gitrepo.DefaultMaxHistory, "commits of a repository read (and fetched into the shallow working copy) for promotion gates and rollbacks")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "Kubernetes mode: the kubeconfig of the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -113,6 +124,28 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return err
 	}
 	log := logrus.NewEntry(g.log)
+	var km *kubeMode
+	if set.Kubernetes != nil {
+		events := kube.EventsAggregated
+		switch {
+		case f.dryRun:
+			events = kube.EventsOff // a dry run changes nothing, in Git or in the cluster
+		case f.once:
+			events = kube.EventsAtOnce // the process ends with the cycle
+		}
+		if km, err = startKube(cmd.Context(), set, f.kubeconfig, log, events); err != nil {
+			return err
+		}
+		defer km.src.Stop()
+	}
+	m := metrics.New()
+	health := server.NewHealth(3 * set.Interval)
+	if km != nil && set.Kubernetes.LeaderElection && !f.once {
+		if err := km.elect(set, f.kubeconfig, m, health, log); err != nil {
+			return err
+		}
+		log = log.WithField("leader", km.leader)
+	}
 	out := cmd.OutOrStdout()
 	text := reconcile.TextOptions{DryRun: f.dryRun, Diff: f.diff}
 	opts := []reconcile.Option{
@@ -122,12 +155,17 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		reconcile.WithDryRun(f.dryRun),
 		reconcile.WithHistoryLimit(f.history),
 	}
+	var targets reconcile.Targets = reconcile.Static(set.Plans)
+	if km != nil {
+		targets = km.src
+		opts = append(opts, reconcile.WithObserver(km.src))
+	}
 	if f.once {
-		client, err := newClient(set, cacheDir, registryObserver{log: log})
+		client, err := newClient(set, cacheDir, registryObserver{log: log}, km.registryOptions()...)
 		if err != nil {
 			return usagef("%s: registries: %w", f.config, err)
 		}
-		loop, err := reconcile.New(client, reconcile.Static(set.Plans), append(opts, reconcile.WithInterval(set.Interval))...)
+		loop, err := reconcile.New(client, targets, append(opts, reconcile.WithInterval(set.Interval))...)
 		if err != nil {
 			return err
 		}
@@ -148,9 +186,10 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		}
 		return nil
 	}
-	m := metrics.New()
-	m.SetLeader(true) // one process, one writer: leader election is for Kubernetes mode
-	sup := &supervisor{f: f, log: log, cacheDir: cacheDir, m: m, health: server.NewHealth(3 * set.Interval)}
+	if km == nil || km.elector == nil {
+		m.SetLeader(true) // one process, one writer: leader election is for Kubernetes mode
+	}
+	sup := &supervisor{f: f, log: log, cacheDir: cacheDir, m: m, health: health, kube: km}
 	sup.opts = append(opts,
 		reconcile.WithObserver(healthObserver{sup.health}),
 		reconcile.WithObserver(m),
@@ -188,9 +227,11 @@ func loadSet(ctx context.Context, path string) (*plan.Set, error) {
 }
 
 // newClient is the registry client of a set: its hosts, the metadata
-// cache under cacheDir, its traffic told to ob.
-func newClient(set *plan.Set, cacheDir string, ob registry.Observer) (*registry.Client, error) {
-	return registry.New(registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")), registry.WithObserver(ob))
+// cache under cacheDir, its traffic told to ob, and extra options
+// (Kubernetes mode's pull secrets).
+func newClient(set *plan.Set, cacheDir string, ob registry.Observer, extra ...registry.Option) (*registry.Client, error) {
+	opts := []registry.Option{registry.WithHosts(set.Hosts...), registry.WithCacheDir(filepath.Join(cacheDir, "registry")), registry.WithObserver(ob)}
+	return registry.New(append(opts, extra...)...)
 }
 
 // registryObserver counts the registry's requests and cache hits (when m

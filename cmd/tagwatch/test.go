@@ -44,6 +44,9 @@ type testOptions struct {
 	Env        string // --env: the policy of IMAGE in this environment of the config
 	Insecure   bool   // --insecure: plain HTTP to the registry
 	Output     string // "text" or "json"
+	// Application (NS/NAME): every image of that Argo CD Application, its
+	// policy read from its annotations; Kubeconfig the cluster.
+	Application, Kubeconfig string
 
 	current string // raw --current
 	// changed reports whether a flag was given on the command line: with
@@ -79,17 +82,32 @@ lines and # comments are ignored; "-" reads stdin), for the strategies that need
 names (semver, alphabetical, numerical). Without it, it asks the registry.
 
 With --config and --env it uses the policy the config gives IMAGE in that
-environment; policy flags given as well override its fields.`,
+environment; policy flags given as well override its fields.
+
+With --application NS/NAME (and no IMAGE) it reads that Argo CD Application
+and shows, for each of its images, the policy its annotations give, the tag
+picked and why, and the file a cycle would write (a dry run: nothing is
+written). --config, when given, supplies registries and git defaults.`,
 		Example: `  tagwatch test registry.example.com/team/app --constraint '^1' --tags-file tags.txt
   tagwatch test registry.example.com/team/app --config tagwatch.yaml --env production --current 1.3.0
-  tagwatch test ghcr.io/org/app --strategy numerical --allow-tags '^main-(?P<ts>\d+)-' --extract '$ts' --tags-file tags.txt -o json`,
+  tagwatch test ghcr.io/org/app --strategy numerical --allow-tags '^main-(?P<ts>\d+)-' --extract '$ts' --tags-file tags.txt -o json
+  tagwatch test --application argocd/staging --kubeconfig ~/.kube/config`,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
+			switch {
+			case o.Application != "" && len(args) > 0:
+				return usagef("test --application takes no IMAGE: it tests every image of the Application")
+			case o.Application == "" && len(args) != 1:
 				return usagef("test takes exactly one IMAGE, got %d arguments", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Application != "" {
+				if o.Output != "text" && o.Output != "json" {
+					return usagef("-o: %q is not one of text, json", o.Output)
+				}
+				return runTestApplication(cmd.Context(), g, o, cmd.OutOrStdout())
+			}
 			o.Image = args[0]
 			o.changed = cmd.Flags().Changed
 			return runTest(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout())
@@ -110,6 +128,8 @@ environment; policy flags given as well override its fields.`,
 	f.StringVar(&o.Env, "env", "", "with --config: use the policy the config gives IMAGE in this environment")
 	f.BoolVar(&o.Insecure, "insecure", false, "talk plain HTTP to the registry")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
+	f.StringVar(&o.Application, "application", "", "NAMESPACE/NAME of an Argo CD Application: test each of its images (instead of IMAGE)")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --application: the kubeconfig of the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
 	return cmd
 }
 

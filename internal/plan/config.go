@@ -24,6 +24,25 @@ type Set struct {
 	// InsecureWebhooks serves the others without a secret.
 	Webhooks         map[string]webhook.SecretFunc
 	InsecureWebhooks bool
+	// Kubernetes is set in Kubernetes mode (applications:): Argo CD
+	// Applications add environments to Plans.
+	Kubernetes *Kubernetes
+}
+
+// Kubernetes is what Kubernetes mode takes from the config.
+type Kubernetes struct {
+	Namespaces      []string // where Applications are watched
+	Selector        string   // label selector; "" for all
+	ArgoCDNamespace string   // where Argo CD's repository Secrets are
+	// LeaderElection, when set, elects the one writer on the Lease
+	// LeaseNamespace/LeaseName ("" namespace: the pod's).
+	LeaderElection            bool
+	LeaseNamespace, LeaseName string
+	// Git is the top-level git block: the author of the Applications'
+	// commits and the credentials used when no Secret gives any (for the
+	// host of Git.URL, or every host when it is empty).
+	Git            Repo
+	KnownHostsFile string
 }
 
 // FromConfig turns a loaded (defaulted and validated) config into plans:
@@ -39,6 +58,16 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 			return nil, fmt.Errorf("%w: %s: webhooks[%d].secret: %w", config.ErrInvalid, orEmbedded(cfg.File), i, err)
 		}
 		s.Webhooks[w.Type] = fn
+	}
+	if a := cfg.Applications; a != nil {
+		le := cfg.LeaderElection
+		s.Kubernetes = &Kubernetes{
+			Namespaces: a.Namespaces, Selector: a.Selector, ArgoCDNamespace: a.ArgoCDNamespace,
+			LeaderElection: le.IsEnabled(), Git: RepoFromConfig(cfg.Git), KnownHostsFile: cfg.Git.Auth.KnownHostsFile,
+		}
+		if le != nil {
+			s.Kubernetes.LeaseNamespace, s.Kubernetes.LeaseName = le.Namespace, le.Name
+		}
 	}
 	byKey := map[string]*Plan{}
 	signers := map[config.Signing]gitrepo.Signer{}

@@ -18,6 +18,7 @@ import (
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/policy"
+	"github.com/tagwatch/tagwatch/writeback"
 )
 
 // Plan is one git repository and branch: one cached working copy, one
@@ -148,6 +149,16 @@ type Watch struct {
 	KustomizeName string
 	Helm          *Helm // a values-file target; nil for none
 	WriteDigest   bool  // write the digest beside the tag
+	// Targets, when set, are the only places the watch is written, instead
+	// of the defaults (the kustomization of the environment's folder, Helm,
+	// the markers under the folder): Argo CD Image Updater's
+	// write-back-target names one place. Paths are relative to the
+	// repository root.
+	Targets []writeback.Target
+	// Deployed, when set, is the value the environment runs, used as the
+	// current value when a target holds none yet (a new parameter override
+	// file): Argo CD's status.summary.images. ok is false when unknown.
+	Deployed func() (cur policy.Current, ok bool)
 }
 
 // Helm is a values-file target: dotted paths inside File, which is

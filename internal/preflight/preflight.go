@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tagwatch/tagwatch/config"
+	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/signing"
 	"github.com/tagwatch/tagwatch/registry"
 )
@@ -53,6 +54,11 @@ func Check(cfg *config.Config) config.Errors {
 	}
 	for i, w := range cfg.Webhooks {
 		c.secret(fmt.Sprintf("webhooks[%d].secret", i), w.Secret)
+	}
+	if a := cfg.Applications; a != nil && a.Selector != "" {
+		if err := kube.CheckSelector(a.Selector); err != nil {
+			c.add("applications.selector", "%v", err)
+		}
 	}
 	slices.SortStableFunc(c.errs, func(a, b *config.FieldError) int { return cmp.Compare(a.Line, b.Line) })
 	return c.errs

@@ -207,3 +207,22 @@ environments:
 		t.Errorf("problems in a good config: %v", ps)
 	}
 }
+
+// TestCheckApplicationsSelector: the label selector of Kubernetes mode is
+// checked with Kubernetes' own parser, offline.
+func TestCheckApplicationsSelector(t *testing.T) {
+	for sel, want := range map[string]string{
+		"team=payments,tier in (web, api),!legacy": "",
+		"=payments": `t.yaml:1: applications.selector: selector "=payments": `,
+		"a b":       `t.yaml:1: applications.selector: selector "a b": `,
+		"x in (a":   `t.yaml:1: applications.selector: selector "x in (a": `,
+	} {
+		ps := preflight.Check(parse(t, fmt.Sprintf("applications: {selector: %q}\n", sel)))
+		switch {
+		case want == "" && len(ps) != 0:
+			t.Errorf("%q: problems %v", sel, ps)
+		case want != "" && (len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), want)):
+			t.Errorf("%q: problems %v, want one starting %q", sel, ps, want)
+		}
+	}
+}

@@ -109,9 +109,22 @@ type located struct {
 }
 
 // targets are the places w is written in env: the kustomization (when the
-// environment has one), the Helm values file (when configured) and markers.
-func targets(env *plan.Environment, kfile string, w *plan.Watch) []located {
+// environment has one), the Helm values file (when configured) and markers;
+// or the watch's own Targets alone, when it has some.
+func targets(dir string, env *plan.Environment, kfile string, w *plan.Watch) []located {
 	var ts []located
+	if len(w.Targets) > 0 {
+		for _, t := range w.Targets {
+			file := t.Path
+			if t.Kind == writeback.Kustomize {
+				if file = writeback.KustomizationFile(dir, t.Path); file == "" {
+					file = path.Join(t.Path, writeback.KustomizationFileNames()[0])
+				}
+			}
+			ts = append(ts, located{t: t, file: file})
+		}
+		return ts
+	}
 	if kfile != "" {
 		ts = append(ts, located{t: writeback.Target{Kind: writeback.Kustomize, Path: env.Path, Name: w.Name()}, file: kfile})
 	}
@@ -216,7 +229,7 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	var locs []located
 	var missing *located // the kustomization target, whose entry is missing
 	conflicted := false
-	ts := targets(e.env, kfile, w)
+	ts := targets(dir, e.env, kfile, w)
 	for _, l := range ts {
 		t, cs, ok := e.claimed(dir, l.t)
 		for _, c := range cs {
@@ -230,7 +243,7 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 		l.t = t
 		cur, err := writeback.Read(dir, l.t)
 		if errors.Is(err, writeback.ErrNotFound) && l.t.Kind != writeback.Helm {
-			if l.t.Kind == writeback.Kustomize {
+			if l.t.Kind == writeback.Kustomize || l.t.Kind == writeback.ArgoSource {
 				missing = &l
 			}
 			continue
@@ -251,10 +264,18 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 	if missing == nil {
 		return nil, fmt.Errorf("not found under %s: no kustomization (%s) to add an images entry to, and no YAML file there with a marker # {\"$tagwatch\": %q}", env.Path, strings.Join(writeback.KustomizationFileNames(), ", "), w.Alias)
 	}
-	if err := e.canAdd(dir, kfile, w); err != nil {
-		return nil, err
+	if missing.t.Kind == writeback.Kustomize {
+		if err := e.canAdd(dir, missing.t, missing.file, w); err != nil {
+			return nil, err
+		}
 	}
 	missing.add = true
+	if w.Deployed != nil {
+		// Git holds no value yet: what runs is the value to move from.
+		if cur, ok := w.Deployed(); ok {
+			missing.cur = writeback.Image{Tag: cur.Tag, Digest: cur.Digest}
+		}
+	}
 	return []located{*missing}, nil
 }
 
@@ -262,8 +283,8 @@ func (e *envRun) locate(dir, kfile string, w *plan.Watch) ([]located, error) {
 // one that looks like the same image under another name: the same last
 // path element ("team/app" for registry.example.com/team/app), or a
 // newName of w's image.
-func (e *envRun) canAdd(dir, kfile string, w *plan.Watch) error {
-	entries, err := writeback.KustomizeEntries(dir, e.env.Path)
+func (e *envRun) canAdd(dir string, t writeback.Target, kfile string, w *plan.Watch) error {
+	entries, err := writeback.KustomizeEntries(dir, t.Path)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", kfile, err)
 	}
@@ -281,7 +302,7 @@ func (e *envRun) canAdd(dir, kfile string, w *plan.Watch) error {
 	return fmt.Errorf("no images entry named %q in %s (it has %s), and %q looks like this image under another name: "+
 		"set kustomizeName: %s on the image if that entry is it, or add an entry named %q to %s to have tagwatch write a new one; "+
 		"nothing is written until then, since the entry kustomize applies would stay behind",
-		w.Name(), kfile, strings.Join(seen, ", "), alike[0], alike[0], w.Name(), kfile)
+		t.Name, kfile, strings.Join(seen, ", "), alike[0], alike[0], t.Name, kfile)
 }
 
 // write sets val at every target of locs. It returns the files changed
@@ -291,8 +312,8 @@ func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.
 	from := ""
 	for _, l := range locs {
 		v := val
-		if l.t.Kind == writeback.Kustomize && w.Name() != w.Image {
-			v.Name = w.Image // kustomize's newName
+		if l.t.Kind == writeback.Kustomize && l.t.Name != w.Image || l.t.Kind == writeback.ArgoSource {
+			v.Name = w.Image // kustomize's newName; an override entry names the image
 		}
 		changed, err := writeback.WriteChanges(dir, l.t, v)
 		if len(changed) > 0 && len(changes) == 0 {

@@ -30,7 +30,7 @@ func conflicts(dir string, envs []*plan.Environment) map[writeback.Field][]strin
 	for _, e := range envs {
 		kfile := writeback.KustomizationFile(dir, e.Path)
 		for _, w := range e.Watches {
-			for _, l := range targets(e, kfile, w) {
+			for _, l := range targets(dir, e, kfile, w) {
 				fs, err := writeback.Fields(dir, l.t)
 				if err != nil {
 					continue

@@ -19,6 +19,9 @@ type Health struct {
 	lastOK time.Time
 	last   string // outcome of the latest cycle, for the body
 	now    func() time.Time
+	// standby, when set, says why this replica runs no cycles (another
+	// holds the Lease): it is ready all the same.
+	standby string
 }
 
 // NewHealth reports ready while the latest successful cycle ended less than
@@ -48,10 +51,22 @@ func (h *Health) Cycle(err error) {
 	h.last = "latest cycle completed"
 }
 
+// SetStandby marks a replica that runs no cycles, and why ("" when it
+// runs them again): it reports ready, with the reason, so that a
+// Deployment of several replicas rolls out.
+func (h *Health) SetStandby(why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.standby = why
+}
+
 // Ready reports readiness and a one-line reason.
 func (h *Health) Ready() (bool, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.standby != "" {
+		return true, "standby: " + h.standby
+	}
 	if h.lastOK.IsZero() {
 		return false, h.last
 	}

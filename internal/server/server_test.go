@@ -41,6 +41,9 @@ func TestHealth(t *testing.T) {
 		{"a failed cycle within maxAge", func() { now = now.Add(30 * time.Second); h.Cycle(errors.New("push rejected")) }, 200, "latest cycle failed: push rejected"},
 		{"success too old", func() { now = now.Add(time.Minute) }, 503, "limit 1m0s"},
 		{"recovered", func() { h.Cycle(nil) }, 200, "latest cycle completed"},
+		{"a follower, its success long ago", func() { now = now.Add(time.Hour); h.SetStandby("another replica holds the Lease tagwatch/tagwatch") },
+			200, "standby: another replica holds the Lease tagwatch/tagwatch"},
+		{"leading again", func() { h.SetStandby("") }, 503, "limit 1m0s"},
 	}
 	for _, st := range steps {
 		st.do()

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 )
 
@@ -31,12 +32,18 @@ func (c *Cluster) InstallApplicationCRD(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.installCRD(ctx, t, applicationCRD, ApplicationResource); err != nil {
+	if err := c.ApplyApplicationCRD(ctx); err != nil {
 		t.Fatalf("testkube: %v", err)
 	}
 }
 
-func (c *Cluster) installCRD(ctx context.Context, t testing.TB, manifest []byte, served schema.GroupVersionResource) error {
+// ApplyApplicationCRD is InstallApplicationCRD for programs that are not
+// tests (benchmarks).
+func (c *Cluster) ApplyApplicationCRD(ctx context.Context) error {
+	return c.installCRD(ctx, applicationCRD, ApplicationResource)
+}
+
+func (c *Cluster) installCRD(ctx context.Context, manifest []byte, served schema.GroupVersionResource) error {
 	var crd unstructured.Unstructured
 	js, err := yaml.YAMLToJSON(manifest)
 	if err != nil {
@@ -45,7 +52,10 @@ func (c *Cluster) installCRD(ctx context.Context, t testing.TB, manifest []byte,
 	if err := crd.UnmarshalJSON(js); err != nil {
 		return err
 	}
-	dc := c.Dynamic(t)
+	dc, err := dynamic.NewForConfig(c.AdminConfig())
+	if err != nil {
+		return err
+	}
 	crds := dc.Resource(crdResource)
 	if _, err := crds.Create(ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating CRD %s: %w", crd.GetName(), err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/internal/testkube"
 	"github.com/tagwatch/tagwatch/internal/testreg"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testkube.Main(m) // m.Run, then the shared kube-apiserver stops
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -213,16 +214,24 @@ type daemon struct {
 func (w *world) startDaemon(cfg string, env []string, extra ...string) *daemon {
 	w.t.Helper()
 	args := append([]string{"run", "--config", cfg, "-o", "json", "--cache-dir", filepath.Join(w.dir, "cache"), "--log-format", "json"}, extra...)
+	return startTagwatch(w.t, append([]string{tokenEnv + "=" + w.git.Password}, env...), args...)
+}
+
+// startTagwatch runs the binary with args (and extra environment
+// variables) in the background, its JSON reports read from stdout as they
+// come; the test's end stops it (SIGTERM, then SIGKILL after 30 s).
+func startTagwatch(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(append(os.Environ(), tokenEnv+"="+w.git.Password), env...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, reports: make(chan report, 64), stderr: &lockedBuilder{}}
+	d := &daemon{cmd: cmd, reports: make(chan report, 256), stderr: &lockedBuilder{}}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -235,7 +244,7 @@ func (w *world) startDaemon(cfg string, env []string, extra ...string) *daemon {
 		}
 		close(d.reports)
 	}()
-	w.t.Cleanup(func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
