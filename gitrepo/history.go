@@ -233,3 +233,31 @@ func (r *Repo) ChangedFiles(hash string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Contains reports whether commit is revision or one of its ancestors,
+// in the history at hand (Walk deepens a shallow copy; a commit beyond it
+// is not found). An unknown revision contains nothing.
+func (r *Repo) Contains(revision, commit string) (bool, error) {
+	rev, err := r.repo.CommitObject(plumbing.NewHash(revision))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("commit %s: %w", revision, err)
+	}
+	if rev.Hash.String() == commit {
+		return true, nil
+	}
+	c, err := r.repo.CommitObject(plumbing.NewHash(commit))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	ok, err := c.IsAncestor(rev)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return false, nil // the walk reached the shallow boundary
+	}
+	return ok, err
+}

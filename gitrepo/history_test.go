@@ -129,3 +129,25 @@ func TestPublishEmpty(t *testing.T) {
 		t.Errorf("the empty commit changed files: %s", got)
 	}
 }
+
+func TestContains(t *testing.T) {
+	bare := testgit.NewBareHistory(t, 5, 5)
+	r := openTest(t, "file://"+bare, WithDepth(0))
+	head := testgit.Head(t, bare, "main")
+	first := testgit.Git(t, bare, "rev-list", "--max-parents=0", "main")
+	for _, tc := range []struct {
+		name, revision, commit string
+		want                   bool
+	}{
+		{"itself", head, head, true},
+		{"an ancestor", head, first, true},
+		{"a descendant", first, head, false},
+		{"an unknown revision", "0123456789012345678901234567890123456789", head, false},
+		{"an unknown commit", head, "0123456789012345678901234567890123456789", false},
+	} {
+		got, err := r.Contains(tc.revision, tc.commit)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Contains = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -63,6 +63,7 @@ func (s *supervisor) build(set *plan.Set) (*generation, error) {
 	if s.kube != nil {
 		if k := set.Kubernetes; k != nil {
 			s.kube.src.SetGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile)
+			s.kube.src.SetWriteDefaults(k.Git.Signer, k.Git.Forge, k.Git.URL)
 		}
 		s.kube.src.SetBase(set.Plans)
 		targets = s.kube.src

@@ -40,7 +40,8 @@ func startKube(ctx context.Context, set *plan.Set, kubeconfig string, log *logru
 	}
 	src, err := kube.New(cfg,
 		kube.WithNamespaces(namespaces...), kube.WithSelector(k.Selector), kube.WithArgoCDNamespace(k.ArgoCDNamespace),
-		kube.WithGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile), kube.WithLogger(log), kube.WithEvents(events))
+		kube.WithGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile),
+		kube.WithWriteDefaults(k.Git.Signer, k.Git.Forge, k.Git.URL), kube.WithLogger(log), kube.WithEvents(events))
 	if err != nil {
 		return nil, err
 	}

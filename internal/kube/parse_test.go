@@ -20,11 +20,14 @@ type parsed struct {
 	Set         Set
 	URL, Branch string
 	Env, Path   string
-	Gate        *gate.Gate
-	WriteSecret string
-	PullSecrets map[string]string
-	Ignored     []string
-	Watches     []parsedWatch
+	// Mode, WriteBranch and AutoMerge are the environment's (DESIGN §9).
+	Mode, WriteBranch string
+	AutoMerge         bool
+	Gate              *gate.Gate
+	WriteSecret       string
+	PullSecrets       map[string]string
+	Ignored           []string
+	Watches           []parsedWatch
 }
 
 type parsedWatch struct {
@@ -41,6 +44,7 @@ func summarize(t *Target) *parsed {
 		return nil
 	}
 	p := &parsed{Set: t.Set, URL: t.URL, Branch: t.Branch, Env: t.Env.Name, Path: t.Env.Path, Gate: t.Env.Gate,
+		Mode: t.Env.Mode, WriteBranch: t.Env.Branch, AutoMerge: t.Env.AutoMerge,
 		WriteSecret: t.WriteSecret, PullSecrets: t.PullSecrets, Ignored: t.Ignored}
 	for _, w := range t.Env.Watches {
 		p.Watches = append(p.Watches, parsedWatch{Image: w.Image, Alias: w.Alias, Spec: w.Policy.Spec(), KustomizeName: w.KustomizeName,
@@ -172,7 +176,7 @@ func TestParseOwnAnnotations(t *testing.T) {
 			}),
 			errs: []string{
 				`tagwatch.dev/branch: "a..b" is not a branch name`,
-				`tagwatch.dev/enviroment: unknown annotation (did you mean "environment"?) (application-wide: images, environment, path, branch, repository, source, from, soak, require-healthy; per image: <alias>.<field>)`,
+				`tagwatch.dev/enviroment: unknown annotation (did you mean "environment"?) (application-wide: images, environment, path, branch, repository, source, from, soak, require-healthy, mode, auto-merge; per image: <alias>.<field>)`,
 				`tagwatch.dev/environment: "Staging" is not an environment name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)`,
 				"tagwatch.dev/from: required with soak and require-healthy: the environment this one is promoted from",
 				`tagwatch.dev/images: app: "registry.example.com/team/app:1.0" names a tag or digest; write the repository alone (the policy picks the tag)`,
@@ -423,14 +427,14 @@ func TestParseImageUpdaterAnnotations(t *testing.T) {
 				iu + `app.allow-tags: "^1\\." is neither regexp:<RE> nor any: Argo CD Image Updater matches no tag with it; write regexp:^1\.`,
 				iu + "app.pull-secret: ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env: instead",
 				iu + `app.update-strategy: "newest" is not semver, latest (newest-build), name (alphabetical) or digest`,
-				iu + `git-branch: writing to another branch ("image-updater-{{.SHA256}}" from "main") is pull-request mode, which Applications cannot ask for yet: set the branch alone`,
+				iu + `git-branch: the write branch "image-updater-{{.SHA256}}" is a template: tagwatch keeps one branch per environment, made again from "main" at each cycle; give a fixed name (image-updater-staging)`,
 				iu + `image-list: "bad name": "bad name" is not an image repository`,
 				iu + `image-list: "not-a-range": improper constraint: "not-a-range"`,
 				iu + "image-list: ghcr.io/org/d: the digest strategy follows a tag: write <image>:<tag>",
 				iu + "write-back-method: argocd (changing the Application in the cluster) is refused: tagwatch writes to Git only; set git, git:repocreds or git:secret:<namespace>/<name>",
 				iu + `write-back-target: /../out: "../out" leaves the repository`,
 				"tagwatch.dev/app.strategy: per-image tagwatch.dev/ annotations need tagwatch.dev/images (this Application's images are in argocd-image-updater.argoproj.io/image-list)",
-				`tagwatch.dev/imagez: unknown annotation (did you mean "images"?) (application-wide: images, environment, path, branch, repository, source, from, soak, require-healthy)`,
+				`tagwatch.dev/imagez: unknown annotation (did you mean "images"?) (application-wide: images, environment, path, branch, repository, source, from, soak, require-healthy, mode, auto-merge)`,
 			},
 		},
 		{
@@ -490,5 +494,65 @@ func TestDeployed(t *testing.T) {
 	want := []string{"nginx true 1.27.0 ", "app true 1.0.0 sha256:0123", "web false  "}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("deployed (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseWriteModes: tagwatch.dev/mode and auto-merge, and Argo CD Image
+// Updater's git-branch base:write-branch, map onto DESIGN §9's modes.
+func TestParseWriteModes(t *testing.T) {
+	const iu = ImageUpdaterPrefix
+	own := func(extra map[string]string) *App {
+		ann := map[string]string{"tagwatch.dev/images": "app=registry.example.com/team/app"}
+		for k, v := range extra {
+			ann[k] = v
+		}
+		return testApp(ann)
+	}
+	for _, tc := range []struct {
+		name              string
+		app               *App
+		branch            string
+		mode, writeBranch string
+		autoMerge         bool
+		errs              []string
+	}{
+		{name: "push by default", app: own(nil), branch: "main"},
+		{name: "pull request", app: own(map[string]string{"tagwatch.dev/mode": "pull-request", "tagwatch.dev/auto-merge": "true"}),
+			branch: "main", mode: plan.ModePullRequest, autoMerge: true},
+		{name: "push, said", app: own(map[string]string{"tagwatch.dev/mode": "push"}), branch: "main", mode: plan.ModePush},
+		{name: "image updater's write branch",
+			app:    testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app", iu + "git-branch": "release:image-updater-staging"}),
+			branch: "release", mode: plan.ModeBranch, writeBranch: "image-updater-staging"},
+		{name: "image updater's write branch on the default branch",
+			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app", iu + "git-branch": ":image-updater-staging"}),
+			mode: plan.ModeBranch, writeBranch: "image-updater-staging", branch: "main"},
+		{name: "bad values", app: own(map[string]string{"tagwatch.dev/mode": "pr", "tagwatch.dev/auto-merge": "yes please"}), errs: []string{
+			`tagwatch.dev/auto-merge: "yes please" is not true or false`,
+			`tagwatch.dev/mode: "pr" is not push or pull-request`,
+		}},
+		{name: "auto-merge without a pull request", app: own(map[string]string{"tagwatch.dev/auto-merge": "true"}), errs: []string{
+			"tagwatch.dev/auto-merge: asks the forge to merge pull requests: set tagwatch.dev/mode: pull-request too",
+		}},
+		{name: "a write branch that is no branch",
+			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app", iu + "git-branch": "main:a..b"}),
+			errs: []string{iu + `git-branch: "a..b" is not a branch name`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, errs := Parse(tc.app, nil)
+			var msgs []string
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+			if diff := cmp.Diff(tc.errs, msgs); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if tc.errs != nil {
+				return
+			}
+			p := summarize(got)
+			if p.Branch != tc.branch || p.Mode != tc.mode || p.WriteBranch != tc.writeBranch || p.AutoMerge != tc.autoMerge {
+				t.Errorf("branch %q, mode %q, write branch %q, auto-merge %v; want %q, %q, %q, %v", p.Branch, p.Mode, p.WriteBranch, p.AutoMerge, tc.branch, tc.mode, tc.writeBranch, tc.autoMerge)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
+	"github.com/tagwatch/tagwatch/internal/forge"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
@@ -77,6 +78,9 @@ type options struct {
 	author          gitrepo.Author
 	gitAuth         func(context.Context) (gitrepo.Auth, error) // config's git.auth; nil: none
 	gitAuthHost     string                                      // the host it is for; "" for any
+	signer          gitrepo.Signer                              // config's git.signing; nil: unsigned
+	forge           *plan.Forge                                 // config's git.provider; nil: none
+	forgeHost       string                                      // the host the forge is for
 	knownHostsFile  string
 	log             *logrus.Entry
 	syncTimeout     time.Duration
@@ -140,6 +144,18 @@ func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.
 			o.author = author
 		}
 		o.gitAuth, o.gitAuthHost, o.knownHostsFile = auth, config.GitHost(authURL), knownHostsFile
+		return nil
+	}
+}
+
+// WithWriteDefaults sets what the config's git block gives Applications'
+// repositories beside credentials: the signer of every commit (git.signing;
+// nil: unsigned) and the forge of pull requests (git.provider; nil: none),
+// for the repositories on the host of forgeURL (git.url) only, where the
+// provider's token belongs.
+func WithWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) Option {
+	return func(o *options) error {
+		o.signer, o.forge, o.forgeHost = signer, f, config.GitHost(forgeURL)
 		return nil
 	}
 }
@@ -246,6 +262,14 @@ func (s *Source) SetGitDefaults(author gitrepo.Author, auth func(context.Context
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = WithGitDefaults(author, auth, authURL, knownHostsFile)(&s.o)
+	s.gen++
+}
+
+// SetWriteDefaults sets what WithWriteDefaults sets (a reload of the config).
+func (s *Source) SetWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = WithWriteDefaults(signer, f, forgeURL)(&s.o)
 	s.gen++
 }
 
@@ -460,6 +484,12 @@ func (s *Source) assemble() assembly {
 		if !fromConfig[rk] || writeSecret[rk] != "" {
 			p.Repo.Auth = s.gitAuth(p.Repo.URL, writeSecret[rk], fallback)
 		}
+		if !fromConfig[rk] {
+			s.writeDefaults(p)
+		}
+		if s.needForge(p, envOf, a.problems); len(p.Envs) == 0 {
+			continue
+		}
 		for _, e := range p.Envs {
 			st, ok := envOf[e]
 			if !ok {
@@ -551,3 +581,36 @@ func discardLogger() *logrus.Entry {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// writeDefaults gives an Applications' repository the config's signer and,
+// on the forge's host, its forge.
+func (s *Source) writeDefaults(p *plan.Plan) {
+	p.Repo.Signer = s.o.signer
+	if s.o.forge == nil || config.GitHost(p.Repo.URL) != s.o.forgeHost {
+		return
+	}
+	f := *s.o.forge
+	var err error
+	if f.Repository, err = forge.RepositoryPath(p.Repo.URL); err == nil {
+		p.Repo.Forge = &f
+	}
+}
+
+// needForge reports, for the Applications of p in pull-request mode, a
+// repository without a forge, and leaves those environments out.
+func (s *Source) needForge(p *plan.Plan, envOf map[*plan.Environment]*appState, problems map[string][]string) {
+	if p.Repo.Forge != nil {
+		return
+	}
+	kept := p.Envs[:0]
+	for _, e := range p.Envs {
+		st, ok := envOf[e]
+		if ok && e.Mode == plan.ModePullRequest {
+			problems[st.app.Key()] = append(problems[st.app.Key()], fmt.Sprintf(
+				"%smode: pull-request needs a forge for %s: set git.provider in the config (for repositories on the host of git.url)", OwnPrefix, p.Repo.Display()))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	p.Envs = kept
+}

@@ -376,8 +376,16 @@ func TestPromotionHealth(t *testing.T) {
 		t.Fatalf("production before staging reports health: %+v", sum.Report.Held)
 	}
 	commit := testgit.Head(t, bare, "main")
+	seed := testgit.Git(t, bare, "rev-parse", "main~1")
+	// Healthy and Synced, but at the revision before staging's change.
+	w.setStatus("staging", map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced", "revision": seed}})
+	w.eventually("staging's older revision is seen", func() bool { return w.src.live(w.ns+"/staging")().Health == "Healthy" })
+	sum = w.cycle(l)
+	if len(sum.Report.Held) != 1 || !strings.Contains(sum.Report.Held[0].Reason, "staging is synced at "+seed[:10]+", which does not hold "+commit[:10]+" yet") {
+		t.Errorf("production with staging synced before its change: %+v %v", sum.Report.Held, changes(sum))
+	}
 	w.setStatus("staging", map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced", "revision": commit}})
-	w.eventually("staging's status is seen", func() bool { return w.src.live(w.ns+"/staging")().Health == "Healthy" })
+	w.eventually("staging's status is seen", func() bool { return w.src.live(w.ns+"/staging")().Revision == commit })
 	key, ok := w.src.Application("staging")
 	if !ok || key != w.ns+"/staging" {
 		t.Fatalf("Application of staging: %q %v", key, ok)
@@ -396,10 +404,8 @@ func TestPromotionHealth(t *testing.T) {
 		t.Errorf("staging's health = %q", health)
 	}
 	sum = w.cycle(l)
-	if len(sum.Report.Held) != 1 || !strings.Contains(sum.Report.Held[0].Reason, "staging is synced at "+commit[:7]) {
-		// The loop decides whether the revision holds the commit
-		// (gate.Health.Contains); until it does, the gate waits for it.
-		t.Errorf("production with staging healthy: %+v %v", sum.Report.Held, changes(sum))
+	if diff := cmp.Diff([]string{"production 1.0.0->1.1.0 production/kustomization.yaml"}, changes(sum)); diff != "" {
+		t.Errorf("production with staging Healthy and Synced at its change (-want +got):\n%s\nheld %+v", diff, sum.Report.Held)
 	}
 }
 

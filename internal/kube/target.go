@@ -35,7 +35,7 @@ const (
 
 // Application-wide keys of tagwatch.dev/, read whichever set carries the
 // images.
-var ownAppKeys = []string{"images", "environment", "path", "branch", "repository", "source", "from", "soak", "require-healthy"}
+var ownAppKeys = []string{"images", "environment", "path", "branch", "repository", "source", "from", "soak", "require-healthy", "mode", "auto-merge"}
 
 // AnnotationError is an annotation that cannot be read: its key (the whole
 // annotation name, or a field of the Application such as spec.source.path)
@@ -166,6 +166,7 @@ func (p *parser) common(env *plan.Environment) {
 	}
 	p.repository(src)
 	p.branch(src)
+	p.mode(env)
 	dir, set := p.own("path")
 	key := OwnPrefix + "path"
 	if !set {
@@ -267,9 +268,26 @@ func (p *parser) branch(src AppSource) {
 		case set && iu != b:
 			p.ignore("%sgit-branch: %sbranch is set, and tagwatch.dev/ wins", ImageUpdaterPrefix, OwnPrefix)
 		case !set && strings.Contains(iu, ":"):
+			// base:write-branch: commits go to write-branch, a branch tagwatch
+			// owns, rebuilt from base at each cycle (DESIGN §9's rules), with
+			// no pull request.
 			base, write, _ := strings.Cut(iu, ":")
-			p.fail(ImageUpdaterPrefix+"git-branch", "writing to another branch (%q from %q) is pull-request mode, which Applications cannot ask for yet: set the branch alone", write, base)
-			return
+			key := ImageUpdaterPrefix + "git-branch"
+			switch {
+			case strings.Contains(write, "{{"):
+				p.fail(key, "the write branch %q is a template: tagwatch keeps one branch per environment, made again from %q at each cycle; give a fixed name (image-updater-%s)", write, base, p.app.Name)
+				return
+			case !validBranch(write):
+				p.fail(key, "%q is not a branch name", write)
+				return
+			case base != "" && !validBranch(base):
+				p.fail(key, "%q is not a branch name", base)
+				return
+			}
+			p.t.Env.Mode, p.t.Env.Branch = plan.ModeBranch, write
+			if base != "" { // else the base is the source's targetRevision, as with no git-branch
+				b, set = base, true
+			}
 		case !set:
 			b, set, key = iu, true, ImageUpdaterPrefix+"git-branch"
 		}
@@ -284,11 +302,43 @@ func (p *parser) branch(src AppSource) {
 	if b == "HEAD" || b == "" {
 		return // the remote's default branch
 	}
-	if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || strings.HasPrefix(b, "refs/") || strings.HasPrefix(b, "-") {
+	if !validBranch(b) {
 		p.fail(key, "%q is not a branch name", b)
 		return
 	}
 	p.t.Branch = b
+}
+
+func validBranch(b string) bool {
+	return b != "" && plumbing.NewBranchReferenceName(b).Validate() == nil && !strings.HasPrefix(b, "refs/") && !strings.HasPrefix(b, "-")
+}
+
+// mode reads tagwatch.dev/mode (push or pull-request, DESIGN §9) and
+// tagwatch.dev/auto-merge.
+func (p *parser) mode(env *plan.Environment) {
+	if m, set := p.own("mode"); set {
+		switch m {
+		case plan.ModePush, plan.ModePullRequest:
+			if env.Mode == plan.ModeBranch {
+				p.fail(OwnPrefix+"mode", "%s is set, and so is %sgit-branch with a write branch: give one", m, ImageUpdaterPrefix)
+				return
+			}
+			env.Mode = m
+		default:
+			p.fail(OwnPrefix+"mode", "%q is not push or pull-request", m)
+		}
+	}
+	if v, set := p.own("auto-merge"); set {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			p.fail(OwnPrefix+"auto-merge", "%q is not true or false", v)
+		case b && env.Mode != plan.ModePullRequest:
+			p.fail(OwnPrefix+"auto-merge", "asks the forge to merge pull requests: set %smode: pull-request too", OwnPrefix)
+		default:
+			env.AutoMerge = b
+		}
+	}
 }
 
 // gate reads tagwatch.dev/from, soak and require-healthy.

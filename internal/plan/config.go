@@ -39,8 +39,10 @@ type Kubernetes struct {
 	LeaderElection            bool
 	LeaseNamespace, LeaseName string
 	// Git is the top-level git block: the author of the Applications'
-	// commits and the credentials used when no Secret gives any (for the
-	// host of Git.URL, or every host when it is empty).
+	// commits, their signer (git.signing), the forge of their pull
+	// requests and the credentials used when no Secret gives any (forge
+	// and credentials for the host of Git.URL, or every host when it is
+	// empty).
 	Git            Repo
 	KnownHostsFile string
 }
@@ -71,6 +73,14 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 	}
 	byKey := map[string]*Plan{}
 	signers := map[config.Signing]gitrepo.Signer{}
+	if s.Kubernetes != nil && cfg.Git.Signing != nil {
+		// The Applications' repositories sign with the top-level key.
+		sg, err := loadSigner(cfg, -1, *cfg.Git.Signing, signers)
+		if err != nil {
+			return nil, err
+		}
+		s.Kubernetes.Git.Signer = sg
+	}
 	for i := range cfg.Environments {
 		env := &cfg.Environments[i]
 		g := cfg.EffectiveGit(*env)
@@ -116,15 +126,17 @@ func FromConfig(cfg *config.Config) (*Set, error) {
 }
 
 // loadSigner reads and parses the signing key of environments[i] (its own
-// or the top level's), once per key: a key that cannot be read or parsed
+// or the top level's; i < 0: the top level's), once per key: a key that cannot be read or parsed
 // is a configuration error, at the field that names it.
 func loadSigner(cfg *config.Config, i int, sg config.Signing, cache map[config.Signing]gitrepo.Signer) (gitrepo.Signer, error) {
 	if s, ok := cache[sg]; ok {
 		return s, nil
 	}
 	field := "git.signing.key"
-	if e := cfg.Environments[i]; e.Git != nil && e.Git.Signing != nil {
-		field = fmt.Sprintf("environments[%d].git.signing.key", i)
+	if i >= 0 {
+		if e := cfg.Environments[i]; e.Git != nil && e.Git.Signing != nil {
+			field = fmt.Sprintf("environments[%d].git.signing.key", i)
+		}
 	}
 	s, err := signing.Load(sg.Key, sg.Format)
 	if err != nil {

@@ -188,7 +188,7 @@ func (e *envRun) pick(ctx context.Context, w *plan.Watch, tags []policy.Tag, cur
 		}
 		opened := ""
 		if g := e.env.Gate; g != nil {
-			gr := gate.Check(gate.Input{Gate: *g, Digest: d, Running: run, Unknown: unknown, Health: e.prom.health[g.From], Now: e.prom.now})
+			gr := gate.Check(gate.Input{Gate: *g, Digest: d, Running: run, Unknown: unknown, Health: e.healthOf(g.From, run), Now: e.prom.now})
 			if !gr.Open {
 				if why == "" {
 					why = gr.Reason
@@ -216,4 +216,21 @@ func (e *envRun) pick(ctx context.Context, w *plan.Watch, tags []policy.Tag, cur
 		held.Reason = "no candidate above " + orNone(cur.Tag) + " passes the promotion gate"
 	}
 	return held, "", "", nil
+}
+
+// healthOf is the health of the from environment for the gate, with
+// whether the revision its Application is synced at holds the commit that
+// introduced the running digest.
+func (e *envRun) healthOf(from string, run *gate.Running) *gate.Health {
+	h := e.prom.health[from]
+	if h == nil || run == nil || h.Revision == "" {
+		return h
+	}
+	c := *h
+	ok, err := e.hist.repo.Contains(h.Revision, run.Commit)
+	if err != nil {
+		e.log.WithField("env", e.env.Name).WithError(err).Warn("telling whether the promotion source's synced revision holds the change")
+	}
+	c.Contains = ok
+	return &c
 }

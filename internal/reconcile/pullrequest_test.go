@@ -314,6 +314,12 @@ func TestGiteaRollbackInPullRequestMode(t *testing.T) {
 	if !hasTag(main, "1.1.0") {
 		t.Fatalf("setup: main's production = %q", main)
 	}
+	// A cycle that raced the auto-merge may have proposed the change again;
+	// with the change on main, the next cycle closes what is left open.
+	runCycle(t, l)
+	if open := f.pulls(t, "open"); len(open) != 0 {
+		t.Fatalf("setup: open pull requests %+v after the change was merged", open)
+	}
 	rep, err := f.loop(t, f.cfg).Rollback(context.Background(), RollbackRequest{Env: "production", Image: "team/app"})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ type Repo interface {
 	// (promotion gates, rollbacks).
 	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)
 	ChangedFiles(hash string) ([]string, error) // against the first parent
+	Contains(revision, commit string) (bool, error)
 	// DeleteBranch deletes a branch tagwatch owns at head (with a lease),
 	// once its pull request is closed.
 	DeleteBranch(ctx context.Context, branch, head string) error
