@@ -357,24 +357,33 @@ func (g Git) Password() (string, error) {
 // variable and a missing or empty file are errors. Errors never contain the
 // secret.
 func (a GitAuth) Password() (string, error) {
+	return readSecret("git.auth.passwordEnv", a.PasswordEnv, "git.auth.passwordFile", a.PasswordFile)
+}
+
+// readSecret reads a secret from the environment variable env, else from
+// the file file (trailing newlines trimmed), naming envField or fileField
+// in its errors. It returns "" when neither is set; an unset or empty
+// variable and a missing or empty file are errors. Errors never contain
+// the secret.
+func readSecret(envField, env, fileField, file string) (string, error) {
 	switch {
-	case a.PasswordEnv != "":
-		v, ok := os.LookupEnv(a.PasswordEnv)
+	case env != "":
+		v, ok := os.LookupEnv(env)
 		switch {
 		case !ok:
-			return "", fmt.Errorf("git.auth.passwordEnv: environment variable %s is not set", a.PasswordEnv)
+			return "", fmt.Errorf("%s: environment variable %s is not set", envField, env)
 		case v == "":
-			return "", fmt.Errorf("git.auth.passwordEnv: environment variable %s is empty", a.PasswordEnv)
+			return "", fmt.Errorf("%s: environment variable %s is empty", envField, env)
 		}
 		return v, nil
-	case a.PasswordFile != "":
-		b, err := os.ReadFile(a.PasswordFile)
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("git.auth.passwordFile: %w", err)
+			return "", fmt.Errorf("%s: %w", fileField, err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("git.auth.passwordFile: %s is empty", a.PasswordFile)
+			return "", fmt.Errorf("%s: %s is empty", fileField, file)
 		}
 		return v, nil
 	}
@@ -456,29 +465,11 @@ func (c *Config) resolvePaths(dir string) {
 // both). Errors never contain the token.
 func (g Git) Token() (string, error) {
 	p := g.Provider
-	if p == nil {
-		return "", nil
-	}
 	switch {
-	case p.TokenEnv != "":
-		v, ok := os.LookupEnv(p.TokenEnv)
-		switch {
-		case !ok:
-			return "", fmt.Errorf("git.provider.tokenEnv: environment variable %s is not set", p.TokenEnv)
-		case v == "":
-			return "", fmt.Errorf("git.provider.tokenEnv: environment variable %s is empty", p.TokenEnv)
-		}
-		return v, nil
-	case p.TokenFile != "":
-		b, err := os.ReadFile(p.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("git.provider.tokenFile: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("git.provider.tokenFile: %s is empty", p.TokenFile)
-		}
-		return v, nil
+	case p == nil:
+		return "", nil
+	case p.TokenEnv != "" || p.TokenFile != "":
+		return readSecret("git.provider.tokenEnv", p.TokenEnv, "git.provider.tokenFile", p.TokenFile)
 	}
 	return g.Auth.Password()
 }
