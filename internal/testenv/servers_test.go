@@ -110,3 +110,41 @@ func TestTailFile(t *testing.T) {
 		t.Errorf("TailFile(10) = %q, want %q", got, want)
 	}
 }
+
+func TestRetryPortClash(t *testing.T) {
+	dir := t.TempDir()
+	var dirs []string
+	_, err := testenv.RetryPortClash(dir, func(d string) (int, error) {
+		dirs = append(dirs, d)
+		return 0, errors.New("listen tcp 127.0.0.1:1: bind: address already in use")
+	})
+	if err == nil || len(dirs) != 3 || dirs[2] != filepath.Join(dir, "2") {
+		t.Errorf("a port clash: %d attempts in %v, error %v; want 3 attempts, the last in %s/2", len(dirs), dirs, err, dir)
+	}
+	dirs = nil
+	_, err = testenv.RetryPortClash(dir, func(d string) (int, error) {
+		dirs = append(dirs, d)
+		return 0, errors.New("no such binary")
+	})
+	if err == nil || len(dirs) != 1 {
+		t.Errorf("another error: %d attempts, error %v; want 1 attempt and the error", len(dirs), err)
+	}
+	got, err := testenv.RetryPortClash(dir, func(d string) (string, error) { return filepath.Base(d), nil })
+	if err != nil || got != "0" {
+		t.Errorf("a start that works = %q, %v; want 0, nil", got, err)
+	}
+}
+
+func TestFreePortsAreDistinct(t *testing.T) {
+	ports, err := testenv.FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p <= 0 || seen[p] {
+			t.Fatalf("FreePorts(4) = %v: want 4 distinct ports", ports)
+		}
+		seen[p] = true
+	}
+}

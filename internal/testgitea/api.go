@@ -17,6 +17,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
 	"github.com/tagwatch/tagwatch/internal/gitseed"
+	"github.com/tagwatch/tagwatch/internal/testenv"
 )
 
 // APIError is a REST call answered with a status other than 2xx.
@@ -99,7 +100,7 @@ func (s *Server) CreateRepo(t testing.TB, prefix string) Repo {
 			Login string `json:"login"`
 		} `json:"owner"`
 	}
-	in := map[string]any{"name": prefix + "-" + randomHex(3), "default_branch": "main", "private": false}
+	in := map[string]any{"name": prefix + "-" + testenv.RandomHex(3), "default_branch": "main", "private": false}
 	if err := s.Do(context.Background(), http.MethodPost, "/user/repos", in, &got); err != nil {
 		t.Fatalf("testgitea: creating a repository: %v", err)
 	}

@@ -14,15 +14,11 @@ package testgitea
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,23 +76,11 @@ func FindBinary() (Binary, error) {
 // Run starts Gitea with its files in dir (an empty directory) for programs
 // that are not tests; Stop ends it. Tests use Start or Shared.
 func Run(bin Binary, dir string) (*Server, error) {
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var s *Server
-		if s, err = run(bin, filepath.Join(dir, strconv.Itoa(attempt))); err == nil {
-			return s, nil
-		}
-		// The free port is picked, closed and handed over: another process
-		// may take it in between. Try again on that alone.
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	return nil, err
+	return testenv.RetryPortClash(dir, func(dir string) (*Server, error) { return run(bin, dir) })
 }
 
 func run(bin Binary, dir string) (_ *Server, err error) {
-	s := &Server{Dir: dir, AdminPassword: randomHex(12), bin: bin.Path, http: &http.Client{Timeout: 30 * time.Second}}
+	s := &Server{Dir: dir, AdminPassword: testenv.RandomHex(12), bin: bin.Path, http: &http.Client{Timeout: 30 * time.Second}}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -105,7 +89,7 @@ func run(bin Binary, dir string) (_ *Server, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +218,7 @@ ALLOWED_HOST_LIST = loopback
 [log]
 MODE = console
 LEVEL = Warn
-`, d, port, static, root, randomHex(32), randomHex(52))
+`, d, port, static, root, testenv.RandomHex(32), testenv.RandomHex(52))
 	s.config = filepath.Join(d, "app.ini")
 	return os.WriteFile(s.config, []byte(ini), 0o600)
 }
@@ -272,19 +256,4 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
 }

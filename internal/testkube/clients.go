@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tagwatch/tagwatch/internal/testenv"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,7 +88,7 @@ func (c *Cluster) Namespace(t testing.TB) string {
 	if len(base) > 40 {
 		base = strings.Trim(base[:40], "-")
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: base + "-" + randomHex(3)}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: base + "-" + testenv.RandomHex(3)}}
 	if _, err := c.Clientset(t).CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("testkube: creating namespace %s: %v", ns.Name, err)
 	}

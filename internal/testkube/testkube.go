@@ -22,15 +22,12 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -83,23 +80,11 @@ func FindBinaries() (Binaries, error) {
 // Run starts a cluster of bins with its files in dir (an empty directory)
 // for programs that are not tests; Stop ends it. Tests use Start or Shared.
 func Run(bins Binaries, dir string) (*Cluster, error) {
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var c *Cluster
-		if c, err = run(bins, filepath.Join(dir, strconv.Itoa(attempt))); err == nil {
-			return c, nil
-		}
-		// Free ports are picked, closed and handed over: another process
-		// may take one in between. Try again on that alone.
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	return nil, err
+	return testenv.RetryPortClash(dir, func(dir string) (*Cluster, error) { return run(bins, dir) })
 }
 
 func run(bins Binaries, dir string) (_ *Cluster, err error) {
-	c := &Cluster{Dir: dir, AdminToken: randomHex(16), UserToken: randomHex(16)}
+	c := &Cluster{Dir: dir, AdminToken: testenv.RandomHex(16), UserToken: testenv.RandomHex(16)}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -110,7 +95,7 @@ func run(bins Binaries, dir string) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	ports, err := freePorts(3)
+	ports, err := testenv.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -241,19 +226,6 @@ func get(ctx context.Context, hc *http.Client, url, token string) error {
 	return nil
 }
 
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // writeECKey writes a new P-256 private key: kube-apiserver signs service
 // account tokens with it (ES256) and verifies them with its public half.
 func writeECKey(file string) error {
@@ -266,10 +238,4 @@ func writeECKey(file string) error {
 		return err
 	}
 	return os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
 }

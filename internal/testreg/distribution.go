@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -58,7 +57,7 @@ func RunDistribution(bin, htpasswd, dir string, opts DistributionOptions) (tg *T
 	tg = &Target{dir: dir}
 	var authCfg, tlsCfg string
 	if opts.Auth {
-		tg.User, tg.Pass = "tagwatch", randomHex(12)
+		tg.User, tg.Pass = "tagwatch", testenv.RandomHex(12)
 		out, err := exec.Command(htpasswd, "-Bbn", tg.User, tg.Pass).Output()
 		if err != nil {
 			return nil, nil, fmt.Errorf("testreg: htpasswd: %w", err)
@@ -83,7 +82,7 @@ func RunDistribution(bin, htpasswd, dir string, opts DistributionOptions) (tg *T
 		return nil, nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		port, err := freePort()
+		port, err := testenv.FreePort()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -102,7 +101,7 @@ storage:
 http:
   addr: %s
   secret: %s
-%s%s%s`, filepath.Join(dir, "data"), tg.Host, randomHex(16), tlsCfg, authCfg, opts.ExtraConfig)
+%s%s%s`, filepath.Join(dir, "data"), tg.Host, testenv.RandomHex(16), tlsCfg, authCfg, opts.ExtraConfig)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, nil, err
@@ -146,21 +145,6 @@ func waitReady(tg *Target, done <-chan error) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and localhost, valid for a

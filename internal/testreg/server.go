@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/tagwatch/tagwatch/internal/testenv"
 )
 
 // Options shape an in-process registry.
@@ -92,7 +93,7 @@ type Handler struct {
 // User/Pass apply; TLS is up to whoever serves it.
 func NewHandler(opts Options) *Handler {
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(opts.Referrers))
-	return &Handler{opts: opts, reg: reg, token: "tok-" + randomHex(16)}
+	return &Handler{opts: opts, reg: reg, token: "tok-" + testenv.RandomHex(16)}
 }
 
 // Start runs go-containerregistry's registry on 127.0.0.1 until the test ends.
