@@ -88,8 +88,18 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.Status, errorCode(f.Status), "injected fault")
 		return
 	}
+	// Truncate: the headers promise the whole body; the connection ends
+	// halfway.
+	serveAltered(w, r, p.rp, f, true)
+}
+
+// serveAltered answers r with h's answer altered as f says: its Link
+// header set, its header f.DropHeader removed, and with f.Truncate half
+// of its body only: a well-framed short body, or with cut the whole
+// body's Content-Length and the connection closed halfway.
+func serveAltered(w http.ResponseWriter, r *http.Request, h http.Handler, f *Fault, cut bool) {
 	rec := httptest.NewRecorder()
-	p.rp.ServeHTTP(rec, r)
+	h.ServeHTTP(rec, r)
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
@@ -100,13 +110,16 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.DropHeader != "" {
 		w.Header().Del(f.DropHeader)
 	}
-	if f.Truncate {
-		// The headers promise the whole body; the connection ends halfway.
+	switch {
+	case f.Truncate && cut:
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(rec.Code)
 		w.Write(body[:len(body)/2])
 		hijackClose(w)
 		return
+	case f.Truncate:
+		body = body[:len(body)/2]
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(body)

@@ -227,24 +227,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reg.ServeHTTP(w, r)
 		return
 	}
-	rec := httptest.NewRecorder()
-	s.reg.ServeHTTP(rec, r)
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	body := rec.Body.Bytes()
-	if f.Link != "" {
-		w.Header().Set("Link", f.Link)
-	}
-	if f.DropHeader != "" {
-		w.Header().Del(f.DropHeader)
-	}
-	if f.Truncate {
-		body = body[:len(body)/2]
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	w.WriteHeader(rec.Code)
-	w.Write(body)
+	serveAltered(w, r, s.reg, f, false)
 }
 
 // servePage answers a tag list page: ggcr's registry honours n and last,
