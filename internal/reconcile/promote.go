@@ -78,9 +78,11 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, en
 		return pr, nil
 	}
 	// Per image of a from environment: its latest trailer, and the oldest
-	// of the trailers just before it that name the same digest (a retag,
-	// 1.4.0-rc.1 -> 1.4.0, keeps the image it runs): the one that
-	// introduced the digest starts the soak.
+	// of an unbroken run of retags just before it, trailers of the same
+	// digest each moving the value the one before it wrote (1.4.0-rc.1 ->
+	// 1.4.0 keeps the image it runs): the one that introduced the digest
+	// starts the soak. A rollback, its clearing, or a value that changed
+	// in between (by hand) ends the run: a digest taken again soaks again.
 	latest := map[runKey]audit.Entry{}
 	intro := map[runKey]audit.Entry{}
 	done := map[runKey]bool{}
@@ -90,19 +92,22 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, en
 	}
 	for _, ci := range commits {
 		for _, ch := range ci.records {
-			if ch.Kind != audit.KindUpdate {
-				continue
-			}
 			k := runKey{ch.Env, plan.Normalize(ch.Image)}
 			if _, needed := want[k]; !needed || done[k] {
 				continue
 			}
 			l, found := latest[k]
+			in := intro[k]
 			switch {
+			case !found && ch.Kind != audit.KindUpdate:
+				// A rollback newer than any update: the value it wrote
+				// is checked against the latest update below.
 			case !found:
 				latest[k] = audit.Entry{Commit: ci.hash, Time: ci.when, Change: ch.Change}
 				intro[k] = latest[k]
-			case ch.Digest != "" && ch.Digest == l.Digest:
+			case ci.hash == in.Commit:
+				// Another file of the same change.
+			case ch.Kind == audit.KindUpdate && ch.Digest != "" && ch.Digest == l.Digest && ch.To == in.From:
 				intro[k] = audit.Entry{Commit: ci.hash, Time: ci.when, Change: ch.Change}
 			default:
 				done[k] = true
