@@ -35,6 +35,7 @@ type runFlags struct {
 	cacheDir string
 	grace    time.Duration
 	timeout  time.Duration
+	repoTime time.Duration
 	poll     time.Duration // how often the daemon checks the config file for changes
 	history  int
 	// kubeconfig is the cluster of Kubernetes mode (default: in-cluster,
@@ -89,6 +90,7 @@ leaderElection: {enabled: false}); --once runs one cycle without electing.`,
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache for the git working copy and registry metadata (default: the user cache directory/tagwatch)")
 	fl.DurationVar(&f.grace, "shutdown-grace", time.Minute, "on SIGINT/SIGTERM, how long a cycle under way may take to finish")
 	fl.DurationVar(&f.timeout, "cycle-timeout", 10*time.Minute, "abandon a cycle that takes longer (a hung registry or git server); 0: no limit")
+	fl.DurationVar(&f.repoTime, "repository-timeout", 5*time.Minute, "abandon one git repository's part of a cycle that takes longer (a hung git server or forge); the others go on; 0: no limit but the cycle's")
 	fl.DurationVar(&f.poll, "config-poll", 5*time.Second, "how often the daemon checks the config file for changes to reload; 0: on SIGHUP only")
 	fl.IntVar(&f.history, "history-limit", gitrepo.DefaultMaxHistory, "commits of a repository read (and fetched into the shallow working copy) for promotion gates and rollbacks")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "Kubernetes mode: the kubeconfig of the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
@@ -152,6 +154,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		reconcile.WithLogger(log),
 		reconcile.WithCacheDir(filepath.Join(cacheDir, "git")),
 		reconcile.WithCycleTimeout(f.timeout),
+		reconcile.WithRepositoryTimeout(f.repoTime),
 		reconcile.WithDryRun(f.dryRun),
 		reconcile.WithHistoryLimit(f.history),
 	}

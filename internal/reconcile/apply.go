@@ -142,7 +142,7 @@ func targets(dir string, env *plan.Environment, kfile string, w *plan.Watch) []l
 // It returns the files it changed, even when a later target failed, and the
 // stage an error belongs to.
 func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watch) ([]string, string, error) {
-	tags, err := e.c.candidates(w)
+	tags, err := e.c.candidates(ctx, w)
 	if err != nil {
 		return nil, StageRegistry, err
 	}

@@ -69,7 +69,13 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	g.SetLimit(l.o.parallel)
 	for i, p := range plans {
 		g.Go(func() error {
-			results[i] = c.plan(p, full[i])
+			ctx := ctx
+			if l.o.repoTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, l.o.repoTimeout, fmt.Errorf("%w (%s)", ErrRepositoryTimeout, l.o.repoTimeout))
+				defer cancel()
+			}
+			results[i] = c.plan(ctx, p, full[i])
 			return nil
 		})
 	}
@@ -224,8 +230,9 @@ func (c *cycle) resolve(w *plan.Watch) *futureFound {
 	return f
 }
 
-// candidates waits for w's resolution.
-func (c *cycle) candidates(w *plan.Watch) ([]policy.Tag, error) {
+// candidates waits for w's resolution, or until ctx (its repository's)
+// ends.
+func (c *cycle) candidates(ctx context.Context, w *plan.Watch) ([]policy.Tag, error) {
 	f := c.resolve(w)
 	select {
 	case <-f.done: // a result at hand wins over a stop
@@ -235,8 +242,8 @@ func (c *cycle) candidates(w *plan.Watch) ([]policy.Tag, error) {
 	select {
 	case <-f.done:
 		return f.tags, f.err
-	case <-c.ctx.Done():
-		return nil, c.ctx.Err()
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
 	}
 }
 
@@ -248,9 +255,10 @@ type planResult struct {
 }
 
 // plan runs one repository: open (or sync) its working copy, apply every
-// environment of p, and publish them in one push. full is the whole plan p
-// was scoped from: who else writes a field is decided over all of it.
-func (c *cycle) plan(p, full *plan.Plan) planResult {
+// environment of p, and publish them in one push, within ctx (the cycle's,
+// bounded by the repository timeout). full is the whole plan p was scoped
+// from: who else writes a field is decided over all of it.
+func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	repoName := p.Repo.Display()
 	log := c.l.o.log.WithField("repository", repoName)
 	res := planResult{report: newReport()}
@@ -260,9 +268,9 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 		log.WithError(err).Error("repository skipped")
 		return res
 	}
-	repo, err := c.open(p)
+	repo, err := c.open(ctx, p)
 	if err != nil {
-		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, err))
+		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, causeOf(ctx, err)))
 	}
 	defer repo.Close()
 	envs, err := p.Order()
@@ -274,8 +282,8 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	if gated(envs) {
 		// Before any commit of this cycle: a gate sees its from environment
 		// as Git had it at the cycle's start.
-		if prom, err = c.readPromotions(c.ctx, repo, hist, envs, full); err != nil {
-			return fail(StageGit, err)
+		if prom, err = c.readPromotions(ctx, repo, hist, envs, full); err != nil {
+			return fail(StageGit, causeOf(ctx, err))
 		}
 	}
 	runs := make([]*envRun, len(envs))
@@ -286,11 +294,11 @@ func (c *cycle) plan(p, full *plan.Plan) planResult {
 	}
 	var pubErr error
 	if c.co.dryRun {
-		if err := dryRun(c.ctx, repo.Dir(), runs); err != nil {
+		if err := dryRun(ctx, repo.Dir(), runs); err != nil {
 			return fail(StageWriteback, err)
 		}
 	} else {
-		pubErr = c.publish(p, repo, runs, &res)
+		pubErr = c.publish(ctx, p, repo, runs, &res)
 	}
 	for _, run := range runs {
 		res.report.Held = append(res.report.Held, run.held...)
@@ -321,15 +329,15 @@ func gated(envs []*plan.Environment) bool {
 
 // open opens the plan's working copy, reading its credentials now, so a
 // rotated token is picked up.
-func (c *cycle) open(p *plan.Plan) (Repo, error) {
-	opts, err := p.Repo.Options(c.ctx)
+func (c *cycle) open(ctx context.Context, p *plan.Plan) (Repo, error) {
+	opts, err := p.Repo.Options(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if c.l.o.cacheDir != "" {
 		opts = append(opts, gitrepo.WithCacheDir(c.l.o.cacheDir))
 	}
-	return c.l.o.open(c.ctx, p.Repo.URL, append(opts, c.l.o.gitOpts...)...)
+	return c.l.o.open(ctx, p.Repo.URL, append(opts, c.l.o.gitOpts...)...)
 }
 
 // publish commits every environment's edit in one push, never after the
@@ -337,13 +345,14 @@ func (c *cycle) open(p *plan.Plan) (Repo, error) {
 // environments that write a branch of their own (pull-request mode) go to
 // that branch in the same push; their pull requests are opened, updated
 // or closed after it (pullRequests), while the working copy is still held.
-func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult) error {
+func (c *cycle) publish(ctx context.Context, p *plan.Plan, repo Repo, runs []*envRun, res *planResult) error {
 	repoName := p.Repo.Display()
 	edits := make([]gitrepo.Edit, len(runs))
 	for i, run := range runs {
 		edits[i] = gitrepo.Edit{Name: run.env.Name, Apply: run.apply, Branch: run.env.WriteBranch(), DeferDelete: run.env.Mode == plan.ModePullRequest}
 	}
-	pub, err := repo.Publish(c.ctx, edits)
+	pub, err := repo.Publish(ctx, edits)
+	err = causeOf(ctx, err)
 	if pub.Pushed || err != nil {
 		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Err: err}
 	}
@@ -378,7 +387,7 @@ func (c *cycle) publish(p *plan.Plan, repo Repo, runs []*envRun, res *planResult
 			}
 		}
 	}
-	c.pullRequests(p, repo, runs)
+	c.pullRequests(ctx, p, repo, runs)
 	return err
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwatch/tagwatch/gitrepo"
@@ -123,6 +126,9 @@ environments:
 	if len(rep.Errors) != 1 || rep.Errors[0].Repository != locked.URL || rep.Errors[0].Env != "" || rep.Errors[0].Stage != StageGit {
 		t.Fatalf("errors %+v, want one for %s as a whole", rep.Errors, locked.URL)
 	}
+	if e := rep.Errors[0].Err; !errors.Is(e, transport.ErrAuthenticationRequired) && !errors.Is(e, transport.ErrAuthorizationFailed) {
+		t.Errorf("the error's cause %v (%T) is not go-git's authentication error: a caller cannot tell it from others", e, e)
+	}
 	if strings.Contains(rep.Errors[0].Error, "not-the-password") {
 		t.Errorf("the error repeats the password: %s", rep.Errors[0].Error)
 	}
@@ -141,6 +147,88 @@ environments:
 	}
 	if n := src.lists[reg.host+"/team/app"]; n != 1 {
 		t.Errorf("the shared image was listed %d times, want once across repositories", n)
+	}
+}
+
+// TestHungRepositoryTimesOut: one git server accepts connections and
+// never answers, another refuses them: each is reported for itself (the
+// hung one with ErrRepositoryTimeout, not the cycle's deadline) and the
+// third repository is written and pushed in the same cycle.
+func TestHungRepositoryTimesOut(t *testing.T) {
+	reg := newTestRegistry(t)
+	local := testgit.NewBare(t, map[string]string{"envs/a/kustomization.yaml": kustomization("team/app", "0.9.0")})
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	t.Cleanup(func() { hung.Close(); held.Wait() })
+	go func() {
+		for {
+			conn, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			held.Add(1)
+			go func() { // read and never answer, until the client gives up
+				defer held.Done()
+				io.Copy(io.Discard, conn)
+				conn.Close()
+			}()
+		}
+	}()
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedURL := "http://" + refused.Addr().String() + "/x.git"
+	refused.Close()
+	hungURL := "http://" + hung.Addr().String() + "/x.git"
+	cfg := parseConfig(t, reg.expand(`
+git: {url: file://`+local+`, branch: main}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: a
+    path: envs/a
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: hung
+    git: {url: `+hungURL+`}
+    path: envs/hung
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: refused
+    git: {url: `+refusedURL+`}
+    path: envs/refused
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+`))
+	reg.push("team/app", "1.0.0")
+	loop, err := newLoop(t, cfg, reg.client(), WithCacheDir(t.TempDir()), WithRepositoryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := loop.Cycle(ctx)
+	if err != nil {
+		t.Fatalf("Cycle: %v (two repositories failing is not the cycle failing)", err)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].Env != "a" || rep.Changes[0].Commit == "" {
+		t.Errorf("changes %+v, want a's, committed", rep.Changes)
+	}
+	if got := testgit.Subjects(t, local, "main"); len(got) != 2 {
+		t.Errorf("the local remote has %v, want tagwatch's commit on the seed", got)
+	}
+	errs := map[string]Error{}
+	for _, e := range rep.Errors {
+		errs[e.Repository] = e
+	}
+	if e, ok := errs[hungURL]; !ok || !errors.Is(e.Err, ErrRepositoryTimeout) || !strings.Contains(e.Error, "repository timeout (1s)") {
+		t.Errorf("the hung repository's error %+v, want the repository timeout", e)
+	}
+	if e, ok := errs[refusedURL]; !ok || errors.Is(e.Err, ErrRepositoryTimeout) || e.Stage != StageGit {
+		t.Errorf("the refusing repository's error %+v, want its own (a git error)", e)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the cycle ran into its own deadline")
 	}
 }
 

@@ -59,7 +59,7 @@ func (e *envRun) branchResult(er gitrepo.EditResult, publishErr error) {
 // environment in pull-request mode whose branch was written (or found
 // holding the change, or deleted) this cycle. A forge that fails fails
 // those environments only.
-func (c *cycle) pullRequests(p *plan.Plan, repo Repo, runs []*envRun) {
+func (c *cycle) pullRequests(ctx context.Context, p *plan.Plan, repo Repo, runs []*envRun) {
 	var client forge.Client
 	var clientErr error
 	for _, run := range runs {
@@ -67,19 +67,19 @@ func (c *cycle) pullRequests(p *plan.Plan, repo Repo, runs []*envRun) {
 			continue
 		}
 		if client == nil && clientErr == nil {
-			client, clientErr = c.forge(p)
+			client, clientErr = c.forge(ctx, p)
 		}
 		if clientErr != nil {
 			run.forgeFailed(clientErr)
 			continue
 		}
-		run.pullRequest(c.ctx, client, p, repo)
+		run.pullRequest(ctx, client, p, repo)
 	}
 }
 
 // forge is the plan's forge client, its token read now.
-func (c *cycle) forge(p *plan.Plan) (forge.Client, error) {
-	return ForgeClient(c.ctx, p.Repo)
+func (c *cycle) forge(ctx context.Context, p *plan.Plan) (forge.Client, error) {
+	return ForgeClient(ctx, p.Repo)
 }
 
 // ForgeClient makes the client of r's forge (git.provider), reading the

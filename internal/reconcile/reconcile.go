@@ -105,6 +105,7 @@ type options struct {
 	interval    time.Duration
 	debounce    time.Duration
 	timeout     time.Duration
+	repoTimeout time.Duration
 	parallel    int
 	concurrency int
 	dryRun      bool
@@ -179,6 +180,36 @@ func WithDebounce(d time.Duration) Option {
 		o.debounce = d
 		return nil
 	}
+}
+
+// WithRepositoryTimeout abandons one repository's part of a cycle that
+// takes longer (a hung git server or forge), reported as that repository's
+// error with ErrRepositoryTimeout: the other repositories of the cycle go
+// on (0: no limit but the cycle's).
+func WithRepositoryTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("repository timeout %s: must not be negative", d)
+		}
+		o.repoTimeout = d
+		return nil
+	}
+}
+
+// ErrRepositoryTimeout: a repository's part of a cycle took longer than
+// WithRepositoryTimeout allows.
+var ErrRepositoryTimeout = errors.New("repository timeout")
+
+// causeOf returns err, naming the repository timeout when ctx ended by
+// it (go-git and net/http report only "context deadline exceeded").
+func causeOf(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ErrRepositoryTimeout) {
+		return err
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrRepositoryTimeout) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
 }
 
 // WithCycleTimeout abandons a cycle of Run that takes longer (0: no limit).

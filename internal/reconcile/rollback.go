@@ -44,13 +44,13 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 		return rep, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, req.Env, req.Image)
 	}
 	c := &cycle{l: l, ctx: ctx, src: resolve.NewMemo(l.src)}
-	repo, err := c.open(p)
+	repo, err := c.open(ctx, p)
 	if err != nil {
 		return rep, fmt.Errorf("opening git repository %s: %w", p.Repo.Display(), err)
 	}
 	defer repo.Close()
 	hist := &history{repo: repo, limit: l.o.historyLimit}
-	run := &envRun{c: c, env: env, full: p, repo: p.Repo.Display(), log: l.o.log, hist: hist}
+	run := &envRun{c: c, env: env, full: p, repo: p.Repo.Display(), log: l.o.log.WithField("repository", p.Repo.Display()), hist: hist}
 	var edit gitrepo.Edit
 	var change Change
 	if req.Clear {
