@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -232,6 +233,62 @@ func (r *Repo) ChangedFiles(hash string) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// RemovedLines lists the lines of file (a path in the repository) that
+// commit hash removed against its first parent: those of the parent's
+// version it no longer has, as many times as they went (a line moved
+// within the file is not removed). A file the commit did not have before
+// has none.
+func (r *Repo) RemovedLines(hash, file string) ([]string, error) {
+	c, err := r.repo.CommitObject(plumbing.NewHash(hash))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", hash, err)
+	}
+	if c.NumParents() == 0 {
+		return nil, nil
+	}
+	p, err := c.Parent(0)
+	if err != nil {
+		return nil, fmt.Errorf("parent of %s: %w", hash, err)
+	}
+	before, err := fileLines(p, file)
+	if err != nil || before == nil {
+		return nil, err
+	}
+	after, err := fileLines(c, file)
+	if err != nil {
+		return nil, err
+	}
+	left := map[string]int{}
+	for _, l := range after {
+		left[l]++
+	}
+	var out []string
+	for _, l := range before {
+		if left[l] > 0 {
+			left[l]--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// fileLines reads file's lines in commit c; nil when c has no such file.
+func fileLines(c *object.Commit, file string) ([]string, error) {
+	f, err := c.File(file)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s in %s: %w", file, c.Hash, err)
+	}
+	text, err := f.Contents()
+	if err != nil {
+		return nil, fmt.Errorf("%s in %s: %w", file, c.Hash, err)
+	}
+	return strings.Split(text, "\n"), nil
 }
 
 // Contains reports whether commit is revision or one of its ancestors,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tagwatch/tagwatch/internal/testgit"
 )
 
@@ -148,6 +150,38 @@ func TestContains(t *testing.T) {
 		got, err := r.Contains(tc.revision, tc.commit)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: Contains = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+func TestRemovedLines(t *testing.T) {
+	bare := testgit.NewBare(t, map[string]string{"k.yaml": "images:\n  - name: app\n    newTag: 1.1.0\nresources: [a, b]\n"})
+	c := testgit.NewClone(t, bare)
+	prefix, err := c.CommitAndPush("k.yaml", "images:\n  - name: app\n    newTag: 1.1.0\nresources: [a, b]\nnamePrefix: x-\n", "a prefix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.CommitAndPush("k.yaml", "resources: [a, b]\nimages:\n  - name: app\n    newTag: 1.0.0\nnamePrefix: x-\n", "roll back, and move resources up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := testgit.Git(t, bare, "rev-list", "--max-parents=0", "main")
+	r := openTest(t, "file://"+bare, WithDepth(0))
+	for _, tc := range []struct {
+		name, commit, file string
+		want               []string
+	}{
+		{"an added line removes nothing", prefix, "k.yaml", nil},
+		{"a changed line, a moved one kept", back, "k.yaml", []string{"    newTag: 1.1.0"}},
+		{"a root commit", first, "k.yaml", nil},
+		{"a file the commit did not have", back, "other.yaml", nil},
+	} {
+		got, err := r.RemovedLines(tc.commit, tc.file)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: RemovedLines (-want +got):\n%s", tc.name, diff)
 		}
 	}
 }

@@ -90,20 +90,27 @@ func (e *envRun) rolledBack(ctx context.Context, w *plan.Watch, current string) 
 }
 
 // detect finds the rollbacks of w in env, naming the foreign commit of an
-// implicit one: the oldest commit after tagwatch's change that touched
-// env's files and is not tagwatch's change of this image.
+// implicit one: of the commits after tagwatch's change that touched env's
+// files (and are not tagwatch's change of this image), the oldest that
+// removed a line holding the tag tagwatch wrote; else the oldest of them.
 func (e *envRun) detect(commits []histCommit, env *plan.Environment, w *plan.Watch, current string) map[string]rollback.Found {
 	above := func(a, b string) bool {
 		return w.Policy.Select([]policy.Tag{{Name: a}}, policy.Current{Tag: b}).Decision == policy.Update
 	}
-	gap := func(after string) (string, string) {
+	gap := func(after, tag string) (string, string) {
 		var commit, author string
+		var removed bool
 		for _, c := range commits {
 			if c.hash == after {
 				break
 			}
-			if touches(e.hist.repo, c, env, w) {
-				commit, author = c.hash, c.author // older ones come later: the last kept is the oldest
+			files := touched(e.hist.repo, c, env, w)
+			if len(files) == 0 {
+				continue
+			}
+			// Older ones come later: the last kept is the oldest.
+			if r := removesTag(e.hist.repo, c.hash, files, tag); r || !removed {
+				commit, author, removed = c.hash, c.author, r
 			}
 		}
 		return commit, author
@@ -111,27 +118,68 @@ func (e *envRun) detect(commits []histCommit, env *plan.Environment, w *plan.Wat
 	return rollback.Detect(e.hist.events(env.Name, w.Key), current, above, gap)
 }
 
-// touches reports whether commit c changed a file of env's watch of w
-// without being tagwatch's record of it.
-func touches(repo Repo, c histCommit, env *plan.Environment, w *plan.Watch) bool {
+// touched lists the files of env's watch of w that commit c changed,
+// none when it is tagwatch's record of it.
+func touched(repo Repo, c histCommit, env *plan.Environment, w *plan.Watch) []string {
 	for _, r := range c.records {
 		if r.Env == env.Name && plan.Normalize(r.Image) == w.Key {
-			return false
+			return nil
 		}
 	}
 	files, err := repo.ChangedFiles(c.hash)
 	if err != nil {
-		return false
+		return nil
 	}
 	dir := path.Clean(env.Path)
 	helm := ""
 	if w.Helm != nil {
 		helm = path.Join(dir, w.Helm.File)
 	}
+	var out []string
 	for _, f := range files {
 		if dir == "." || strings.HasPrefix(f, dir+"/") || f == helm {
-			return true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// removesTag reports whether commit hash removed, from one of files, a
+// line holding tag as a whole word (newTag: 1.4.0, image: app:1.4.0).
+func removesTag(repo Repo, hash string, files []string, tag string) bool {
+	for _, f := range files {
+		lines, err := repo.RemovedLines(hash, f)
+		if err != nil {
+			continue
+		}
+		for _, l := range lines {
+			if holdsWord(l, tag) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// holdsWord reports whether s holds word between characters that cannot
+// be part of a tag (or its ends).
+func holdsWord(s, word string) bool {
+	if word == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		if (start == 0 || !tagByte(s[start-1])) && (end == len(s) || !tagByte(s[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func tagByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-'
 }

@@ -27,6 +27,9 @@ type Repo interface {
 	// (promotion gates, rollbacks).
 	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)
 	ChangedFiles(hash string) ([]string, error) // against the first parent
+	// RemovedLines lists the lines of file hash removed against its first
+	// parent (who rolled a value back).
+	RemovedLines(hash, file string) ([]string, error)
 	Contains(revision, commit string) (bool, error)
 	// DeleteBranch deletes a branch tagwatch owns at head (with a lease),
 	// once its pull request is closed.

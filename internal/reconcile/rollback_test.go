@@ -163,3 +163,79 @@ func TestGitRevertIsARollback(t *testing.T) {
 		t.Errorf("after an unrelated edit: moved %v, held %v", moved, held)
 	}
 }
+
+// TestRollbackNamesTheCommitThatMovedTheValue: after tagwatch's change, a
+// person edits another field of the file, then rolls the value back: the
+// reason names the second commit, the one that removed the tag.
+func TestRollbackNamesTheCommitThatMovedTheValue(t *testing.T) {
+	f := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	})
+	g := gateFixture{f, t}
+	f.reg.push("team/app", "1.0.0")
+	d1 := f.reg.push("team/app", "1.1.0")
+	g.cycle()
+	c := testgit.NewClone(t, f.bare)
+	k := testgit.Show(t, f.bare, "main", "envs/staging/kustomization.yaml")
+	if _, err := c.CommitAndPush("envs/staging/kustomization.yaml", k+"\nnamePrefix: staging-\n", "a prefix"); err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.CommitAndPush("envs/staging/kustomization.yaml", kustomization("team/app", "1.0.0")+"namePrefix: staging-\n", "roll back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "rolled back in " + back[:10] + " by " + testgit.AuthorName + " (1.1.0, " + d1[:len("sha256:")+12] + "…)"
+	if moved, held := g.cycle(); len(moved) != 0 || held["staging"] != want {
+		t.Errorf("moved %v, staging held %q\nwant %q", moved, held["staging"], want)
+	}
+}
+
+// TestRollbackDryRun: tagwatch rollback --dry-run says what it would
+// commit and commits nothing.
+func TestRollbackDryRun(t *testing.T) {
+	f := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	})
+	g := gateFixture{f, t}
+	f.reg.push("team/app", "1.0.0")
+	d1 := f.reg.push("team/app", "1.1.0")
+	g.cycle()
+	head := testgit.Head(t, f.bare, "main")
+	rep, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "staging", Image: f.reg.host + "/team/app", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].From != "1.1.0" || rep.Changes[0].To != "1.0.0" || rep.Changes[0].Digest != d1 || len(rep.Commits) != 0 {
+		t.Errorf("dry run reports %+v, want staging 1.1.0 -> 1.0.0 of %s and no commit", rep, d1)
+	}
+	if got := testgit.Head(t, f.bare, "main"); got != head {
+		t.Errorf("a dry run moved main from %.10s to %.10s", head, got)
+	}
+	if got := f.show(t, "envs/staging/kustomization.yaml"); !strings.Contains(got, "newTag: 1.1.0") {
+		t.Errorf("staging after a dry run:\n%s", got)
+	}
+}
+
+func TestHoldsWord(t *testing.T) {
+	for _, tc := range []struct {
+		s, word string
+		want    bool
+	}{
+		{"    newTag: 1.1.0 # kept by tagwatch", "1.1.0", true},
+		{"  image: registry:5000/app:1.1.0", "1.1.0", true},
+		{`  tag: "1.1.0"`, "1.1.0", true},
+		{"    newTag: 1.1.0-rc.1", "1.1.0", false},
+		{"    newTag: 11.1.0", "1.1.0", false},
+		{"    newTag: 1.1.01", "1.1.0", false},
+		{"    newTag: v1.1.0", "1.1.0", false},
+		{"namePrefix: staging-", "1.1.0", false},
+		{"a 1.1.0-x 1.1.0", "1.1.0", true},
+		{"anything", "", false},
+	} {
+		if got := holdsWord(tc.s, tc.word); got != tc.want {
+			t.Errorf("holdsWord(%q, %q) = %v, want %v", tc.s, tc.word, got, tc.want)
+		}
+	}
+}

@@ -67,9 +67,9 @@ func (f Found) Reason() string {
 // its events newest first and the value in Git now ("" when unknown: only
 // Tagwatch-Rollback trailers count then). above(a, b) reports
 // whether value a ranks above value b under the environment's policy. gap
-// names the commit that rolled back tagwatch's change made in after (the
-// foreign commit between it and what followed); it may return "", "".
-func Detect(events []Event, current string, above func(a, b string) bool, gap func(after string) (commit, author string)) map[string]Found {
+// names the commit that rolled back tagwatch's change to tag made in after
+// (the foreign commit between it and what followed); it may return "", "".
+func Detect(events []Event, current string, above func(a, b string) bool, gap func(after, tag string) (commit, author string)) map[string]Found {
 	out := map[string]Found{}
 	cleared := map[string]bool{}
 	next := current // the value that followed the event being read
@@ -89,7 +89,7 @@ func Detect(events []Event, current string, above func(a, b string) bool, gap fu
 				if _, found := out[e.Digest]; !found {
 					f := Found{Digest: e.Digest, Tag: e.To, After: e.Commit}
 					if gap != nil {
-						f.Commit, f.Author = gap(e.Commit)
+						f.Commit, f.Author = gap(e.Commit, e.To)
 					}
 					out[e.Digest] = f
 				}

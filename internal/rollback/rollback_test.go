@@ -22,7 +22,7 @@ func above(a, b string) bool {
 	return va.GreaterThan(vb)
 }
 
-func gap(after string) (string, string) { return "f0f0f0f0f0f0", "Ada" }
+func gap(after, tag string) (string, string) { return "f0f0f0f0f0f0", "Ada" }
 
 func TestDetect(t *testing.T) {
 	up := func(from, to, digest, commit string) Event {
