@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,5 +152,59 @@ func TestHistoryConfigOverHTTP(t *testing.T) {
 	}
 	if strings.Contains(out, srv.Password) {
 		t.Errorf("output holds the password: %s", out)
+	}
+}
+
+// TestHistoryConfigManyRepositories: history --config reads every
+// repository of the config, names each entry's repository and merges them
+// newest first; --env keeps one environment's.
+func TestHistoryConfigManyRepositories(t *testing.T) {
+	first, _ := historyRepo(t)
+	second := testgit.NewBare(t, nil)
+	c := testgit.NewClone(t, second)
+	if _, err := c.CommitAndPush("g.txt", "x", audit.Message("web", []audit.Change{{Env: "web", Image: "r.example.com/team/web", From: "1", To: "2"}})); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "tagwatch.yaml")
+	y := "git: {url: file://" + first + "}\nenvironments:\n" +
+		"  - {name: staging, path: envs/staging, images: [{image: r.example.com/team/app}]}\n" +
+		"  - {name: production, path: envs/production, images: [{image: r.example.com/team/app}]}\n" +
+		"  - {name: web, git: {url: file://" + second + "}, path: envs/web, images: [{image: r.example.com/team/web}]}\n"
+	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute(t, "history", "--config", cfg, "--cache-dir", t.TempDir(), "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.JSONEntry
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	var rows []string
+	for i, e := range got {
+		rows = append(rows, e.Repository+" "+e.Env)
+		if i > 0 && e.Time.After(got[i-1].Time) {
+			t.Errorf("entry %d is newer than the one before it: %s", i, out)
+		}
+	}
+	slices.Sort(rows)
+	want := []string{"file://" + first + " production", "file://" + first + " staging", "file://" + second + " web"}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("history --config (-want +got):\n%s", diff)
+	}
+	text, err := execute(t, "history", "--config", cfg, "--cache-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text, "REPOSITORY") || !strings.Contains(text, "file://"+second) {
+		t.Errorf("the table of several repositories has no REPOSITORY column:\n%s", text)
+	}
+	out, err = execute(t, "history", "--config", cfg, "--cache-dir", t.TempDir(), "--env", "web", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Env != "web" {
+		t.Errorf("history --env web = %s (%v); want web's entry only", out, err)
 	}
 }

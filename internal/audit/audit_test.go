@@ -230,7 +230,7 @@ func BenchmarkParse(b *testing.B) {
 // body says which gate opened.
 func TestGatedTrailer(t *testing.T) {
 	c := Change{Env: "production", Image: "registry.example.com/team/app", From: "1.3.0", To: "1.4.0", Digest: digest,
-		PromotedFrom: "staging", Gate: "staging has run sha256:ab… since 2026-11-30T11:00:00Z (commit 0123456789): 30m0s of soak, satisfied at 2026-11-30T11:30:00Z"}
+		PromotedFrom: "staging", Gate: "staging has run sha256:ab… since 2026-11-30T11:00:00Z (commit 0123456789): 30m of soak, satisfied at 2026-11-30T11:30:00Z"}
 	msg := Message("production", []Change{c})
 	wantTrailer := "Tagwatch-Update: env=production image=registry.example.com/team/app from=1.3.0 to=1.4.0 digest=" + digest + " from=staging"
 	if !strings.HasSuffix(msg, wantTrailer+"\n") {

@@ -34,7 +34,7 @@ var t0 = time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)
 
 var commits = fakeLog{
 	{Hash: "c3c3c3c3c3c3c3c3", When: t0.Add(2 * time.Hour), Signature: gitrepo.SignatureSSH, Message: Message("production", []Change{
-		{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest},
+		{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest, PromotedFrom: "staging"},
 	})},
 	{Hash: "b2b2b2b2b2b2b2b2", When: t0.Add(time.Hour), Message: "fix: a human commit\n\nSigned-off-by: A <a@b>\n"},
 	{Hash: "a1a1a1a1a1a1a1a1", When: t0, Message: Message("staging", []Change{
@@ -44,7 +44,7 @@ var commits = fakeLog{
 }
 
 func TestHistoryFilter(t *testing.T) {
-	app1 := Entry{Kind: KindUpdate, Commit: "c3c3c3c3c3c3c3c3", Time: t0.Add(2 * time.Hour), Signature: "ssh", Change: Change{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest}}
+	app1 := Entry{Kind: KindUpdate, Commit: "c3c3c3c3c3c3c3c3", Time: t0.Add(2 * time.Hour), Signature: "ssh", Change: Change{Env: "production", Image: "r.example.com/team/app", From: "1.0.0", To: "1.1.0", Digest: digest, PromotedFrom: "staging"}}
 	app0 := Entry{Kind: KindUpdate, Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/team/app", To: "1.0.0"}}
 	web := Entry{Kind: KindUpdate, Commit: "a1a1a1a1a1a1a1a1", Time: t0, Change: Change{Env: "staging", Image: "r.example.com/other/web", From: "1", To: "2"}}
 	for _, tc := range []struct {
@@ -92,10 +92,10 @@ func TestWriteTable(t *testing.T) {
 	if err := WriteTable(&b, entries); err != nil {
 		t.Fatal(err)
 	}
-	want := `TIME                  ENV         IMAGE                    CHANGE          DIGEST               COMMIT      SIGNED
-2026-11-23T18:00:00Z  production  r.example.com/team/app   1.0.0 → 1.1.0   sha256:0123456789ab  c3c3c3c3c3  ssh
-2026-11-23T16:00:00Z  staging     r.example.com/other/web  1 → 2           -                    a1a1a1a1a1  -
-2026-11-23T16:00:00Z  staging     r.example.com/team/app   (none) → 1.0.0  -                    a1a1a1a1a1  -
+	want := `TIME                  ENV         IMAGE                    CHANGE                        DIGEST               COMMIT      SIGNED
+2026-11-23T18:00:00Z  production  r.example.com/team/app   1.0.0 → 1.1.0 (from staging)  sha256:0123456789ab  c3c3c3c3c3  ssh
+2026-11-23T16:00:00Z  staging     r.example.com/other/web  1 → 2                         -                    a1a1a1a1a1  -
+2026-11-23T16:00:00Z  staging     r.example.com/team/app   (none) → 1.0.0                -                    a1a1a1a1a1  -
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteTable (-want +got):\n%s", diff)
@@ -113,7 +113,7 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("%v in %s", err, b.String())
 	}
 	want := []map[string]any{
-		{"kind": "update", "commit": "c3c3c3c3c3c3c3c3", "time": "2026-11-23T18:00:00Z", "env": "production", "image": "r.example.com/team/app", "from": "1.0.0", "to": "1.1.0", "digest": digest, "signature": "ssh"},
+		{"kind": "update", "commit": "c3c3c3c3c3c3c3c3", "time": "2026-11-23T18:00:00Z", "env": "production", "image": "r.example.com/team/app", "from": "1.0.0", "to": "1.1.0", "digest": digest, "promotedFrom": "staging", "signature": "ssh"},
 		{"kind": "update", "commit": "a1a1a1a1a1a1a1a1", "time": "2026-11-23T16:00:00Z", "env": "staging", "image": "r.example.com/team/app", "from": "", "to": "1.0.0", "digest": "", "signature": ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -212,5 +212,27 @@ func BenchmarkHistory(b *testing.B) {
 		if _, err := History(context.Background(), log, Filter{Image: "app"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWriteTableKindsAndRepositories: rollbacks and their clearing read as
+// such, and entries of several repositories gain a REPOSITORY column.
+func TestWriteTableKindsAndRepositories(t *testing.T) {
+	entries := []Entry{
+		{Kind: KindCleared, Repository: "https://git.example.com/a.git", Commit: "d4d4d4d4d4d4", Time: t0.Add(3 * time.Hour), Author: "Ada", Change: Change{Env: "staging", Image: "r.example.com/team/app", Digest: digest}},
+		{Kind: KindRollback, Repository: "https://git.example.com/a.git", Commit: "c3c3c3c3c3c3", Time: t0.Add(2 * time.Hour), Author: "Ada", Change: Change{Env: "staging", Image: "r.example.com/team/app", From: "1.1.0", To: "1.0.0", Digest: digest}},
+		{Kind: KindUpdate, Repository: "file:///srv/b", Commit: "b2b2b2b2b2b2", Time: t0, Change: Change{Env: "web", Image: "r.example.com/other/web", From: "1", To: "2"}},
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, entries); err != nil {
+		t.Fatal(err)
+	}
+	want := `REPOSITORY                     TIME                  ENV      IMAGE                    CHANGE                           DIGEST               COMMIT      SIGNED
+https://git.example.com/a.git  2026-11-23T19:00:00Z  staging  r.example.com/team/app   rollback cleared                 sha256:0123456789ab  d4d4d4d4d4  -
+https://git.example.com/a.git  2026-11-23T18:00:00Z  staging  r.example.com/team/app   1.1.0 → 1.0.0 (rollback by Ada)  sha256:0123456789ab  c3c3c3c3c3  -
+file:///srv/b                  2026-11-23T16:00:00Z  web      r.example.com/other/web  1 → 2                            -                    b2b2b2b2b2  -
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("WriteTable (-want +got):\n%s", diff)
 	}
 }

@@ -17,6 +17,7 @@ package gate
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -91,10 +92,10 @@ func Check(in Input) Result {
 		// The commit is dated after now (clock skew): the soak has not
 		// started, whatever the dates say.
 		return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("waiting: %s has run %s for 0s of %s (its commit %s is dated %s in the future)",
-			from, d, g.Soak, shortCommit(r.Commit), round(-ran))}
+			from, d, human(g.Soak), shortCommit(r.Commit), human(round(-ran)))}
 	}
 	if ran < g.Soak {
-		return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("waiting: %s has run %s for %s of %s", from, d, round(ran), g.Soak)}
+		return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("waiting: %s has run %s for %s of %s", from, d, human(round(ran)), human(g.Soak))}
 	}
 	if g.RequireHealthy {
 		h := in.Health
@@ -110,7 +111,7 @@ func Check(in Input) Result {
 		}
 	}
 	reason := fmt.Sprintf("%s has run %s since %s (commit %s): %s of soak, satisfied at %s",
-		from, d, r.Since.UTC().Format(time.RFC3339), shortCommit(r.Commit), g.Soak, soakedAt.UTC().Format(time.RFC3339))
+		from, d, r.Since.UTC().Format(time.RFC3339), shortCommit(r.Commit), human(g.Soak), soakedAt.UTC().Format(time.RFC3339))
 	if g.RequireHealthy {
 		reason += ", and is Healthy and Synced"
 	}
@@ -118,6 +119,19 @@ func Check(in Input) Result {
 }
 
 // round makes durations readable: whole seconds, whole minutes past an hour.
+// human writes d as people do: 30m, 1h30m, 12m5s (time.Duration's
+// String without its trailing zero units).
+func human(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 func round(d time.Duration) time.Duration {
 	if d >= time.Hour {
 		return d.Round(time.Minute)

@@ -27,17 +27,17 @@ func TestCheck(t *testing.T) {
 		reason string
 	}{
 		{"soaked", Input{Gate: soak, Digest: dA, Running: runs(dA, 31*time.Minute)}, true,
-			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:29:00Z (commit 0123456789): 30m0s of soak, satisfied at 2026-11-30T11:59:00Z"},
+			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:29:00Z (commit 0123456789): 30m of soak, satisfied at 2026-11-30T11:59:00Z"},
 		{"exactly the soak", Input{Gate: soak, Digest: dA, Running: runs(dA, 30*time.Minute)}, true,
-			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:30:00Z (commit 0123456789): 30m0s of soak, satisfied at 2026-11-30T12:00:00Z"},
+			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:30:00Z (commit 0123456789): 30m of soak, satisfied at 2026-11-30T12:00:00Z"},
 		{"a second short", Input{Gate: soak, Digest: dA, Running: runs(dA, 30*time.Minute-time.Second)}, false,
-			"waiting: staging has run sha256:aaaaaaaaaaaa… for 29m59s of 30m0s"},
+			"waiting: staging has run sha256:aaaaaaaaaaaa… for 29m59s of 30m"},
 		{"just started", Input{Gate: soak, Digest: dA, Running: runs(dA, 12*time.Minute)}, false,
-			"waiting: staging has run sha256:aaaaaaaaaaaa… for 12m0s of 30m0s"},
+			"waiting: staging has run sha256:aaaaaaaaaaaa… for 12m of 30m"},
 		{"no soak", Input{Gate: Gate{From: "staging"}, Digest: dA, Running: runs(dA, 0)}, true,
 			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T12:00:00Z (commit 0123456789): 0s of soak, satisfied at 2026-11-30T12:00:00Z"},
 		{"clock skew: commit in the future", Input{Gate: soak, Digest: dA, Running: runs(dA, -5*time.Minute)}, false,
-			"waiting: staging has run sha256:aaaaaaaaaaaa… for 0s of 30m0s (its commit 0123456789 is dated 5m0s in the future)"},
+			"waiting: staging has run sha256:aaaaaaaaaaaa… for 0s of 30m (its commit 0123456789 is dated 5m in the future)"},
 		{"clock skew within no soak", Input{Gate: Gate{From: "staging"}, Digest: dA, Running: runs(dA, -time.Second)}, false,
 			"waiting: staging has run sha256:aaaaaaaaaaaa… for 0s of 0s (its commit 0123456789 is dated 1s in the future)"},
 		{"another digest (rolled back, or superseded)", Input{Gate: soak, Digest: dA, Running: runs(dB, 3*time.Hour)}, false,
@@ -50,14 +50,14 @@ func TestCheck(t *testing.T) {
 		{"candidate digest unknown", Input{Gate: soak, Running: runs(dA, time.Hour)}, false,
 			"the candidate's digest is unknown: staging cannot vouch for it"},
 		{"healthy", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Hour), Health: ok}, true,
-			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:00:00Z (commit 0123456789): 30m0s of soak, satisfied at 2026-11-30T11:30:00Z, and is Healthy and Synced"},
+			"staging has run sha256:aaaaaaaaaaaa… since 2026-11-30T11:00:00Z (commit 0123456789): 30m of soak, satisfied at 2026-11-30T11:30:00Z, and is Healthy and Synced"},
 		{"health unknown", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Hour)}, false, "staging's health is unknown"},
 		{"degraded", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Hour), Health: &Health{Health: "Degraded", Sync: "Synced", Contains: true}}, false, "staging is Degraded"},
 		{"out of sync", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Hour), Health: &Health{Health: "Healthy", Sync: "OutOfSync", Contains: true}}, false, "staging is OutOfSync"},
 		{"synced before the commit", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Hour), Health: &Health{Health: "Healthy", Sync: "Synced", Revision: "fedcba9876543210"}}, false,
 			"staging is synced at fedcba9876, which does not hold 0123456789 yet"},
 		{"health checked only after the soak", Input{Gate: healthy, Digest: dA, Running: runs(dA, time.Minute)}, false,
-			"waiting: staging has run sha256:aaaaaaaaaaaa… for 1m0s of 30m0s"},
+			"waiting: staging has run sha256:aaaaaaaaaaaa… for 1m of 30m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Now = now
@@ -99,5 +99,16 @@ func TestOrder(t *testing.T) {
 				t.Errorf("Order (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 2 * time.Second: "2s", 30 * time.Minute: "30m", 29*time.Minute + 59*time.Second: "29m59s",
+		time.Hour: "1h", 90 * time.Minute: "1h30m", time.Hour + time.Second: "1h0m1s", 1500 * time.Millisecond: "1.5s",
+	} {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

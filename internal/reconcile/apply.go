@@ -162,7 +162,7 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 			return nil, stage, err
 		}
 	}
-	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag})
+	log := e.log.WithFields(logrus.Fields{"env": e.env.Name, "image": w.Image, "from": cur.Tag, "to": res.Tag, "decision": string(res.Decision)})
 	switch res.Decision {
 	case policy.Held:
 		e.held = append(e.held, Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, File: locs[0].file, Files: []string{locs[0].file},
@@ -178,7 +178,7 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		log.Warn(res.Reason)
 		return nil, "", nil
 	}
-	log.WithField("decision", string(res.Decision)).Debug(res.Reason)
+	log.Debug(res.Reason)
 	wantDigest := w.WantsDigest()
 	digest := res.Digest
 	var todo []located

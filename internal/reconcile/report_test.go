@@ -20,7 +20,7 @@ func TestReportWriteText(t *testing.T) {
 		},
 		Held: []Change{
 			{Env: "production", Image: "r/app", From: "2.0.0", To: "1.1.0", Reason: `The tag in Git, "2.0.0", ranks above the best candidate "1.1.0"`},
-			{Env: "eu", Image: "r/app", From: "1.0.0", To: "1.1.0", Reason: "waiting: staging has run sha256:ab for 12m0s of 30m0s"},
+			{Env: "eu", Image: "r/app", From: "1.0.0", To: "1.1.0", Reason: "waiting: staging has run sha256:ab for 12m of 30m"},
 		},
 		Errors:  []Error{{Env: "qa", Image: "r/api", Error: "listing tags: unauthorized"}, {Env: "qa", Error: "path envs/qa: not a directory"}, {Error: "opening git repository: boom"}},
 		Commits: []string{"abc"},
@@ -37,7 +37,7 @@ func TestReportWriteText(t *testing.T) {
 updated dev: r/app (none) -> latest@sha256:ab
   envs/dev/kustomization.yaml
 held production: r/app stays at 2.0.0 (best candidate 1.1.0): The tag in Git, "2.0.0", ranks above the best candidate "1.1.0"
-held eu: r/app stays at 1.0.0 (best candidate 1.1.0): waiting: staging has run sha256:ab for 12m0s of 30m0s
+held eu: r/app stays at 1.0.0 (best candidate 1.1.0): waiting: staging has run sha256:ab for 12m of 30m
 error qa: r/api: listing tags: unauthorized
 error qa: path envs/qa: not a directory
 error: opening git repository: boom
