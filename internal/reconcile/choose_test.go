@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tagwatch/tagwatch/internal/plan"
+	"github.com/tagwatch/tagwatch/policy"
 )
 
 // TestCycleSelectionMemo: a cycle ranks each (image, policy) once and
@@ -64,5 +66,42 @@ environments:
 		if want := `The tag in Git, "2.0.0", ranks above the best candidate "1.0.0" under semver ">=1.0.0", so it is held (set allowDowngrade to go down).`; h.Reason != want {
 			t.Errorf("held reason %q, want %q", h.Reason, want)
 		}
+	}
+}
+
+// TestChooseRanksOncePerImageAndPolicy: watches of one image under equal
+// specs (compiled apart, as config does per environment) share one
+// ranking; each value in Git is decided once; another spec ranks apart.
+func TestChooseRanksOncePerImageAndPolicy(t *testing.T) {
+	compile := func(spec policy.Spec) *policy.Policy {
+		p, err := policy.New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stable := policy.Spec{Strategy: policy.Semver, Constraint: ">=1.0.0"}
+	watches := []*plan.Watch{
+		{Image: "r/app", Policy: compile(stable)},
+		{Image: "r/app", Policy: compile(stable)},
+		{Image: "r/app", Policy: compile(stable)},
+		{Image: "r/app", Policy: compile(policy.Spec{Strategy: policy.Semver, Constraint: ">=1.0.0-0"})},
+	}
+	tags := []policy.Tag{{Name: "1.0.0"}, {Name: "1.1.0-rc.1"}, {Name: "0.9.0"}}
+	c := &cycle{}
+	for i, cur := range []string{"0.9.0", "0.9.0", "2.0.0", "0.9.0"} {
+		c.choose(watches[i], tags, policy.Current{Tag: cur})
+	}
+	if n := len(c.sel.rankings); n != 2 {
+		t.Errorf("%d rankings, want 2 (one per image and spec)", n)
+	}
+	if n := len(c.sel.results); n != 3 {
+		t.Errorf("%d decisions, want 3 (one per ranking and value in Git)", n)
+	}
+	if got := c.choose(watches[1], tags, policy.Current{Tag: "0.9.0"}); got.Tag != "1.0.0" {
+		t.Errorf("the memoised decision picks %q, want 1.0.0", got.Tag)
+	}
+	if got := c.choose(watches[3], tags, policy.Current{Tag: "0.9.0"}); got.Tag != "1.1.0-rc.1" {
+		t.Errorf("the other spec's decision picks %q, want 1.1.0-rc.1", got.Tag)
 	}
 }
