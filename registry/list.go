@@ -32,7 +32,10 @@ import (
 // again. A page without a Link is the last, with one exception: a page of
 // exactly the ?n= asked, from a host that has sent no Link, is followed by
 // a `?last=` request, since some registries (go-containerregistry's)
-// honour ?n= but never send Link. Any request that fails after the first
+// honour ?n= but never send Link; when that answer repeats tags already
+// read (the registry ignores last, or repeats its first page at the end),
+// the whole list is asked for without ?n=, and the host is not paged
+// again. Any request that fails after the first
 // page (a Link page or that probe: an error status, a reset, a truncated
 // body, 429 after the retries) fails the whole list with an error
 // wrapping ErrIncompleteList and the cause. The result is in the
@@ -92,6 +95,7 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 	}
 	linked := known.Links // a host that sends Links ends its list with a page without one
 	next := first
+	probing := false // next asks ?last=, with no Link to say there is more
 	for pages := 0; next != nil; pages++ {
 		if pages == c.o.maxPages {
 			return nil, fmt.Errorf("%s: %w: more than %d pages", what, ErrTooManyTags, c.o.maxPages)
@@ -137,7 +141,17 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 				continue
 			}
 		}
+		probed := probing
+		probing = false
 		switch {
+		case w.fresh == 0 && probed && n > 0:
+			// The answer to ?last= repeats tags already read: the registry
+			// ignores last, or answers a last at the end with the first
+			// page (ggcr's). Which, only the whole list tells: ask for it,
+			// once, without ?n=, and never page this host again.
+			known.RefusesN, known.Paged = true, false
+			c.learnListing(host, known)
+			askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
 		case w.fresh == 0:
 			next = nil // an empty or repeated page, or a probe that found nothing: the end
 		case link != nil:
@@ -146,11 +160,10 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 			// A full page without a Link from a host that sends none:
 			// some registries (ggcr's own pkg/registry) honour ?n= but
 			// never send Link. Ask for what follows the last tag; a
-			// registry that ignores `last` repeats itself and the walk
-			// ends above.
+			// repeated page then is handled above.
 			probe := *got
 			probe.RawQuery = url.Values{"last": {w.tags[len(w.tags)-1]}, "n": {strconv.Itoa(c.o.pageSize)}}.Encode()
-			next = &probe
+			next, probing = &probe, true
 		default:
 			next = nil
 		}

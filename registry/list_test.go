@@ -239,22 +239,27 @@ func TestListTags100k(t *testing.T) {
 // Link (ggcr's pkg/registry) is read to the end by probing after full pages.
 func TestListTagsWithoutLinks(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		tls       bool
-		tags      int
-		fault     *testreg.Fault
-		want      int // tags listed
-		wantLists int
+		name       string
+		tls        bool
+		ignoreLast bool
+		tags       int
+		fault      *testreg.Fault
+		want       int // tags listed
+		wantLists  int
 	}{
 		{name: "partial last page", tags: 25, want: 25, wantLists: 3},
-		// 10, 10, then the probe answers the first page again.
-		{name: "full last page", tags: 20, want: 20, wantLists: 3},
+		// 10, 10, then the probe answers the first page again: the
+		// whole list tells whether that was the end.
+		{name: "full last page", tags: 20, want: 20, wantLists: 4},
+		// The probe is answered with the first page: the whole list.
+		{name: "last ignored", ignoreLast: true, tags: 25, want: 25, wantLists: 3},
 		{name: "over TLS on loopback", tls: true, tags: 25, want: 25, wantLists: 3},
-		// 25 tags answered 10 at a time: the third page is short, no probe.
-		{name: "exact pages", tags: 30, want: 30, wantLists: 4},
+		// 30 tags answered 10 at a time: three full pages, the probe
+		// answered with the first again, then the whole list.
+		{name: "exact pages", tags: 30, want: 30, wantLists: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testreg.Start(t, testreg.Options{NoLink: true, TLS: tc.tls})
+			srv := testreg.Start(t, testreg.Options{NoLink: true, TLS: tc.tls, IgnoreLast: tc.ignoreLast})
 			seed(t, srv, "team/app", tagNames("t", tc.tags))
 			srv.ResetCounts()
 			if tc.fault != nil {

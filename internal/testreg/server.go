@@ -47,6 +47,9 @@ type Options struct {
 	// NoLink serves tag lists as ggcr's registry alone does: ?n= honoured,
 	// no Link header ever (a client trusting Links sees the first page only).
 	NoLink bool
+	// IgnoreLast drops ?last= from tag list requests: a registry that
+	// honours ?n= but not last answers every page with the first one.
+	IgnoreLast bool
 	// Latency delays every /v2/ request (slow registry).
 	Latency time.Duration
 	// Referrers serves the OCI referrers API (GET /v2/<name>/referrers/<digest>).
@@ -218,6 +221,12 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, f.Status, errorCode(f.Status), "injected fault")
 		return
+	}
+	if s.opts.IgnoreLast && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		q := r.URL.Query()
+		q.Del("last")
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = q.Encode()
 	}
 	if f == nil || (!f.Truncate && f.Link == "" && f.DropHeader == "") {
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") && !s.opts.NoLink {
