@@ -113,6 +113,20 @@ environments:
 	if r := tagwatch(t, nil, "check"); r.code != 2 {
 		t.Errorf("without --config: exit %d, want 2", r.code)
 	}
+
+	// One writer per field, through two spellings of one repository:
+	// check names both environments (issue 17).
+	twice := filepath.Join(dir, "twice.yaml")
+	if err := os.WriteFile(twice, []byte("git: {url: https://git.invalid/deploy.git}\nenvironments:\n"+
+		"  - {name: prod, path: envs/prod, images: [{image: registry.invalid/team/app}]}\n"+
+		"  - {name: prod-copy, git: {url: 'https://git.invalid/deploy/'}, path: envs/prod, images: [{image: registry.invalid/team/app}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = tagwatch(t, nil, "check", "--config", twice)
+	wantLine := twice + `:4: environments[1].images[0]: the kustomization of envs/prod, images entry "registry.invalid/team/app" is written by both prod-copy (environments[1].images[0]) and prod (environments[0].images[0]) (their git URLs name one repository, https://git.invalid/deploy)`
+	if r.code != 2 || !strings.HasPrefix(strings.TrimSpace(r.stdout), wantLine) || strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 {
+		t.Errorf("one field, two environments: exit %d, want 2 and one line starting\n%s\ngot:\n%s%s", r.code, wantLine, r.stdout, r.stderr)
+	}
 }
 
 // TestTestUsesTheConfigPolicy: `test --config F --env E IMAGE` takes the
