@@ -345,7 +345,7 @@ func (im Image) PolicySpec() policy.Spec {
 // for a file:// URL or a local path, which take no credentials (their
 // passwordEnv need not be set), else Auth.Password.
 func (g Git) Password() (string, error) {
-	if k := gitURLKind(g.URL); k == urlFile || k == urlLocal {
+	if IsLocalGitURL(g.URL) {
 		return "", nil
 	}
 	return g.Auth.Password()

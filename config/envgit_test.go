@@ -82,29 +82,61 @@ func TestEnvironmentGitErrors(t *testing.T) {
 
 // TestOneWriterPerField: two environments writing the same kustomization
 // entry or Helm field are refused at load, naming both, whatever their
-// policies (the same policy too: one environment per folder and image).
+// policies (the same policy too: one environment per folder and image)
+// and however their git URLs spell the repository. A repository written
+// on its default branch by one environment and on a named branch by
+// another is refused: they may be one branch.
 func TestOneWriterPerField(t *testing.T) {
-	const prod = "git: {url: https://git.example.com/deploy.git}\nenvironments:\n" +
+	const top = "git: {url: https://git.example.com/deploy.git}\n"
+	const prod = "environments:\n" +
 		"  - name: prod-v1\n    path: envs/prod\n    images: [{image: r.example.com/app, constraint: ^1, helm: {file: values.yaml, tag: image.tag}}]\n"
+	const tail = ": one environment writes a field, so neither would (one environment per folder and image)"
+	const kustomization = `the kustomization of envs/prod, images entry "r.example.com/app" is written by both `
 	for _, tc := range []struct {
-		name, second string
-		want         []string
+		name, top, second string
+		want              []string
 	}{
-		{"same folder, other policy", "  - name: prod-v2\n    path: envs/prod/\n    images: [{image: r.example.com/app, constraint: ^2}]\n", []string{
-			`t.yaml:8: environments[1].images[0]: the kustomization of envs/prod, images entry "r.example.com/app" is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		{"same folder, other policy", top, "  - name: prod-v2\n    path: envs/prod/\n    images: [{image: r.example.com/app, constraint: ^2}]\n", []string{
+			`t.yaml:8: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0])` + tail,
 		}},
-		{"same folder, same policy", "  - name: prod-copy\n    path: ./envs/prod\n    images: [{image: r.example.com/app, constraint: ^1}]\n", []string{
-			`t.yaml:8: environments[1].images[0]: the kustomization of envs/prod, images entry "r.example.com/app" is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		{"same folder, same policy", top, "  - name: prod-copy\n    path: ./envs/prod\n    images: [{image: r.example.com/app, constraint: ^1}]\n", []string{
+			`t.yaml:8: environments[1].images[0]: ` + kustomization + `prod-copy (environments[1].images[0]) and prod-v1 (environments[0].images[0])` + tail,
 		}},
-		{"one Helm field from another folder", "  - name: other\n    path: envs/other\n    images: [{image: r.example.com/app, helm: {file: ../prod/values.yaml, tag: image.tag}}]\n", []string{
-			`t.yaml:8: environments[1].images[0]: envs/prod/values.yaml, field image.tag is also written by environments[0] (prod-v1): one environment writes a field, so neither would (one environment per folder and image)`,
+		{"one Helm field from another folder", top, "  - name: other\n    path: envs/other\n    images: [{image: r.example.com/web}, {image: r.example.com/app, helm: {file: ../prod/values.yaml, tag: image.tag}}]\n", []string{
+			`t.yaml:8: environments[1].images[1]: envs/prod/values.yaml, field image.tag is written by both other (environments[1].images[1]) and prod-v1 (environments[0].images[0])` + tail,
 		}},
-		{"same folder, other image", "  - name: web\n    path: envs/prod\n    images: [{image: r.example.com/web}]\n", nil},
-		{"same folder, another branch", "  - name: next\n    git: {branch: next}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
-		{"same folder, another repository", "  - name: mirror\n    git: {url: https://git.example.com/mirror.git}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+		{"same folder, other image", top, "  - name: web\n    path: envs/prod\n    images: [{image: r.example.com/web}]\n", nil},
+		{"same folder, another branch", "git: {url: https://git.example.com/deploy.git, branch: main}\n", "  - name: next\n    git: {branch: next}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+		{"same folder, another repository", top, "  - name: mirror\n    git: {url: https://git.example.com/mirror.git}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+		{"same folder, another scheme", top, "  - name: mirror\n    git: {url: http://git.example.com/deploy.git}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+
+		// One repository spelled two ways (issue 17: they were two plans).
+		{"without .git", top, "  - name: prod-v2\n    git: {url: https://git.example.com/deploy}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, https://git.example.com/deploy)` + tail,
+		}},
+		{"host case, default port, trailing slash", top, "  - name: prod-v2\n    git: {url: 'HTTPS://Git.Example.com:443/deploy.git/'}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, https://git.example.com/deploy)` + tail,
+		}},
+		{"scp-like and ssh://", "git: {url: 'ssh://git@git.example.com/deploy.git', branch: main}\n", "  - name: prod-v2\n    git: {url: 'git@git.example.com:deploy.git'}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, ssh://git.example.com/deploy)` + tail,
+		}},
+		{"file:// and a local path", "git: {url: 'file:///srv/git/deploy.git'}\n", "  - name: prod-v2\n    git: {url: /srv/git/deploy.git/}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, file:///srv/git/deploy.git)` + tail,
+		}},
+		{"local: with and without .git", "git: {url: 'file:///srv/git/deploy.git'}\n", "  - name: prod-v2\n    git: {url: /srv/git/deploy}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", nil},
+
+		// The default branch and a named one (issue 17: "" and main were two plans).
+		{"default branch and a named one", top, "  - name: prod-v2\n    git: {branch: main}\n    path: envs/other\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:7: environments[1].git.branch: environment prod-v2 writes branch main of https://git.example.com/deploy, and environment prod-v1 its default branch (it names none): if the default branch is main, two working copies would write one branch, each blind to the other's fields; write the branch the same way in both (name it in both, or once at the top level)`,
+		}},
+		{"a named branch, then the default one, spelled apart", top, "  - name: a\n    git: {url: https://git.example.com/other.git, branch: main}\n    path: envs/a\n    images: [{image: r.example.com/app}]\n" +
+			"  - name: b\n    git: {url: https://git.example.com/other}\n    path: envs/b\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:11: environments[2].git.url: environment a writes branch main of https://git.example.com/other, and environment b its default branch (it names none): if the default branch is main, two working copies would write one branch, each blind to the other's fields; write the branch the same way in both (name it in both, or once at the top level)`,
+		}},
+		{"another spelling inherits the top-level branch", "git: {url: https://git.example.com/deploy.git, branch: main}\n", "  - name: prod-v2\n    git: {url: 'https://git.example.com/deploy'}\n    path: envs/other\n    images: [{image: r.example.com/app}]\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("t.yaml", []byte(prod+tc.second))
+			_, err := Parse("t.yaml", []byte(tc.top+prod+tc.second))
 			var got []string
 			if err != nil {
 				got = strings.Split(err.Error(), "\n")

@@ -7,6 +7,13 @@ package config
 // DESIGN §1, no password in it); the error never repeats the URL.
 func CheckGitURL(s string) error { return checkGitURL(s) }
 
+// IsLocalGitURL reports a file:// URL or a local path: a repository
+// reached without a network, which takes no credentials.
+func IsLocalGitURL(s string) bool {
+	k := gitURLKind(s)
+	return k == urlFile || k == urlLocal
+}
+
 // GitHost is the host a git URL connects to ("" for a local path or file://).
 func GitHost(s string) string { return gitHost(s) }
 

@@ -52,6 +52,7 @@ func TestPullRequestFields(t *testing.T) {
 func TestEnvironmentOverridesProviderAndSigning(t *testing.T) {
 	y := `git:
   url: https://git.example.com/platform/deploy.git
+  branch: main
   provider: {kind: gitea, tokenEnv: A}
   signing: {key: 'file:/a', format: ssh}
 environments:
@@ -73,7 +74,7 @@ environments:
     images: [{image: r.example.com/app}]
 `
 	_, err := Parse("t.yaml", []byte(y))
-	want := "t.yaml:19: environments[3].git.provider: differs from the provider of environments[0] (a), in the same repository and branch: they share one"
+	want := "t.yaml:20: environments[3].git.provider: differs from the provider of environments[0] (a), in the same repository and branch: they share one"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}

@@ -66,6 +66,7 @@ func (c *Config) validate() Errors {
 		v.environment(f, &c.Environments[i])
 		v.envGit(f, e)
 	}
+	v.defaultBranches()
 	v.oneWriterPerField()
 	v.promotions()
 	v.modes()
@@ -195,7 +196,7 @@ func (v *validator) modes() {
 		if e.AutoMerge && e.Mode != ModePullRequest {
 			v.add(f+".autoMerge", "only pull-request mode has a pull request to merge (set mode: pull-request)")
 		}
-		key := g.URL + "\x00" + g.Branch
+		key := repoBranch(g)
 		first, seen := byRepo[key]
 		if !seen {
 			byRepo[key] = shared{i, g.Provider, g.Signing}
@@ -511,31 +512,79 @@ func (v *validator) helm(f, envPath string, h *Helm) {
 	}
 }
 
+// repoBranch is the key of the repository and branch g writes, as plans
+// are grouped (internal/plan): the URL by RepoKey, the branch as written.
+func repoBranch(g Git) string { return RepoKey(g.URL) + "\x00" + g.Branch }
+
+// defaultBranches refuses a repository that one environment writes on
+// "the remote's default branch" (no branch) and another on a branch it
+// names: whether they are one branch is known only at the remote, and if
+// they are, two working copies would write it, each blind to the other's
+// fields (one writer per field).
+func (v *validator) defaultBranches() {
+	type first struct {
+		env    int
+		branch string
+	}
+	byRepo := map[string]first{}
+	for i, e := range v.c.Environments {
+		g := v.c.EffectiveGit(e)
+		if g.URL == "" {
+			continue
+		}
+		key := RepoKey(g.URL)
+		f, seen := byRepo[key]
+		if !seen {
+			byRepo[key] = first{i, g.Branch}
+			continue
+		}
+		if (f.branch == "") == (g.Branch == "") {
+			continue
+		}
+		field := fmt.Sprintf("environments[%d]", i)
+		switch {
+		case e.Git != nil && e.Git.Branch != "":
+			field += ".git.branch"
+		case e.Git != nil && e.Git.URL != "":
+			field += ".git.url"
+		}
+		other := v.c.Environments[f.env].Name
+		named, dflt := e.Name, other
+		branch := g.Branch
+		if g.Branch == "" {
+			named, dflt, branch = other, e.Name, f.branch
+		}
+		v.add(field, "environment %s writes branch %s of %s, and environment %s its default branch (it names none): if the default branch is %s, two working copies would write one branch, each blind to the other's fields; write the branch the same way in both (name it in both, or once at the top level)",
+			named, branch, RepoKey(g.URL), dflt, branch)
+	}
+}
+
 // oneWriterPerField reports the fields two environments would both write
 // that are known without reading the repository: in the same folder of the
-// same repository and branch, the kustomization entry of one name, or a
-// dotted path of one Helm values file. Nested folders and markers are
-// found when the repository is read (the cycle refuses them there).
+// same repository and branch (however their URLs are spelled: RepoKey),
+// the kustomization entry of one name, or a dotted path of one Helm values
+// file. Nested folders and markers are found when the repository is read
+// (the cycle refuses them there).
 func (v *validator) oneWriterPerField() {
 	type owner struct {
-		env  int
-		what string
+		env, image int
+		what       string
 	}
 	claims := map[string]owner{}
 	for i, e := range v.c.Environments {
 		g := v.c.EffectiveGit(e)
-		where := g.URL + "\x00" + g.Branch + "\x00"
+		where := repoBranch(g) + "\x00"
 		dir := path.Clean(e.Path)
 		for j, im := range e.Images {
 			var fields []owner
 			if im.KustomizeName != "" {
-				fields = append(fields, owner{i, fmt.Sprintf("the kustomization of %s, images entry %q", dir, im.KustomizeName)})
+				fields = append(fields, owner{i, j, fmt.Sprintf("the kustomization of %s, images entry %q", dir, im.KustomizeName)})
 			}
 			if h := im.Helm; h != nil {
 				file := path.Join(dir, h.File)
 				for _, p := range []string{h.Image, h.Repository, h.Tag, h.Digest} {
 					if p != "" {
-						fields = append(fields, owner{i, fmt.Sprintf("%s, field %s", file, p)})
+						fields = append(fields, owner{i, j, fmt.Sprintf("%s, field %s", file, p)})
 					}
 				}
 			}
@@ -549,9 +598,13 @@ func (v *validator) oneWriterPerField() {
 				if first.env == i {
 					continue // the same environment: the image checks report it
 				}
+				spelling := ""
+				if fg := v.c.EffectiveGit(v.c.Environments[first.env]); fg.URL != g.URL {
+					spelling = fmt.Sprintf(" (their git URLs name one repository, %s)", RepoKey(g.URL))
+				}
 				v.add(fmt.Sprintf("environments[%d].images[%d]", i, j),
-					"%s is also written by environments[%d] (%s): one environment writes a field, so neither would (one environment per folder and image)",
-					f.what, first.env, v.c.Environments[first.env].Name)
+					"%s is written by both %s (environments[%d].images[%d]) and %s (environments[%d].images[%d])%s: one environment writes a field, so neither would (one environment per folder and image)",
+					f.what, e.Name, i, j, v.c.Environments[first.env].Name, first.env, first.image, spelling)
 			}
 		}
 	}
@@ -581,7 +634,7 @@ func (v *validator) promotions() {
 			v.add(f+".from", "%q is not an environment of this config", p.From)
 		default:
 			g, h := v.c.EffectiveGit(e), v.c.EffectiveGit(v.c.Environments[j])
-			if g.URL != h.URL || g.Branch != h.Branch {
+			if repoBranch(g) != repoBranch(h) {
 				v.add(f+".from", "%s is in another repository or branch (%s); the gate reads its history, so both must be in one repository and branch", p.From, orDefaultBranch(h))
 			}
 		}

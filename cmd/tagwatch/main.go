@@ -39,6 +39,9 @@ type globals struct {
 	logLevel  string
 	log       *logrus.Logger
 	stderr    io.Writer // logs and errors; os.Stderr unless a test says otherwise
+	// liveTest is the registry half of `tagwatch test`: runLiveTest, or a
+	// test's stand-in; nil leaves `test` offline (--tags-file only).
+	liveTest liveTestFunc
 }
 
 func main() {
@@ -50,7 +53,7 @@ func run(args []string) int { return runWith(args, os.Stderr) }
 
 // runWith runs the command line args, logging and reporting errors to stderr.
 func runWith(args []string, stderr io.Writer) int {
-	g := &globals{stderr: stderr}
+	g := &globals{stderr: stderr, liveTest: runLiveTest}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()

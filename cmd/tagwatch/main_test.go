@@ -12,11 +12,12 @@ import (
 	"testing"
 )
 
-// execute runs the CLI in process with args and returns stdout and the
-// error; exitCode(err) is the status the process would exit with.
+// execute runs the CLI in process with args, wired as runWith wires it,
+// and returns stdout and the error; exitCode(err) is the status the
+// process would exit with.
 func execute(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd(&globals{})
+	root := newRootCmd(&globals{liveTest: runLiveTest})
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetArgs(args)

@@ -63,10 +63,10 @@ type testResult struct {
 	Gate    *gateState      // with --env: the environment's promotion gate
 }
 
-// liveTest lists the image's tags in its registry, fetches the metadata the
-// policy needs and selects. test_live.go sets it; without it, `tagwatch
-// test` works only offline (--tags-file).
-var liveTest func(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*testResult, error)
+// liveTestFunc lists the image's tags in its registry, fetches the
+// metadata the policy needs and selects: runLiveTest (test_live.go), or a
+// test's stand-in, in globals.liveTest.
+type liveTestFunc func(ctx context.Context, g *globals, o *testOptions, pol *policy.Policy) (*testResult, error)
 
 func newTestCmd(g *globals) *cobra.Command {
 	o := &testOptions{}
@@ -261,10 +261,10 @@ func runTest(ctx context.Context, g *globals, o *testOptions, stdin io.Reader, s
 		tags, invalid := validTags(tags)
 		res = &testResult{Result: pol.Select(tags, o.Current), Invalid: invalid}
 	} else {
-		if liveTest == nil {
+		if g.liveTest == nil {
 			return usagef("a registry is needed: pass --tags-file")
 		}
-		if res, err = liveTest(ctx, g, o, pol); err != nil {
+		if res, err = g.liveTest(ctx, g, o, pol); err != nil {
 			return err
 		}
 	}

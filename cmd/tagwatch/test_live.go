@@ -15,8 +15,6 @@ import (
 	"github.com/tagwatch/tagwatch/registry"
 )
 
-func init() { liveTest = runLiveTest }
-
 // runLiveTest is the registry half of `tagwatch test`: registry settings from
 // --config or --insecure, candidates from resolve.Candidates (one tag list,
 // metadata only for tags that pass the name filters), then the policy.

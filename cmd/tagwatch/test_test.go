@@ -19,7 +19,12 @@ import (
 // runTestCmd runs `tagwatch args...` in process and returns stdout and the error.
 func runTestCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	g := &globals{}
+	return runTestCmdWith(t, &globals{}, args...)
+}
+
+// runTestCmdWith is runTestCmd with the globals g (a test's liveTest).
+func runTestCmdWith(t *testing.T, g *globals, args ...string) (string, error) {
+	t.Helper()
 	root := newRootCmd(g)
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
@@ -129,9 +134,7 @@ func TestTestOfflineText(t *testing.T) {
 
 func TestTestUsageErrors(t *testing.T) {
 	tags := writeTags(t, "1.0.0")
-	saved := liveTest
-	liveTest = nil
-	t.Cleanup(func() { liveTest = saved })
+	// runTestCmd's globals have no liveTest: the command is offline.
 	cases := []struct {
 		args []string
 		want string
@@ -170,14 +173,12 @@ func TestTestUsageErrors(t *testing.T) {
 // TestTestLiveHook: without --tags-file the command hands over to the live
 // half and prints what it returns.
 func TestTestLiveHook(t *testing.T) {
-	saved := liveTest
-	t.Cleanup(func() { liveTest = saved })
 	var gotOpts *testOptions
-	liveTest = func(_ context.Context, _ *globals, o *testOptions, pol *policy.Policy) (*testResult, error) {
+	g := &globals{liveTest: func(_ context.Context, _ *globals, o *testOptions, pol *policy.Policy) (*testResult, error) {
 		gotOpts = o
 		return &testResult{Result: pol.Select([]policy.Tag{{Name: "1.0.0", Digest: "sha256:abc"}}, o.Current)}, nil
-	}
-	out, err := runTestCmd(t, "test", "localhost:5000/app", "--insecure", "--platform", "linux/amd64", "--current", "0.9.0@sha256:def", "-o", "json")
+	}}
+	out, err := runTestCmdWith(t, g, "test", "localhost:5000/app", "--insecure", "--platform", "linux/amd64", "--current", "0.9.0@sha256:def", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +190,10 @@ func TestTestLiveHook(t *testing.T) {
 		t.Errorf("options = %+v", gotOpts)
 	}
 
-	liveTest = func(context.Context, *globals, *testOptions, *policy.Policy) (*testResult, error) {
+	g = &globals{liveTest: func(context.Context, *globals, *testOptions, *policy.Policy) (*testResult, error) {
 		return nil, errors.New("listing tags of localhost:5000/app: connection refused")
-	}
-	if _, err := runTestCmd(t, "test", "localhost:5000/app"); err == nil || errors.As(err, new(usageError)) {
+	}}
+	if _, err := runTestCmdWith(t, g, "test", "localhost:5000/app"); err == nil || errors.As(err, new(usageError)) {
 		t.Errorf("registry failure: err = %v, want a plain error (exit 1)", err)
 	}
 }

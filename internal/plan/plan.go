@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/policy"
@@ -55,8 +56,12 @@ type Forge struct {
 }
 
 // Key identifies the repository and branch: plans with equal keys share a
-// working copy, so sources merge them.
-func (r Repo) Key() string { return r.URL + "\x00" + r.Branch }
+// working copy, so sources merge them. The URL counts by its repository,
+// not its spelling (config.RepoKey: https://host/org/app.git and
+// https://host/org/app/ are one); the branch as written ("" stays apart
+// from a named branch: config validation refuses that mix in one
+// repository, as the default branch is known only at the remote).
+func (r Repo) Key() string { return config.RepoKey(r.URL) + "\x00" + r.Branch }
 
 // Display is the URL without credentials, for reports and logs.
 func (r Repo) Display() string { return gitrepo.Redact(r.URL) }

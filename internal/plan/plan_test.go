@@ -87,8 +87,54 @@ func TestFromConfigGroupsByRepositoryAndBranch(t *testing.T) {
 	}
 }
 
+// TestFromConfigOneWorkingCopyPerRepository: environments whose git URLs
+// spell one repository differently (issue 17: .git, a trailing "/", the
+// host's case, the default port, scp-like and ssh://, file:// and a local
+// path) are one plan, one working copy, shown with the URL the first of
+// them wrote.
+func TestFromConfigOneWorkingCopyPerRepository(t *testing.T) {
+	env := func(name, url string) string {
+		return "  - name: " + name + "\n    git: {url: '" + url + "'}\n    path: envs/" + name + "\n    images: [{image: r.example.com/app}]\n"
+	}
+	y := "git: {url: https://git.example.com/org/deploy.git, branch: main}\nenvironments:\n" +
+		env("a", "https://git.example.com/org/deploy.git") +
+		env("b", "https://Git.Example.com:443/org/deploy/") +
+		env("c", "git@git.example.com:org/deploy.git") +
+		env("d", "ssh://git@git.example.com:22/org/deploy") +
+		env("e", "file:///srv/git/deploy.git") +
+		env("f", "/srv/git/deploy.git/") +
+		env("g", "http://git.example.com/org/deploy.git")
+	cfg, err := config.Parse("t.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type envOf struct{ URL, Envs string }
+	var got []envOf
+	for _, p := range set.Plans {
+		var names []string
+		for _, e := range p.Envs {
+			names = append(names, e.Name)
+		}
+		got = append(got, envOf{p.Repo.URL, strings.Join(names, ",")})
+	}
+	want := []envOf{
+		{"https://git.example.com/org/deploy.git", "a,b"},
+		{"git@git.example.com:org/deploy.git", "c,d"},
+		{"file:///srv/git/deploy.git", "e,f"},
+		{"http://git.example.com/org/deploy.git", "g"}, // another scheme: not merged
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plans (-want +got):\n%s", diff)
+	}
+}
+
 // TestCheck: names are keys across every plan and source, and a repository
-// and branch has one plan; problems name both places.
+// and branch, however its URL is spelled, has one plan; problems name both
+// places.
 func TestCheck(t *testing.T) {
 	repo := func(url, branch string) Repo {
 		return Repo{URL: url, Branch: branch, Author: gitrepo.Author{Name: "a", Email: "a@b"}}
@@ -96,10 +142,10 @@ func TestCheck(t *testing.T) {
 	plans := []*Plan{
 		{Repo: repo("https://g/a.git", "main"), Envs: []*Environment{{Name: "prod", Origin: "tagwatch.yaml: environments[0]"}}},
 		{Repo: repo("https://g/b.git", "main"), Envs: []*Environment{{Name: "prod", Origin: "Application argocd/prod"}}},
-		{Repo: repo("https://g/a.git", "main"), Envs: []*Environment{{Name: "dev", Origin: "tagwatch.yaml: environments[1]"}}},
+		{Repo: repo("https://G/a/", "main"), Envs: []*Environment{{Name: "dev", Origin: "tagwatch.yaml: environments[1]"}}},
 	}
 	err := Check(plans)
-	want := `environment name "prod" is used twice: tagwatch.yaml: environments[0] and Application argocd/prod; https://g/a.git (branch "main") has two plans; merge them`
+	want := `environment name "prod" is used twice: tagwatch.yaml: environments[0] and Application argocd/prod; https://G/a/ (branch "main") has two plans; merge them`
 	if err == nil || err.Error() != want {
 		t.Errorf("Check = %v\nwant %s", err, want)
 	}

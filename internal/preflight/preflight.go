@@ -34,13 +34,7 @@ import (
 // read are empty and skipped.
 func Check(cfg *config.Config) config.Errors {
 	c := &checker{cfg: cfg}
-	c.git("git", cfg.Git, "")
-	for i, e := range cfg.Environments {
-		if e.Git == nil {
-			continue
-		}
-		c.git(fmt.Sprintf("environments[%d].git", i), *e.Git, cfg.EffectiveGit(e).URL)
-	}
+	c.gits()
 	for i, r := range cfg.Registries {
 		f := fmt.Sprintf("registries[%d]", i)
 		if r.Credentials != "" && r.Prefix != "" {
@@ -73,33 +67,52 @@ func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, &config.FieldError{File: c.cfg.File, Line: c.cfg.Line(field), Field: field, Err: fmt.Errorf(format, args...)})
 }
 
-// git checks a git block at field f. url is the URL its auth is used
-// with: its own, or (for an environment's block without one) the top
-// level's; "" for the top level itself.
-func (c *checker) git(f string, g config.Git, effectiveURL string) {
-	u := g.URL
-	if u == "" {
-		u = effectiveURL
+// authUse is an auth block, where it is written (field: "git" or
+// "environments[i].git") and the URLs it is used with.
+type authUse struct {
+	field string
+	auth  config.GitAuth
+	urls  []string
+}
+
+// gits checks the git blocks as run uses them. What a block names is
+// checked where it is written (a local repository exists, the signing key,
+// the forge token); its auth where it is used: with the URL of every
+// environment whose effective git takes it (an environment's own auth, or
+// the top level's when it sets none), and never for a file:// URL or a
+// local path, which take no credentials. The top level's auth is also
+// used by the Applications' repositories (Kubernetes mode), and, used by
+// nothing else, is checked against its own URL.
+func (c *checker) gits() {
+	cfg := c.cfg
+	top := &authUse{field: "git", auth: cfg.Git.Auth}
+	uses := []*authUse{top}
+	c.block("git", cfg.Git)
+	for i, e := range cfg.Environments {
+		use := top
+		if e.Git != nil {
+			f := fmt.Sprintf("environments[%d].git", i)
+			c.block(f, *e.Git)
+			if e.Git.Auth != (config.GitAuth{}) {
+				use = &authUse{field: f, auth: e.Git.Auth}
+				uses = append(uses, use)
+			}
+		}
+		use.urls = append(use.urls, cfg.EffectiveGit(e).URL)
 	}
+	if len(top.urls) == 0 || cfg.Applications != nil {
+		top.urls = append(top.urls, cfg.Git.URL)
+	}
+	for _, u := range uses {
+		c.auth(u)
+	}
+}
+
+// block checks what the git block at field f names, whoever uses it: its
+// URL when local, its signing key and its forge token.
+func (c *checker) block(f string, g config.Git) {
 	if g.URL != "" {
 		c.localRepo(f+".url", g.URL)
-	}
-	a := g.Auth
-	switch {
-	case a.PasswordEnv != "":
-		if _, err := a.Password(); err != nil {
-			c.add(f+".auth.passwordEnv", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordEnv: "))
-		}
-	case a.PasswordFile != "":
-		if _, err := a.Password(); err != nil {
-			c.add(f+".auth.passwordFile", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordFile: "))
-		}
-	}
-	if a.SSHKeyFile != "" {
-		c.sshKey(f+".auth.sshKeyFile", a.SSHKeyFile)
-	}
-	if a.KnownHostsFile != "" {
-		c.readable(f+".auth.knownHostsFile", a.KnownHostsFile)
 	}
 	if sg := g.Signing; sg != nil && sg.Key != "" && sg.Format != "" {
 		if _, err := signing.Load(sg.Key, sg.Format); err != nil {
@@ -118,8 +131,35 @@ func (c *checker) git(f string, g config.Git, effectiveURL string) {
 			}
 		}
 	}
-	if !isSSH(u) || g.URL == "" && g.Auth == (config.GitAuth{}) {
-		return // not ssh, or an environment inheriting everything: checked at the top level
+}
+
+// auth checks the credentials of u for the remote URLs it is used with:
+// none when every one is local; an ssh URL needs known hosts and a key or
+// an agent.
+func (c *checker) auth(u *authUse) {
+	remote := slices.DeleteFunc(slices.Clone(u.urls), config.IsLocalGitURL)
+	if len(remote) == 0 {
+		return // file:// and local paths take no credentials (as run reads them: config.Git.Password)
+	}
+	f, a := u.field, u.auth
+	switch {
+	case a.PasswordEnv != "":
+		if _, err := a.Password(); err != nil {
+			c.add(f+".auth.passwordEnv", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordEnv: "))
+		}
+	case a.PasswordFile != "":
+		if _, err := a.Password(); err != nil {
+			c.add(f+".auth.passwordFile", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordFile: "))
+		}
+	}
+	if a.SSHKeyFile != "" {
+		c.sshKey(f+".auth.sshKeyFile", a.SSHKeyFile)
+	}
+	if a.KnownHostsFile != "" {
+		c.readable(f+".auth.knownHostsFile", a.KnownHostsFile)
+	}
+	if !slices.ContainsFunc(remote, isSSH) {
+		return
 	}
 	if a.KnownHostsFile == "" {
 		if home, err := os.UserHomeDir(); err != nil {

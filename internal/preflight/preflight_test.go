@@ -124,8 +124,12 @@ environments:
     git: {url: 'ssh://git@git.example.com/qa.git', auth: {sshKeyFile: %s, knownHostsFile: %s}}
     path: envs/qa
     images: [{image: registry.example.com/team/app}]
+  - name: web
+    git: {url: 'https://git.example.com/web.git', auth: {passwordFile: %s}}
+    path: envs/web
+    images: [{image: registry.example.com/team/app}]
 `, f["encryptedKey"], f["pullSecret"], f["ca"], f["pullSecret"], f["userPass"], f["notAKey"],
-		f["missing"], f["missing"], f["empty"], f["missing"], f["notAKey"], f["knownHosts"], f["key"], f["knownHosts"])
+		f["missing"], f["missing"], f["empty"], f["missing"], f["notAKey"], f["knownHosts"], f["notAKey"], f["knownHosts"], f["empty"])
 	got := []string{}
 	for _, p := range preflight.Check(parse(t, y)) {
 		if strings.Contains(p.Error(), "s3cret") || strings.Contains(p.Error(), "t0ken") {
@@ -141,10 +145,11 @@ environments:
 		"8 registries[3].credentials: credentials: environment variable TW_PREFLIGHT_UNSET is not set",
 		"10 webhooks[0].secret: environment variable TW_PREFLIGHT_EMPTY is empty",
 		"11 webhooks[1].secret: open " + f["missing"] + ": no such file or directory",
+		// Local repositories (staging, prod): their credentials are not read, so not checked.
 		"15 environments[0].git.url: the local repository " + f["missing"] + ": no such file or directory",
-		"15 environments[0].git.auth.passwordFile: " + f["empty"] + " is empty",
 		"19 environments[1].git.url: the local repository " + f["missing"] + ": no such file or directory",
-		"19 environments[1].git.auth.sshKeyFile: " + f["notAKey"] + " is not a private key tagwatch can read (OpenSSH, PEM RSA, ECDSA or Ed25519)",
+		"23 environments[2].git.auth.sshKeyFile: " + f["notAKey"] + " is not a private key tagwatch can read (OpenSSH, PEM RSA, ECDSA or Ed25519)",
+		"27 environments[3].git.auth.passwordFile: " + f["empty"] + " is empty",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -170,6 +175,68 @@ webhooks:
 	y = fmt.Sprintf("git:\n  url: git@git.example.com:team/deploy.git\n  auth: {sshKeyFile: %s, knownHostsFile: %s}\n", f["key"], f["knownHosts"]) + envs
 	if ps := preflight.Check(parse(t, y)); len(ps) != 0 {
 		t.Errorf("problems in a good ssh config: %v", ps)
+	}
+}
+
+// TestCheckCredentialsWhereUsed: an auth block is checked for the
+// repositories that use it (each environment's effective git), as run
+// reads it: never for a file:// URL or a local path, which take no
+// credentials (issue: check demanded passwordEnv that run never reads).
+func TestCheckCredentialsWhereUsed(t *testing.T) {
+	f := files(t)
+	t.Setenv("HOME", t.TempDir()) // no ~/.ssh/known_hosts
+	t.Setenv("SSH_AUTH_SOCK", "")
+	env := func(name, git string) string {
+		y := "  - name: " + name + "\n"
+		if git != "" {
+			y += "    git: " + git + "\n"
+		}
+		return y + "    path: envs/" + name + "\n    images: [{image: registry.example.com/team/app}]\n"
+	}
+	for _, tc := range []struct {
+		name, y string
+		want    []string
+	}{
+		{"file:// without its password variable",
+			"git: {url: 'file://" + f["repo"] + "', auth: {passwordEnv: TW_PREFLIGHT_UNSET}}\nenvironments:\n" + env("staging", ""), nil},
+		{"local path with a missing password file and ssh key",
+			"git: {url: " + f["repo"] + ", auth: {passwordFile: " + f["missing"] + ", sshKeyFile: " + f["missing"] + "}}\nenvironments:\n" + env("staging", ""), nil},
+		{"an environment's own local repository",
+			"git: {url: https://git.example.com/deploy.git, auth: {passwordEnv: TW_PREFLIGHT_TOKEN}}\nenvironments:\n" +
+				env("staging", "") + env("local", "{url: '"+f["repo"]+"', auth: {passwordEnv: TW_PREFLIGHT_UNSET}}"), nil},
+		{"the top level's auth, used by a remote",
+			"git: {url: https://git.example.com/deploy.git, auth: {passwordEnv: TW_PREFLIGHT_UNSET}}\nenvironments:\n" +
+				env("staging", "") + env("local", "{url: '"+f["repo"]+"', auth: {passwordEnv: TW_PREFLIGHT_TOKEN}}"),
+			[]string{"1 git.auth.passwordEnv: environment variable TW_PREFLIGHT_UNSET is not set"}},
+		{"the top level's auth, used by local repositories only",
+			"git: {url: " + f["repo"] + ", auth: {passwordEnv: TW_PREFLIGHT_UNSET}}\nenvironments:\n" +
+				env("staging", "") + env("web", "{url: https://git.example.com/web.git, auth: {passwordEnv: TW_PREFLIGHT_UNSET_WEB}}"),
+			[]string{"7 environments[1].git.auth.passwordEnv: environment variable TW_PREFLIGHT_UNSET_WEB is not set"}},
+		{"the top level's auth, used by no environment",
+			"git: {url: https://git.example.com/deploy.git, auth: {passwordEnv: TW_PREFLIGHT_UNSET}}\nenvironments:\n" +
+				env("staging", "{url: 'file://"+f["repo"]+"', auth: {username: local}}"),
+			[]string{"1 git.auth.passwordEnv: environment variable TW_PREFLIGHT_UNSET is not set"}},
+		{"an ssh repository inheriting the top level's ssh auth",
+			"git: {url: https://git.example.com/deploy.git, auth: {sshKeyFile: " + f["key"] + ", knownHostsFile: " + f["knownHosts"] + "}}\nenvironments:\n" +
+				env("staging", "{url: 'ssh://git@git.example.com/deploy.git'}"), nil},
+		{"an ssh repository inheriting auth without ssh settings",
+			"git: {url: https://git.example.com/deploy.git, auth: {passwordEnv: TW_PREFLIGHT_TOKEN}}\nenvironments:\n" +
+				env("staging", "") + env("ssh", "{url: 'git@git.example.com:deploy.git'}"),
+			[]string{
+				"1 git.auth.knownHostsFile: not set, and the default " + filepath.Join(os.Getenv("HOME"), ".ssh", "known_hosts") + " cannot be read (no such file or directory): ssh host keys are always verified; add the host's key with ssh-keyscan",
+				"1 git.auth.sshKeyFile: an ssh URL needs a private key (sshKeyFile) or a running ssh-agent (SSH_AUTH_SOCK is not set)",
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TW_PREFLIGHT_TOKEN", "t0ken")
+			var got []string
+			for _, p := range preflight.Check(parse(t, tc.y)) {
+				got = append(got, fmt.Sprintf("%d %s: %v", p.Line, p.Field, p.Err))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s\n%s", diff, tc.y)
+			}
+		})
 	}
 }
 

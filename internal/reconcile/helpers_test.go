@@ -113,14 +113,6 @@ func (c *countingSource) ListTags(ctx context.Context, repo string) ([]string, e
 	return c.Source.ListTags(ctx, repo)
 }
 
-// NewCycle passes the start of a cycle on to the registry client, which
-// keeps a per-cycle memo of its own until the loop's memo replaces it.
-func (c *countingSource) NewCycle() {
-	if nc, ok := c.Source.(interface{ NewCycle() }); ok {
-		nc.NewCycle()
-	}
-}
-
 // hookedRepo runs before() ahead of each Publish, to race it.
 type hookedRepo struct {
 	Repo

@@ -113,6 +113,36 @@ environments:
 	if r := tagwatch(t, nil, "check"); r.code != 2 {
 		t.Errorf("without --config: exit %d, want 2", r.code)
 	}
+
+	// A local repository takes no credentials: run never reads its
+	// passwordEnv, so check does not demand it.
+	repo := filepath.Join(dir, "deploy.git")
+	if err := os.Mkdir(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(dir, "local.yaml")
+	if err := os.WriteFile(local, []byte("git: {url: 'file://"+repo+"', auth: {passwordEnv: TW_E2E_CHECK_UNSET}}\nenvironments:\n"+
+		"  - {name: staging, path: envs/staging, images: [{image: registry.invalid/team/app}]}\n"+
+		"  - {name: prod, git: {url: '"+repo+"/', auth: {passwordFile: "+filepath.Join(dir, "missing-password")+"}}, path: envs/prod, images: [{image: registry.invalid/team/app}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := tagwatch(t, nil, "check", "--config", local); r.code != 0 || !strings.Contains(r.stdout, "no problems found") {
+		t.Errorf("local repository without credentials: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// One writer per field, through two spellings of one repository:
+	// check names both environments (issue 17).
+	twice := filepath.Join(dir, "twice.yaml")
+	if err := os.WriteFile(twice, []byte("git: {url: https://git.invalid/deploy.git}\nenvironments:\n"+
+		"  - {name: prod, path: envs/prod, images: [{image: registry.invalid/team/app}]}\n"+
+		"  - {name: prod-copy, git: {url: 'https://git.invalid/deploy/'}, path: envs/prod, images: [{image: registry.invalid/team/app}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = tagwatch(t, nil, "check", "--config", twice)
+	wantLine := twice + `:4: environments[1].images[0]: the kustomization of envs/prod, images entry "registry.invalid/team/app" is written by both prod-copy (environments[1].images[0]) and prod (environments[0].images[0]) (their git URLs name one repository, https://git.invalid/deploy)`
+	if r.code != 2 || !strings.HasPrefix(strings.TrimSpace(r.stdout), wantLine) || strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 {
+		t.Errorf("one field, two environments: exit %d, want 2 and one line starting\n%s\ngot:\n%s%s", r.code, wantLine, r.stdout, r.stderr)
+	}
 }
 
 // TestTestUsesTheConfigPolicy: `test --config F --env E IMAGE` takes the

@@ -41,7 +41,11 @@ environments:
 		{"regexp-looking ignoreTags", strings.Replace(good, "constraint:", "ignoreTags: ['^v.*$'], constraint:", 1),
 			`ignoreTags[0]: "^v.*$": ignoreTags are globs, and this looks like a regular expression, which as a glob matches no tag: write "regexp:^v.*$"`},
 		{"one field, two environments", good + strings.Replace(strings.Replace(strings.SplitN(good, "environments:\n", 2)[1], "staging\n", "staging-v2\n", 1), ">=1.0.0", "^2", 1),
-			"environments[1].images[0]: the kustomization of envs/staging, images entry \"registry.example.com/team/app\" is also written by environments[0] (staging)"},
+			"environments[1].images[0]: the kustomization of envs/staging, images entry \"registry.example.com/team/app\" is written by both staging-v2 (environments[1].images[0]) and staging (environments[0].images[0])"},
+		{"one field, two spellings of one repository", good + "  - name: staging-v2\n    git: {url: 'https://GIT.example.com/deploy/'}\n    path: envs/staging\n    images: [{image: registry.example.com/team/app}]\n",
+			"is written by both staging-v2 (environments[1].images[0]) and staging (environments[0].images[0]) (their git URLs name one repository, https://git.example.com/deploy)"},
+		{"the default branch and a named one", good + "  - name: next\n    git: {branch: main}\n    path: envs/next\n    images: [{image: registry.example.com/team/app}]\n",
+			"environments[1].git.branch: environment next writes branch main of https://git.example.com/deploy, and environment staging its default branch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
