@@ -407,9 +407,10 @@ type assembly struct {
 
 // assemble merges the base plans and the Applications' targets: one plan
 // per repository and branch; an environment name taken (by the config or
-// an Application made earlier), a second write secret for a repository or
-// a promotion source outside the repository is a problem of the
-// Application, which is left out. Called with s.mu held.
+// an Application made earlier), a second write secret for a repository, a
+// write branch that clashes (checkWriteBranches) or a promotion source
+// outside the repository is a problem of the Application, which is left
+// out. Called with s.mu held.
 func (s *Source) assemble() assembly {
 	a := assembly{envApp: map[string]string{}, repoApps: map[string][]string{}, pull: map[string]string{}, problems: map[string][]string{}}
 	byKey := map[string]*plan.Plan{}
@@ -464,17 +465,8 @@ func (s *Source) assemble() assembly {
 		p.Envs = append(p.Envs, t.Env)
 		envOf[t.Env] = st
 	}
-	// Promotion happens within a repository and branch (the gate reads
-	// its history there), without cycles.
-	for _, p := range a.plans {
-		s.checkGates(p, envOf, a.problems)
-	}
-	kept := a.plans[:0]
 	for _, p := range a.plans {
 		rk := p.Repo.Key()
-		if len(p.Envs) == 0 {
-			continue
-		}
 		var fallback func(context.Context) (gitrepo.Auth, error)
 		if fromConfig[rk] {
 			fallback = p.Repo.Auth
@@ -487,7 +479,20 @@ func (s *Source) assemble() assembly {
 		if !fromConfig[rk] {
 			s.writeDefaults(p)
 		}
-		if s.needForge(p, envOf, a.problems); len(p.Envs) == 0 {
+		s.needForge(p, envOf, a.problems)
+	}
+	// A branch tagwatch rewrites has one writer, and is no base branch:
+	// else Publish refuses the whole repository.
+	checkWriteBranches(a.plans, states, envOf, a.problems)
+	// Promotion happens within a repository and branch (the gate reads
+	// its history there), without cycles; after the checks above, which
+	// may have dropped a gate's from.
+	for _, p := range a.plans {
+		s.checkGates(p, envOf, a.problems)
+	}
+	kept := a.plans[:0]
+	for _, p := range a.plans {
+		if len(p.Envs) == 0 {
 			continue
 		}
 		for _, e := range p.Envs {
