@@ -24,7 +24,6 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
-	"github.com/tagwatch/tagwatch/internal/forge"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
@@ -80,7 +79,7 @@ type options struct {
 	gitAuthHost     string                                      // the host it is for; "" for any
 	signer          gitrepo.Signer                              // config's git.signing; nil: unsigned
 	forge           *plan.Forge                                 // config's git.provider; nil: none
-	forgeHost       string                                      // the host the forge is for
+	forgeScope      scope                                       // the repositories the forge serves
 	knownHostsFile  string
 	log             *logrus.Entry
 	syncTimeout     time.Duration
@@ -151,11 +150,12 @@ func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.
 // WithWriteDefaults sets what the config's git block gives Applications'
 // repositories beside credentials: the signer of every commit (git.signing;
 // nil: unsigned) and the forge of pull requests (git.provider; nil: none),
-// for the repositories on the host of forgeURL (git.url) only, where the
-// provider's token belongs.
-func WithWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) Option {
+// for the repositories on the forge's host only, where its token belongs:
+// the host of git.provider.url, else the kind's public service, else (a
+// Gitea without url) the host of gitURL (git.url). See forgeScopeOf.
+func WithWriteDefaults(signer gitrepo.Signer, f *plan.Forge, gitURL string) Option {
 	return func(o *options) error {
-		o.signer, o.forge, o.forgeHost = signer, f, config.GitHost(forgeURL)
+		o.signer, o.forge, o.forgeScope = signer, f, forgeScopeOf(f, gitURL)
 		return nil
 	}
 }
@@ -266,10 +266,10 @@ func (s *Source) SetGitDefaults(author gitrepo.Author, auth func(context.Context
 }
 
 // SetWriteDefaults sets what WithWriteDefaults sets (a reload of the config).
-func (s *Source) SetWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) {
+func (s *Source) SetWriteDefaults(signer gitrepo.Signer, f *plan.Forge, gitURL string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_ = WithWriteDefaults(signer, f, forgeURL)(&s.o)
+	_ = WithWriteDefaults(signer, f, gitURL)(&s.o)
 	s.gen++
 }
 
@@ -476,10 +476,11 @@ func (s *Source) assemble() assembly {
 		if !fromConfig[rk] || writeSecret[rk] != "" {
 			p.Repo.Auth = s.gitAuth(p.Repo.URL, writeSecret[rk], fallback)
 		}
+		noForge := "the config's environments of this repository and branch have no git.provider"
 		if !fromConfig[rk] {
-			s.writeDefaults(p)
+			noForge = s.writeDefaults(p)
 		}
-		s.needForge(p, envOf, a.problems)
+		needForge(p, noForge, envOf, a.problems)
 	}
 	// A branch tagwatch rewrites has one writer, and is no base branch:
 	// else Publish refuses the whole repository.
@@ -586,36 +587,3 @@ func discardLogger() *logrus.Entry {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-// writeDefaults gives an Applications' repository the config's signer and,
-// on the forge's host, its forge.
-func (s *Source) writeDefaults(p *plan.Plan) {
-	p.Repo.Signer = s.o.signer
-	if s.o.forge == nil || config.GitHost(p.Repo.URL) != s.o.forgeHost {
-		return
-	}
-	f := *s.o.forge
-	var err error
-	if f.Repository, err = forge.RepositoryPath(p.Repo.URL); err == nil {
-		p.Repo.Forge = &f
-	}
-}
-
-// needForge reports, for the Applications of p in pull-request mode, a
-// repository without a forge, and leaves those environments out.
-func (s *Source) needForge(p *plan.Plan, envOf map[*plan.Environment]*appState, problems map[string][]string) {
-	if p.Repo.Forge != nil {
-		return
-	}
-	kept := p.Envs[:0]
-	for _, e := range p.Envs {
-		st, ok := envOf[e]
-		if ok && e.Mode == plan.ModePullRequest {
-			problems[st.app.Key()] = append(problems[st.app.Key()], fmt.Sprintf(
-				"%smode: pull-request needs a forge for %s: set git.provider in the config (for repositories on the host of git.url)", OwnPrefix, p.Repo.Display()))
-			continue
-		}
-		kept = append(kept, e)
-	}
-	p.Envs = kept
-}
