@@ -135,8 +135,9 @@ func (c *cycleCreds) sshKnownHosts(ctx context.Context) ([]byte, error) {
 }
 
 // gitAuth is the Auth func of a repository: the Secret of git:secret, else
-// Argo CD's repository Secret of the URL, else its repo-creds Secret with
-// the longest URL prefix, else fallback (the config's git.auth). SSH host
+// Argo CD's repository Secret of the URL, else (also when that Secret holds
+// the url alone) its repo-creds Secret with the longest URL prefix, else
+// fallback (the config's git.auth). SSH host
 // keys: the config's knownHostsFile, else Argo CD's known hosts ConfigMap.
 func (s *Source) gitAuth(repoURL, writeSecret string, fallback func(context.Context) (gitrepo.Auth, error)) func(context.Context) (gitrepo.Auth, error) {
 	return func(ctx context.Context) (gitrepo.Auth, error) {
@@ -183,7 +184,7 @@ func (c *cycleCreds) fromSecrets(ctx context.Context, repoURL, writeSecret strin
 		return gitrepo.Auth{}, false, err
 	}
 	want := normalizeGitURL(repoURL)
-	var best *corev1.Secret
+	var repo, best *corev1.Secret
 	bestLen := -1
 	for i := range secrets {
 		sec := &secrets[i]
@@ -193,9 +194,8 @@ func (c *cycleCreds) fromSecrets(ctx context.Context, repoURL, writeSecret strin
 		}
 		switch sec.Labels[secretTypeLabel] {
 		case "repository":
-			if normalizeGitURL(u) == want {
-				a, err := authFromSecret(sec.Data, fmt.Sprintf("Secret %s/%s", sec.Namespace, sec.Name))
-				return a, err == nil, err
+			if repo == nil && normalizeGitURL(u) == want {
+				repo = sec
 			}
 		case "repo-creds":
 			if strings.HasPrefix(strings.ToLower(repoURL), strings.ToLower(u)) && len(u) > bestLen {
@@ -203,11 +203,34 @@ func (c *cycleCreds) fromSecrets(ctx context.Context, repoURL, writeSecret strin
 			}
 		}
 	}
+	// A repository Secret that carries no credentials (its url alone)
+	// takes those of the repo-creds Secret, as Argo CD does.
+	if repo != nil && hasCredentials(repo.Data) {
+		best = repo
+	}
 	if best == nil {
 		return gitrepo.Auth{}, false, nil
 	}
 	a, err := authFromSecret(best.Data, fmt.Sprintf("Secret %s/%s", best.Namespace, best.Name))
 	return a, err == nil, err
+}
+
+// credentialKeys are the keys of Argo CD's repository Secrets that carry
+// credentials (its Repository.HasCredentials): a repository Secret with
+// none of them inherits the repo-creds Secret's. tagwatch reads username,
+// password and sshPrivateKey; a Secret holding only the others is an
+// error that says so, not a silent fall-through.
+var credentialKeys = []string{"username", "password", "sshPrivateKey", "bearerToken", "tlsClientCertData", "githubAppPrivateKey"}
+
+// hasCredentials reports whether a repository Secret's data carries
+// credentials of its own.
+func hasCredentials(data map[string][]byte) bool {
+	for _, k := range credentialKeys {
+		if len(data[k]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // authFromSecret reads username and password, or sshPrivateKey, of a

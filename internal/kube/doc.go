@@ -20,8 +20,10 @@
 // the config's plans and the Applications' by repository and branch, so a
 // repository is one working copy and one push, and checks across them what
 // one Application cannot: unique environment names (the Application made
-// first keeps one), one write secret per repository, promotion within a
-// repository. A change triggers a cycle of the Application's images.
+// first keeps one), one write secret per repository, one writer per write
+// branch and none on a base branch (else Publish refuses the whole
+// repository), promotion within a repository. A change triggers a cycle of
+// the Application's images.
 //
 // Credentials are the cluster's: read when a cycle needs them, shared
 // within the cycle, dropped when it ends, never logged nor put in an Event.

@@ -24,7 +24,6 @@ import (
 
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/gitrepo"
-	"github.com/tagwatch/tagwatch/internal/forge"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
@@ -80,7 +79,7 @@ type options struct {
 	gitAuthHost     string                                      // the host it is for; "" for any
 	signer          gitrepo.Signer                              // config's git.signing; nil: unsigned
 	forge           *plan.Forge                                 // config's git.provider; nil: none
-	forgeHost       string                                      // the host the forge is for
+	forgeScope      scope                                       // the repositories the forge serves
 	knownHostsFile  string
 	log             *logrus.Entry
 	syncTimeout     time.Duration
@@ -151,11 +150,12 @@ func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.
 // WithWriteDefaults sets what the config's git block gives Applications'
 // repositories beside credentials: the signer of every commit (git.signing;
 // nil: unsigned) and the forge of pull requests (git.provider; nil: none),
-// for the repositories on the host of forgeURL (git.url) only, where the
-// provider's token belongs.
-func WithWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) Option {
+// for the repositories on the forge's host only, where its token belongs:
+// the host of git.provider.url, else the kind's public service, else (a
+// Gitea without url) the host of gitURL (git.url). See forgeScopeOf.
+func WithWriteDefaults(signer gitrepo.Signer, f *plan.Forge, gitURL string) Option {
 	return func(o *options) error {
-		o.signer, o.forge, o.forgeHost = signer, f, config.GitHost(forgeURL)
+		o.signer, o.forge, o.forgeScope = signer, f, forgeScopeOf(f, gitURL)
 		return nil
 	}
 }
@@ -266,10 +266,10 @@ func (s *Source) SetGitDefaults(author gitrepo.Author, auth func(context.Context
 }
 
 // SetWriteDefaults sets what WithWriteDefaults sets (a reload of the config).
-func (s *Source) SetWriteDefaults(signer gitrepo.Signer, f *plan.Forge, forgeURL string) {
+func (s *Source) SetWriteDefaults(signer gitrepo.Signer, f *plan.Forge, gitURL string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_ = WithWriteDefaults(signer, f, forgeURL)(&s.o)
+	_ = WithWriteDefaults(signer, f, gitURL)(&s.o)
 	s.gen++
 }
 
@@ -407,9 +407,10 @@ type assembly struct {
 
 // assemble merges the base plans and the Applications' targets: one plan
 // per repository and branch; an environment name taken (by the config or
-// an Application made earlier), a second write secret for a repository or
-// a promotion source outside the repository is a problem of the
-// Application, which is left out. Called with s.mu held.
+// an Application made earlier), a second write secret for a repository, a
+// write branch that clashes (checkWriteBranches) or a promotion source
+// outside the repository is a problem of the Application, which is left
+// out. Called with s.mu held.
 func (s *Source) assemble() assembly {
 	a := assembly{envApp: map[string]string{}, repoApps: map[string][]string{}, pull: map[string]string{}, problems: map[string][]string{}}
 	byKey := map[string]*plan.Plan{}
@@ -464,17 +465,8 @@ func (s *Source) assemble() assembly {
 		p.Envs = append(p.Envs, t.Env)
 		envOf[t.Env] = st
 	}
-	// Promotion happens within a repository and branch (the gate reads
-	// its history there), without cycles.
-	for _, p := range a.plans {
-		s.checkGates(p, envOf, a.problems)
-	}
-	kept := a.plans[:0]
 	for _, p := range a.plans {
 		rk := p.Repo.Key()
-		if len(p.Envs) == 0 {
-			continue
-		}
 		var fallback func(context.Context) (gitrepo.Auth, error)
 		if fromConfig[rk] {
 			fallback = p.Repo.Auth
@@ -484,10 +476,24 @@ func (s *Source) assemble() assembly {
 		if !fromConfig[rk] || writeSecret[rk] != "" {
 			p.Repo.Auth = s.gitAuth(p.Repo.URL, writeSecret[rk], fallback)
 		}
+		noForge := "the config's environments of this repository and branch have no git.provider"
 		if !fromConfig[rk] {
-			s.writeDefaults(p)
+			noForge = s.writeDefaults(p)
 		}
-		if s.needForge(p, envOf, a.problems); len(p.Envs) == 0 {
+		needForge(p, noForge, envOf, a.problems)
+	}
+	// A branch tagwatch rewrites has one writer, and is no base branch:
+	// else Publish refuses the whole repository.
+	checkWriteBranches(a.plans, states, envOf, a.problems)
+	// Promotion happens within a repository and branch (the gate reads
+	// its history there), without cycles; after the checks above, which
+	// may have dropped a gate's from.
+	for _, p := range a.plans {
+		s.checkGates(p, envOf, a.problems)
+	}
+	kept := a.plans[:0]
+	for _, p := range a.plans {
+		if len(p.Envs) == 0 {
 			continue
 		}
 		for _, e := range p.Envs {
@@ -581,36 +587,3 @@ func discardLogger() *logrus.Entry {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-// writeDefaults gives an Applications' repository the config's signer and,
-// on the forge's host, its forge.
-func (s *Source) writeDefaults(p *plan.Plan) {
-	p.Repo.Signer = s.o.signer
-	if s.o.forge == nil || config.GitHost(p.Repo.URL) != s.o.forgeHost {
-		return
-	}
-	f := *s.o.forge
-	var err error
-	if f.Repository, err = forge.RepositoryPath(p.Repo.URL); err == nil {
-		p.Repo.Forge = &f
-	}
-}
-
-// needForge reports, for the Applications of p in pull-request mode, a
-// repository without a forge, and leaves those environments out.
-func (s *Source) needForge(p *plan.Plan, envOf map[*plan.Environment]*appState, problems map[string][]string) {
-	if p.Repo.Forge != nil {
-		return
-	}
-	kept := p.Envs[:0]
-	for _, e := range p.Envs {
-		st, ok := envOf[e]
-		if ok && e.Mode == plan.ModePullRequest {
-			problems[st.app.Key()] = append(problems[st.app.Key()], fmt.Sprintf(
-				"%smode: pull-request needs a forge for %s: set git.provider in the config (for repositories on the host of git.url)", OwnPrefix, p.Repo.Display()))
-			continue
-		}
-		kept = append(kept, e)
-	}
-	p.Envs = kept
-}

@@ -116,6 +116,12 @@ func (w *world) push(name string, tags ...string) string {
 // application creates an Application in w.ns; source is spec.source.
 func (w *world) application(name string, ann map[string]string, source map[string]any) *unstructured.Unstructured {
 	w.t.Helper()
+	return w.labelledApplication(name, nil, ann, source)
+}
+
+// labelledApplication is application with labels.
+func (w *world) labelledApplication(name string, labels, ann map[string]string, source map[string]any) *unstructured.Unstructured {
+	w.t.Helper()
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
 		"metadata": map[string]any{"name": name, "namespace": w.ns},
@@ -123,6 +129,7 @@ func (w *world) application(name string, ann map[string]string, source map[strin
 			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": name}},
 	}}
 	u.SetAnnotations(ann)
+	u.SetLabels(labels)
 	got, err := w.c.Dynamic(w.t).Resource(ApplicationResource).Namespace(w.ns).Create(context.Background(), u, metav1.CreateOptions{})
 	if err != nil {
 		w.t.Fatalf("creating Application %s: %v", name, err)

@@ -9,6 +9,25 @@ import (
 	"github.com/tagwatch/tagwatch/internal/testenv"
 )
 
+// Start runs a Gitea of its own for t, stopped when t ends: for a package
+// whose TestMain serves another Shared server already. It skips t (fails
+// it under CI=true) when gitea is not installed.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := findBinary(t)
+	s, err := Run(bin, t.TempDir())
+	if err != nil {
+		t.Fatalf("testgitea: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testgitea: server log:\n%s", s.Logs())
+		}
+		s.Stop()
+	})
+	return s
+}
+
 // shared is the server the tests of one test binary share.
 var shared struct {
 	once sync.Once
