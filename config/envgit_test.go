@@ -118,6 +118,9 @@ func TestOneWriterPerField(t *testing.T) {
 			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, https://git.example.com/deploy)` + tail,
 		}},
 		{"scp-like and ssh://", "git: {url: 'ssh://git@git.example.com/deploy.git', branch: main}\n", "  - name: prod-v2\n    git: {url: 'git@git.example.com:deploy.git'}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
+			`t.yaml:7: environments[1].git.url: environment prod-v2 writes ssh://git@git.example.com/~/deploy and environment prod-v1 writes ssh://git.example.com/deploy: one repository on a forge, maybe two on a plain ssh server (a path without a leading / is in the user's home directory); write its URL the same way in both`,
+		}},
+		{"scp-like with an absolute path and ssh://", "git: {url: 'ssh://git@git.example.com/deploy.git', branch: main}\n", "  - name: prod-v2\n    git: {url: 'git@git.example.com:/deploy.git'}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{
 			`t.yaml:9: environments[1].images[0]: ` + kustomization + `prod-v2 (environments[1].images[0]) and prod-v1 (environments[0].images[0]) (their git URLs name one repository, ssh://git.example.com/deploy)` + tail,
 		}},
 		{"file:// and a local path", "git: {url: 'file:///srv/git/deploy.git'}\n", "  - name: prod-v2\n    git: {url: /srv/git/deploy.git/}\n    path: envs/prod\n    images: [{image: r.example.com/app}]\n", []string{

@@ -20,7 +20,10 @@ var defaultPorts = map[string]string{"http": "80", "https": "443", "ssh": "22"}
 //     (80, 443, 22) and the user dropped (who connects does not change what
 //     is written), the path without trailing "/" and ".git" (forges serve
 //     org/app and org/app.git as one repository).
-//   - user@host:path (scp-like) is ssh://host/path.
+//   - user@host:/path (scp-like) is ssh://host/path; user@host:path, a path
+//     relative to the user's home directory, is ssh://user@host/~/path
+//     (the same repository as ssh://host/path on a forge, not on a plain
+//     ssh server: SpellingKey tells those apart for validation).
 //   - file:///srv/x and the local path /srv/x are one key; a local
 //     repository keeps a ".git" suffix (/srv/x and /srv/x.git are two
 //     directories), and its path is cleaned lexically (symbolic links are
@@ -56,9 +59,23 @@ func RepoKey(s string) string {
 		if err != nil || u.Host == "" {
 			return s
 		}
-		return remoteKey(u.Scheme, u.Hostname(), u.Port(), u.Path, u.RawQuery)
+		return remoteKey(u.Scheme, u.User.Username(), u.Hostname(), u.Port(), u.Path, u.RawQuery)
 	}
 	return s
+}
+
+// SpellingKey is RepoKey without what sets a home-relative ssh path apart
+// (ssh://user@host/~/path is ssh://host/path): two URLs with one
+// SpellingKey and two RepoKeys are one repository on a forge and maybe two
+// on a plain ssh server, so config validation asks for one spelling.
+func SpellingKey(s string) string {
+	k := RepoKey(s)
+	u, err := url.Parse(k)
+	if err != nil || u.Scheme != "ssh" || !strings.HasPrefix(u.Path, "/~/") {
+		return k
+	}
+	u.User, u.Path = nil, strings.TrimPrefix(u.Path, "/~")
+	return u.String()
 }
 
 // scpKey is the key of user@host:path, as ssh://host/path.
@@ -67,14 +84,26 @@ func scpKey(s string) string {
 	if i := strings.Index(s, "]:"); i > 0 && strings.Contains(userHost, "[") {
 		userHost, p = s[:i+1], s[i+2:] // user@[::1]:path
 	}
-	host := userHost[strings.LastIndex(userHost, "@")+1:]
+	at := strings.LastIndex(userHost, "@")
+	user, host := "", userHost[at+1:]
+	if at > 0 {
+		user = userHost[:at]
+	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return remoteKey("ssh", host, "", "/"+strings.TrimPrefix(p, "/"), "")
+	if !strings.HasPrefix(p, "/") {
+		p = "/~/" + p // relative to the user's home directory
+	}
+	return remoteKey("ssh", user, host, "", p, "")
 }
 
-// remoteKey builds the key of a remote repository from its parts.
-func remoteKey(scheme, host, port, p, query string) string {
+// remoteKey builds the key of a remote repository from its parts. The
+// user counts only for a path in a home directory (/~/, /~user/).
+func remoteKey(scheme, user, host, port, p, query string) string {
 	scheme, host = strings.ToLower(scheme), strings.ToLower(host)
+	var who *url.Userinfo
+	if strings.HasPrefix(p, "/~") && user != "" {
+		who = url.User(user)
+	}
 	if port == defaultPorts[scheme] {
 		port = ""
 	}
@@ -85,5 +114,5 @@ func remoteKey(scheme, host, port, p, query string) string {
 	}
 	p = strings.TrimRight(p, "/")
 	p = strings.TrimRight(strings.TrimSuffix(p, ".git"), "/")
-	return (&url.URL{Scheme: scheme, Host: host, Path: p, RawQuery: query}).String()
+	return (&url.URL{Scheme: scheme, User: who, Host: host, Path: p, RawQuery: query}).String()
 }

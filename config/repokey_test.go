@@ -45,9 +45,7 @@ func TestRepoKey(t *testing.T) {
 		{
 			name: "ssh and scp-like",
 			urls: []string{
-				"git@git.example.com:org/app.git",
 				"git@git.example.com:/org/app.git",
-				"git.example.com:org/app",
 				"ssh://git@git.example.com/org/app.git",
 				"ssh://git@git.example.com:22/org/app",
 				"ssh://deploy@GIT.example.com/org/app/",
@@ -56,11 +54,26 @@ func TestRepoKey(t *testing.T) {
 			other: []string{
 				"ssh://git@git.example.com:2222/org/app.git",
 				"https://git.example.com/org/app.git",
+				"git@git.example.com:org/app.git", // in git's home: maybe another
+			},
+		},
+		{
+			name: "scp-like in a home directory",
+			urls: []string{
+				"git@git.example.com:org/app.git",
+				"git@Git.Example.com:org/app/",
+				"ssh://git@git.example.com/~/org/app.git",
+			},
+			want: "ssh://git@git.example.com/~/org/app",
+			other: []string{
+				"deploy@git.example.com:org/app.git",
+				"git.example.com:org/app.git",
+				"git@git.example.com:/org/app.git",
 			},
 		},
 		{
 			name:  "IPv6",
-			urls:  []string{"ssh://git@[::1]:22/deploy.git", "ssh://[::1]/deploy", "git@[::1]:deploy.git"},
+			urls:  []string{"ssh://git@[::1]:22/deploy.git", "ssh://[::1]/deploy", "git@[::1]:/deploy.git"},
 			want:  "ssh://[::1]/deploy",
 			other: []string{"ssh://[::1]:2222/deploy.git", "https://[::1]/deploy.git"},
 		},
@@ -138,4 +151,20 @@ func FuzzRepoKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSpellingKey: a home-relative scp-like URL and the absolute ssh URL
+// of the same path share a spelling key (one repository on a forge), not a
+// repository key; other URLs keep their repository key.
+func TestSpellingKey(t *testing.T) {
+	for _, u := range []string{"git@git.example.com:org/app.git", "deploy@git.example.com:org/app", "ssh://git@git.example.com/org/app.git", "git@git.example.com:/org/app"} {
+		if got := SpellingKey(u); got != "ssh://git.example.com/org/app" {
+			t.Errorf("SpellingKey(%q) = %q, want ssh://git.example.com/org/app", u, got)
+		}
+	}
+	for _, u := range []string{"https://git.example.com/org/app.git", "/srv/x.git", "ssh://git@h/~other/x"} {
+		if got, want := SpellingKey(u), RepoKey(u); got != want {
+			t.Errorf("SpellingKey(%q) = %q, want its RepoKey %q", u, got, want)
+		}
+	}
 }

@@ -66,6 +66,7 @@ func (c *Config) validate() Errors {
 		v.environment(f, &c.Environments[i])
 		v.envGit(f, e)
 	}
+	v.spellings()
 	v.defaultBranches()
 	v.oneWriterPerField()
 	v.promotions()
@@ -515,6 +516,40 @@ func (v *validator) helm(f, envPath string, h *Helm) {
 // repoBranch is the key of the repository and branch g writes, as plans
 // are grouped (internal/plan): the URL by RepoKey, the branch as written.
 func repoBranch(g Git) string { return RepoKey(g.URL) + "\x00" + g.Branch }
+
+// spellings refuses two environments that name what may be one
+// repository in ways that may also be two (git@host:org/app, in git's home
+// directory, and ssh://git@host/org/app: one on a forge, two on a plain
+// ssh server): as two they would be two working copies, each blind to the
+// other's fields, if they are one.
+func (v *validator) spellings() {
+	type first struct {
+		env int
+		url string
+	}
+	byKey := map[string]first{}
+	for i, e := range v.c.Environments {
+		g := v.c.EffectiveGit(e)
+		if g.URL == "" {
+			continue
+		}
+		k := SpellingKey(g.URL)
+		f, seen := byKey[k]
+		if !seen {
+			byKey[k] = first{i, g.URL}
+			continue
+		}
+		if RepoKey(f.url) == RepoKey(g.URL) {
+			continue
+		}
+		field := fmt.Sprintf("environments[%d]", i)
+		if e.Git != nil && e.Git.URL != "" {
+			field += ".git.url"
+		}
+		v.add(field, "environment %s writes %s and environment %s writes %s: one repository on a forge, maybe two on a plain ssh server (a path without a leading / is in the user's home directory); write its URL the same way in both",
+			e.Name, RepoKey(g.URL), v.c.Environments[f.env].Name, RepoKey(f.url))
+	}
+}
 
 // defaultBranches refuses a repository that one environment writes on
 // "the remote's default branch" (no branch) and another on a branch it

@@ -89,8 +89,8 @@ func TestFromConfigGroupsByRepositoryAndBranch(t *testing.T) {
 
 // TestFromConfigOneWorkingCopyPerRepository: environments whose git URLs
 // spell one repository differently (issue 17: .git, a trailing "/", the
-// host's case, the default port, scp-like and ssh://, file:// and a local
-// path) are one plan, one working copy, shown with the URL the first of
+// host's case, the default port, scp-like with an absolute path and
+// ssh://, file:// and a local path) are one plan, one working copy, shown with the URL the first of
 // them wrote.
 func TestFromConfigOneWorkingCopyPerRepository(t *testing.T) {
 	env := func(name, url string) string {
@@ -99,7 +99,7 @@ func TestFromConfigOneWorkingCopyPerRepository(t *testing.T) {
 	y := "git: {url: https://git.example.com/org/deploy.git, branch: main}\nenvironments:\n" +
 		env("a", "https://git.example.com/org/deploy.git") +
 		env("b", "https://Git.Example.com:443/org/deploy/") +
-		env("c", "git@git.example.com:org/deploy.git") +
+		env("c", "git@git.example.com:/org/deploy.git") +
 		env("d", "ssh://git@git.example.com:22/org/deploy") +
 		env("e", "file:///srv/git/deploy.git") +
 		env("f", "/srv/git/deploy.git/") +
@@ -123,7 +123,7 @@ func TestFromConfigOneWorkingCopyPerRepository(t *testing.T) {
 	}
 	want := []envOf{
 		{"https://git.example.com/org/deploy.git", "a,b"},
-		{"git@git.example.com:org/deploy.git", "c,d"},
+		{"git@git.example.com:/org/deploy.git", "c,d"},
 		{"file:///srv/git/deploy.git", "e,f"},
 		{"http://git.example.com/org/deploy.git", "g"}, // another scheme: not merged
 	}
