@@ -213,6 +213,9 @@ func TestDeployManifests(t *testing.T) {
 
 	w.reg.PushImage(t, "team/app", time.Unix(1700000000, 0), "1.0.0")
 	w.reg.Tag(t, "team/app", "1.0.0", "1.1.0")
+	// deploy-c's repository of its own: Applications of one repository
+	// share its working copy and credentials, a git:secret's included.
+	urlC := w.repo("deploy-repo-c", map[string]string{"envs/c/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n"})
 	url := w.repo("deploy-repo", map[string]string{
 		"envs/a/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n",
 		"envs/b/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n",
@@ -223,10 +226,9 @@ func TestDeployManifests(t *testing.T) {
 	// A Secret outside Argo CD's namespace: the RBAC of deploy/ refuses it.
 	other := w.c.Namespace(t)
 	w.application("deploy-b", url, "envs/b", map[string]string{"tagwatch.dev/images": "app=" + image})
-	w.application("deploy-c", url, "envs/b", map[string]string{"argocd-image-updater.argoproj.io/image-list": image,
+	w.application("deploy-c", urlC, "envs/c", map[string]string{"argocd-image-updater.argoproj.io/image-list": image,
 		"argocd-image-updater.argoproj.io/write-back-method": "git:secret:" + other + "/creds",
-		"argocd-image-updater.argoproj.io/write-back-target": "kustomization", "tagwatch.dev/environment": "deploy-c",
-		"argocd-image-updater.argoproj.io/git-repository": url + "/"})
+		"argocd-image-updater.argoproj.io/write-back-target": "kustomization"})
 
 	cfg := w.config("") // --once runs without electing
 	r := tagwatch(t, nil, "run", "--config", cfg, "--kubeconfig", w.kubeconfig, "--once", "-o", "json", "--cache-dir", filepath.Join(w.dir, "cache"))
