@@ -15,8 +15,6 @@ import (
 	"github.com/tagwatch/tagwatch/internal/preflight"
 )
 
-func init() { commands = append(commands, newCheckCmd) }
-
 func newCheckCmd(g *globals) *cobra.Command {
 	var cfgPath, output string
 	cmd := &cobra.Command{

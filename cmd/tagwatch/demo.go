@@ -7,8 +7,6 @@ import (
 	"github.com/tagwatch/tagwatch/internal/demo"
 )
 
-func init() { commands = append(commands, newDemoCmd) }
-
 func newDemoCmd(g *globals) *cobra.Command {
 	var keep string
 	cmd := &cobra.Command{

@@ -16,8 +16,6 @@ import (
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
-func init() { commands = append(commands, newHistoryCmd) }
-
 type historyFlags struct {
 	config   string
 	repo     string

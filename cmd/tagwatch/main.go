@@ -170,17 +170,11 @@ Start with "tagwatch demo" to see a full promotion on an embedded registry.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newVersionCmd())
-	for _, add := range commands {
-		root.AddCommand(add(g))
-	}
+	root.AddCommand(newVersionCmd(), newRunCmd(g), newTestCmd(g), newHistoryCmd(g), newRollbackCmd(g),
+		newPromoteCmd(g), newCheckCmd(g), newDemoCmd(g))
 	usageArgs(root)
 	return root
 }
-
-// commands are added by the files that define them (init functions), so
-// each command lives in its own file.
-var commands []func(*globals) *cobra.Command
 
 // newLogger builds the one logger of the process; it writes to stderr.
 func newLogger(format, level string) *logrus.Logger {

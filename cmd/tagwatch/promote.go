@@ -17,8 +17,6 @@ import (
 	"github.com/tagwatch/tagwatch/registry"
 )
 
-func init() { commands = append(commands, newPromoteCmd) }
-
 type promoteFlags struct {
 	insecure, force, dryRun bool
 	config                  string

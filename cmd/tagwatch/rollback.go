@@ -16,8 +16,6 @@ import (
 	"github.com/tagwatch/tagwatch/registry"
 )
 
-func init() { commands = append(commands, newRollbackCmd) }
-
 type rollbackFlags struct {
 	config, env, to, output, cacheDir string
 	application, kubeconfig           string

@@ -23,8 +23,6 @@ import (
 	"github.com/tagwatch/tagwatch/registry"
 )
 
-func init() { commands = append(commands, newRunCmd) }
-
 type runFlags struct {
 	config   string
 	once     bool

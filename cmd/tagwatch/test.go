@@ -18,8 +18,6 @@ import (
 	"github.com/tagwatch/tagwatch/policy"
 )
 
-func init() { commands = append(commands, newTestCmd) }
-
 // testOptions are the flags of `tagwatch test` (DESIGN.md §3). The live
 // half (test_live.go) reads Image, ConfigPath, Insecure and Platforms to
 // reach the registry; everything else is already compiled into the policy.
