@@ -129,7 +129,7 @@ func Ensure(ctx context.Context, c Client, s Spec) (Outcome, error) {
 	}
 	pr := prs[0]
 	for _, dup := range prs[1:] {
-		if err := c.Close(ctx, dup); err != nil {
+		if err := closeDuplicate(ctx, c, dup, s); err != nil {
 			return Outcome{PR: pr}, err
 		}
 	}
@@ -146,6 +146,27 @@ func Ensure(ctx context.Context, c Client, s Spec) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// closeDuplicate closes dup, a second open pull request from s.Head. When
+// the forge refuses, it looks again: another writer racing this one may
+// have closed it first (Gitea then answers 500, "the issue is already
+// changed"), which is what was wanted.
+func closeDuplicate(ctx context.Context, c Client, dup *PullRequest, s Spec) error {
+	err := c.Close(ctx, dup)
+	if err == nil {
+		return nil
+	}
+	open, lerr := c.ListOpen(ctx, s.Head, s.Base)
+	if lerr != nil {
+		return err
+	}
+	for _, pr := range open {
+		if pr.Number == dup.Number {
+			return err
+		}
+	}
+	return nil
 }
 
 // normalize ignores what forges change in a text they store: line endings
