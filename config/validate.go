@@ -66,8 +66,7 @@ func (c *Config) validate() Errors {
 		v.environment(f, &c.Environments[i])
 		v.envGit(f, e)
 	}
-	v.spellings()
-	v.defaultBranches()
+	v.repositories()
 	v.oneWriterPerField()
 	v.promotions()
 	v.modes()
@@ -517,75 +516,50 @@ func (v *validator) helm(f, envPath string, h *Helm) {
 // are grouped (internal/plan): the URL by RepoKey, the branch as written.
 func repoBranch(g Git) string { return RepoKey(g.URL) + "\x00" + g.Branch }
 
-// spellings refuses two environments that name what may be one
-// repository in ways that may also be two (git@host:org/app, in git's home
-// directory, and ssh://git@host/org/app: one on a forge, two on a plain
-// ssh server): as two they would be two working copies, each blind to the
-// other's fields, if they are one.
-func (v *validator) spellings() {
+// repositories refuses two ways of naming one repository that could make
+// two working copies write one branch, each blind to the other's fields
+// (one writer per field):
+//   - spellings that may name one repository or two (git@host:org/app, in
+//     git's home directory, and ssh://git@host/org/app: one on a forge, two
+//     on a plain ssh server): write the URL the same way in both;
+//   - one environment writing "the remote's default branch" (no branch)
+//     and another a branch it names: whether they are one branch is known
+//     only at the remote.
+func (v *validator) repositories() {
 	type first struct {
-		env int
-		url string
+		env         int
+		url, branch string
 	}
-	byKey := map[string]first{}
+	bySpelling, byRepo := map[string]first{}, map[string]first{}
 	for i, e := range v.c.Environments {
 		g := v.c.EffectiveGit(e)
 		if g.URL == "" {
-			continue
-		}
-		k := SpellingKey(g.URL)
-		f, seen := byKey[k]
-		if !seen {
-			byKey[k] = first{i, g.URL}
-			continue
-		}
-		if RepoKey(f.url) == RepoKey(g.URL) {
 			continue
 		}
 		field := fmt.Sprintf("environments[%d]", i)
 		if e.Git != nil && e.Git.URL != "" {
 			field += ".git.url"
 		}
-		v.add(field, "environment %s writes %s and environment %s writes %s: one repository on a forge, maybe two on a plain ssh server (a path without a leading / is in the user's home directory); write its URL the same way in both",
-			e.Name, RepoKey(g.URL), v.c.Environments[f.env].Name, RepoKey(f.url))
-	}
-}
-
-// defaultBranches refuses a repository that one environment writes on
-// "the remote's default branch" (no branch) and another on a branch it
-// names: whether they are one branch is known only at the remote, and if
-// they are, two working copies would write it, each blind to the other's
-// fields (one writer per field).
-func (v *validator) defaultBranches() {
-	type first struct {
-		env    int
-		branch string
-	}
-	byRepo := map[string]first{}
-	for i, e := range v.c.Environments {
-		g := v.c.EffectiveGit(e)
-		if g.URL == "" {
+		if f, seen := bySpelling[SpellingKey(g.URL)]; !seen {
+			bySpelling[SpellingKey(g.URL)] = first{i, g.URL, g.Branch}
+		} else if RepoKey(f.url) != RepoKey(g.URL) {
+			v.add(field, "environment %s writes %s and environment %s writes %s: one repository on a forge, maybe two on a plain ssh server (a path without a leading / is in the user's home directory); write its URL the same way in both",
+				e.Name, RepoKey(g.URL), v.c.Environments[f.env].Name, RepoKey(f.url))
 			continue
 		}
-		key := RepoKey(g.URL)
-		f, seen := byRepo[key]
+		f, seen := byRepo[RepoKey(g.URL)]
 		if !seen {
-			byRepo[key] = first{i, g.Branch}
+			byRepo[RepoKey(g.URL)] = first{i, g.URL, g.Branch}
 			continue
 		}
 		if (f.branch == "") == (g.Branch == "") {
 			continue
 		}
-		field := fmt.Sprintf("environments[%d]", i)
-		switch {
-		case e.Git != nil && e.Git.Branch != "":
-			field += ".git.branch"
-		case e.Git != nil && e.Git.URL != "":
-			field += ".git.url"
+		if e.Git != nil && e.Git.Branch != "" {
+			field = fmt.Sprintf("environments[%d].git.branch", i)
 		}
 		other := v.c.Environments[f.env].Name
-		named, dflt := e.Name, other
-		branch := g.Branch
+		named, dflt, branch := e.Name, other, g.Branch
 		if g.Branch == "" {
 			named, dflt, branch = other, e.Name, f.branch
 		}

@@ -28,8 +28,12 @@ environments:
 // TestRollbacksStick: a person's rollback is a fact tagwatch honours: the
 // digest is held in that environment (under any tag) and in the
 // environment promoted from it, until a newer image comes; tagwatch
-// rollback and --clear round-trip; history shows them.
-func TestRollbacksStick(t *testing.T) {
+
+// stagingTook110 is stagingAndGatedProduction with staging and production
+// at 1.0.0 and 1.1.0 pushed (its digest returned); with cycle, after one
+// cycle (staging on 1.1.0).
+func stagingTook110(t *testing.T, cycle bool) (*fixture, gateFixture, string) {
+	t.Helper()
 	f := newFixture(t, stagingAndGatedProduction, map[string]string{
 		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
 		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
@@ -37,6 +41,17 @@ func TestRollbacksStick(t *testing.T) {
 	g := gateFixture{f, t}
 	f.reg.push("team/app", "1.0.0")
 	d1 := f.reg.push("team/app", "1.1.0")
+	if cycle {
+		if moved, _ := g.cycle(); len(moved) != 1 || moved[0] != "staging 1.0.0->1.1.0" {
+			t.Fatalf("the first cycle moved %v; want staging to 1.1.0", moved)
+		}
+	}
+	return f, g, d1
+}
+
+// rollback and --clear round-trip; history shows them.
+func TestRollbacksStick(t *testing.T) {
+	f, g, d1 := stagingTook110(t, false)
 	short1 := d1[:len("sha256:")+12] + "…"
 	image := f.reg.host + "/team/app"
 
@@ -127,14 +142,7 @@ func TestRollbacksStick(t *testing.T) {
 // TestGitRevertIsARollback: git revert of tagwatch's commit counts as a
 // rollback of the digest it wrote.
 func TestGitRevertIsARollback(t *testing.T) {
-	f := newFixture(t, stagingAndGatedProduction, map[string]string{
-		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
-		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
-	})
-	g := gateFixture{f, t}
-	f.reg.push("team/app", "1.0.0")
-	d1 := f.reg.push("team/app", "1.1.0")
-	g.cycle()
+	f, g, d1 := stagingTook110(t, true)
 	c := testgit.NewClone(t, f.bare)
 	c.Git("revert", "--no-edit", "HEAD")
 	c.Git("push", "--quiet", "origin", "HEAD:main")
@@ -145,14 +153,7 @@ func TestGitRevertIsARollback(t *testing.T) {
 		t.Errorf("after git revert: moved %v, staging held %q, want %q", moved, held["staging"], want)
 	}
 	// A foreign commit that edits another field of the file is no rollback.
-	f2 := newFixture(t, stagingAndGatedProduction, map[string]string{
-		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
-		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
-	})
-	f2.reg.push("team/app", "1.0.0")
-	f2.reg.push("team/app", "1.1.0")
-	g2 := gateFixture{f2, t}
-	g2.cycle()
+	f2, g2, _ := stagingTook110(t, true)
 	c2 := testgit.NewClone(t, f2.bare)
 	k := testgit.Show(t, f2.bare, "main", "envs/staging/kustomization.yaml") + "\nnamePrefix: staging-\n"
 	if _, err := c2.CommitAndPush("envs/staging/kustomization.yaml", k, "a prefix"); err != nil {
@@ -168,14 +169,7 @@ func TestGitRevertIsARollback(t *testing.T) {
 // person edits another field of the file, then rolls the value back: the
 // reason names the second commit, the one that removed the tag.
 func TestRollbackNamesTheCommitThatMovedTheValue(t *testing.T) {
-	f := newFixture(t, stagingAndGatedProduction, map[string]string{
-		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
-		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
-	})
-	g := gateFixture{f, t}
-	f.reg.push("team/app", "1.0.0")
-	d1 := f.reg.push("team/app", "1.1.0")
-	g.cycle()
+	f, g, d1 := stagingTook110(t, true)
 	c := testgit.NewClone(t, f.bare)
 	k := testgit.Show(t, f.bare, "main", "envs/staging/kustomization.yaml")
 	if _, err := c.CommitAndPush("envs/staging/kustomization.yaml", k+"\nnamePrefix: staging-\n", "a prefix"); err != nil {
@@ -194,14 +188,7 @@ func TestRollbackNamesTheCommitThatMovedTheValue(t *testing.T) {
 // TestRollbackDryRun: tagwatch rollback --dry-run says what it would
 // commit and commits nothing.
 func TestRollbackDryRun(t *testing.T) {
-	f := newFixture(t, stagingAndGatedProduction, map[string]string{
-		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
-		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
-	})
-	g := gateFixture{f, t}
-	f.reg.push("team/app", "1.0.0")
-	d1 := f.reg.push("team/app", "1.1.0")
-	g.cycle()
+	f, _, d1 := stagingTook110(t, true)
 	head := testgit.Head(t, f.bare, "main")
 	rep, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "staging", Image: f.reg.host + "/team/app", DryRun: true})
 	if err != nil {
