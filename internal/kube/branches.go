@@ -23,7 +23,10 @@ import (
 //
 // Not known here: which branch a plan with Branch "" (the remote's
 // default) writes. A write branch that turns out to be it is still refused
-// by Publish, when the repository is opened.
+// by Publish, when the repository is opened. Nor the branch a write-branch
+// template renders (git-branch base:<template>, WriteBranch ""): the loop
+// checks each render against the same rules at the cycle, and fails that
+// environment alone (internal/reconcile's branchClaims).
 func checkWriteBranches(plans []*plan.Plan, states []*appState, envOf map[*plan.Environment]*appState, problems map[string][]string) {
 	type place struct {
 		p *plan.Plan

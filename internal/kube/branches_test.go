@@ -129,3 +129,92 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 		t.Errorf("environments (-want +got):\n%s", diff)
 	}
 }
+
+// TestWriteBranchTemplate: Image Updater's git-branch base:<template> end
+// to end on the real API server and a git remote. The branch
+// image-updater-app-1.1.0, rendered from the change, holds tagwatch's
+// commit on main's head, main unchanged, and the ImagesUpdated Event names
+// it; the next cycle pushes nothing; a newer tag goes to
+// image-updater-app-1.2.0 and the first branch stays. An Application whose
+// template does not parse is left out (InvalidAnnotations), one whose
+// render is no branch fails alone (ImageUpdateFailed).
+func TestWriteBranchTemplate(t *testing.T) {
+	w := newWorld(t, testreg.Options{TLS: true})
+	w.push("app", "1.0.0", "1.1.0")
+	img := w.image("app")
+	files := map[string]string{}
+	for _, dir := range []string{"tmpl", "broken", "badname"} {
+		files[dir+"/kustomization.yaml"] = "images:\n  - name: " + img + "\n    newTag: 1.0.0\n"
+	}
+	bare := testgit.NewBare(t, files)
+	url := "file://" + bare
+	ann := func(branch string) map[string]string {
+		a := map[string]string{iu + "image-list": "app=" + img + ":^1", iu + "write-back-target": "kustomization"}
+		if branch != "" {
+			a[iu+"git-branch"] = branch
+		}
+		return a
+	}
+	w.application("tmpl", ann("main:image-updater{{range .Images}}-{{.Alias}}-{{.NewTag}}{{end}}"), source(url, "tmpl"))
+	w.application("broken", ann("main:image-updater{{range .Images}}"), source(url, "broken"))
+	w.application("badname", ann("main:image-updater{{range .Images}} {{.NewTag}}{{end}}"), source(url, "badname"))
+	w.waitApps("tmpl", "broken", "badname")
+	mainBefore := testgit.Head(t, bare, "main")
+	l := w.loop()
+
+	sum := w.cycle(l)
+	want := []string{"tmpl 1.0.0->1.1.0 tmpl/kustomization.yaml"}
+	if diff := cmp.Diff(want, changes(sum)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s\nerrors: %v", diff, errorsOf(sum))
+	}
+	for _, c := range sum.Report.Changes {
+		if c.Env == "tmpl" && c.Branch != "image-updater-app-1.1.0" {
+			t.Errorf("tmpl's change is reported on branch %q", c.Branch)
+		}
+	}
+	if e := errorsOf(sum); len(e) != 1 || !strings.HasPrefix(e[0], `badname: the write-branch template renders no usable branch: "image-updater{{range .Images}} {{.NewTag}}{{end}}" gives "image-updater 1.1.0" is not a valid branch name`) {
+		t.Errorf("errors %v, want badname's alone", e)
+	}
+	first := testgit.Head(t, bare, "image-updater-app-1.1.0")
+	if got := testgit.Show(t, bare, first, "tmpl/kustomization.yaml"); !strings.Contains(got, "newTag: 1.1.0") {
+		t.Errorf("image-updater-app-1.1.0 holds:\n%s", got)
+	}
+	if parent := testgit.Head(t, bare, first+"^"); parent != mainBefore {
+		t.Errorf("the branch's commit is on %s, not on main's head %s", parent, mainBefore)
+	}
+	if got := testgit.Subjects(t, bare, first); len(got) != 2 || !strings.Contains(got[0], "tmpl") {
+		t.Errorf("image-updater-app-1.1.0: %v, want tagwatch's commit for tmpl on the seed", got)
+	}
+	if testgit.Head(t, bare, "main") != mainBefore {
+		t.Errorf("main moved: %v", testgit.Subjects(t, bare, "main"))
+	}
+	w.waitEvent("tmpl", ReasonImagesUpdated, img+" 1.0.0 -> 1.1.0 (tmpl/kustomization.yaml, on branch image-updater-app-1.1.0, commit "+first[:12])
+	w.waitEvent("broken", ReasonInvalidAnnotations, iu+`git-branch: the write branch template "image-updater{{range .Images}}": template: git-branch:1: unexpected EOF`)
+	w.waitEvent("badname", ReasonImageUpdateFailed, `gives "image-updater 1.1.0" is not a valid branch name`)
+	for _, e := range w.events("tmpl") {
+		if strings.Contains(e, ReasonInvalidAnnotations) || strings.Contains(e, ReasonImageUpdateFailed) {
+			t.Errorf("tmpl: %s", e)
+		}
+	}
+
+	// The branch holds the change on main's head already: nothing is pushed.
+	sum = w.cycle(l)
+	if len(sum.Pushes) != 0 || testgit.Head(t, bare, "image-updater-app-1.1.0") != first {
+		t.Errorf("the second cycle pushed %+v", sum.Pushes)
+	}
+	if c := sum.Report.Changes; len(c) != 1 || c[0].Branch != "image-updater-app-1.1.0" || !c[0].Pending {
+		t.Errorf("second cycle's changes %+v, want tmpl's pending on its branch", c)
+	}
+
+	w.push("app", "1.2.0")
+	sum = w.cycle(l)
+	if got := testgit.Show(t, bare, "image-updater-app-1.2.0", "tmpl/kustomization.yaml"); !strings.Contains(got, "newTag: 1.2.0") {
+		t.Errorf("image-updater-app-1.2.0 holds:\n%s\nerrors: %v", got, errorsOf(sum))
+	}
+	if testgit.Head(t, bare, "image-updater-app-1.1.0") != first {
+		t.Errorf("the earlier branch image-updater-app-1.1.0 moved")
+	}
+	if testgit.Head(t, bare, "main") != mainBefore {
+		t.Errorf("main moved: %v", testgit.Subjects(t, bare, "main"))
+	}
+}

@@ -192,7 +192,11 @@ func (s *Source) CycleDone(sum reconcile.Summary) {
 			continue // a dry run's
 		}
 		if app, ok := envApp[c.Env]; ok {
-			updated[app] = append(updated[app], fmt.Sprintf("%s %s -> %s (%s, commit %.12s)", c.Image, orNone(c.From), c.To, c.File, c.Commit))
+			on := ""
+			if c.Branch != "" {
+				on = ", on branch " + c.Branch // a write branch's, or a pull request's
+			}
+			updated[app] = append(updated[app], fmt.Sprintf("%s %s -> %s (%s%s, commit %.12s)", c.Image, orNone(c.From), c.To, c.File, on, c.Commit))
 		}
 	}
 	failed, conflicts := map[string][]string{}, map[string][]string{}

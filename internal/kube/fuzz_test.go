@@ -1,10 +1,14 @@
 package kube
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tagwatch/tagwatch/internal/plan"
+	"github.com/tagwatch/tagwatch/policy"
 )
 
 // checkParsed holds what Parse promises, whatever the annotations: every
@@ -81,6 +85,33 @@ func FuzzParseImageUpdater(f *testing.F) {
 					t.Fatalf("pull secret %q accepted: %v", ref, err)
 				}
 			}
+		}
+	})
+}
+
+// FuzzBranchTemplate: whatever git-branch holds, a template Parse accepts
+// renders, for any change, either a valid branch name of at most 255
+// bytes or an error wrapping plan.ErrBranchTemplate; it never panics.
+func FuzzBranchTemplate(f *testing.F) {
+	f.Add("main:image-updater{{range .Images}}-{{.Name}}-{{.NewTag}}{{end}}", "1.0.0", "1.1.0")
+	f.Add(":image-updater-{{.SHA256}}", "", "sha256:abc")
+	f.Add("main:{{slice .AppName 3}}{{index .Images 2}}", "a b", "..")
+	f.Add("main:x{{printf \"%300s\" .SHA256}}", "1", "2")
+	f.Fuzz(func(t *testing.T, gitBranch, from, to string) {
+		a := &App{Namespace: "argocd", Name: "staging", Annotations: map[string]string{
+			ImageUpdaterPrefix + "image-list": "app=registry.example.com/team/app", ImageUpdaterPrefix + "git-branch": gitBranch},
+			Sources: []AppSource{{RepoURL: repoURL, Path: "envs/staging", TargetRevision: "main"}}}
+		tg, errs := Parse(a, func() *App { return a })
+		checkParsed(t, a, tg, errs)
+		if tg == nil || tg.Env.BranchTemplate == nil {
+			return
+		}
+		b, err := tg.Env.RenderBranch([]plan.BranchChange{{Watch: tg.Env.Watches[0], From: policy.Current{Tag: from}, To: policy.Current{Tag: to}}})
+		switch {
+		case err != nil && !errors.Is(err, plan.ErrBranchTemplate):
+			t.Fatalf("render error %v is no ErrBranchTemplate", err)
+		case err == nil && (len(b) > plan.MaxBranchLen || plan.CheckBranchName(b) != nil):
+			t.Fatalf("render %q accepted", b)
 		}
 	})
 }

@@ -277,6 +277,7 @@ func (p *parser) iuWatch(env *plan.Environment, im *iuImage, target iuTarget) *p
 		alias = config.DefaultAlias(im.image)
 	}
 	w := &plan.Watch{Image: im.image, Key: plan.Normalize(im.image), Alias: alias, Policy: pol}
+	p.iuAliases[w.Key] = im.alias
 	ksName := im.image
 	if v, ok := im.value["kustomize.image-name"]; ok && v != "" {
 		ksName = v

@@ -20,8 +20,10 @@ type parsed struct {
 	Set         Set
 	URL, Branch string
 	Env, Path   string
-	// Mode, WriteBranch and AutoMerge are the environment's (DESIGN §9).
+	// Mode, WriteBranch, BranchTemplate (its text) and AutoMerge are the
+	// environment's (DESIGN §9).
 	Mode, WriteBranch string
+	BranchTemplate    string
 	AutoMerge         bool
 	Gate              *gate.Gate
 	WriteSecret       string
@@ -46,6 +48,9 @@ func summarize(t *Target) *parsed {
 	p := &parsed{Set: t.Set, URL: t.URL, Branch: t.Branch, Env: t.Env.Name, Path: t.Env.Path, Gate: t.Env.Gate,
 		Mode: t.Env.Mode, WriteBranch: t.Env.Branch, AutoMerge: t.Env.AutoMerge,
 		WriteSecret: t.WriteSecret, PullSecrets: t.PullSecrets, Ignored: t.Ignored}
+	if t.Env.BranchTemplate != nil {
+		p.BranchTemplate = t.Env.BranchTemplate.Text
+	}
 	for _, w := range t.Env.Watches {
 		p.Watches = append(p.Watches, parsedWatch{Image: w.Image, Alias: w.Alias, Spec: w.Policy.Spec(), KustomizeName: w.KustomizeName,
 			Helm: w.Helm, WriteDigest: w.WriteDigest, Targets: w.Targets})
@@ -419,7 +424,7 @@ func TestParseImageUpdaterAnnotations(t *testing.T) {
 				iu + "app.allow-tags":       "^1\\.",
 				iu + "d.update-strategy":    "digest",
 				iu + "app.pull-secret":      "ext:/bin/creds",
-				iu + "git-branch":           "main:image-updater-{{.SHA256}}",
+				iu + "git-branch":           "main:image-updater-{{.Sha}}",
 				"tagwatch.dev/app.strategy": "semver",
 				"tagwatch.dev/imagez":       "x",
 			}),
@@ -427,7 +432,7 @@ func TestParseImageUpdaterAnnotations(t *testing.T) {
 				iu + `app.allow-tags: "^1\\." is neither regexp:<RE> nor any: Argo CD Image Updater matches no tag with it; write regexp:^1\.`,
 				iu + "app.pull-secret: ext: (a script printing credentials) is refused: tagwatch runs no scripts; use pullsecret:, secret: or env: instead",
 				iu + `app.update-strategy: "newest" is not semver, latest (newest-build), name (alphabetical) or digest`,
-				iu + `git-branch: the write branch "image-updater-{{.SHA256}}" is a template: tagwatch keeps one branch per environment, made again from "main" at each cycle; give a fixed name (image-updater-staging)`,
+				iu + `git-branch: the write branch template "image-updater-{{.Sha}}": there is no .Sha: the data is .Images (each with .Name, .Alias, .OldTag, .NewTag), .SHA256, .AppName and .AppNamespace`,
 				iu + `image-list: "bad name": "bad name" is not an image repository`,
 				iu + `image-list: "not-a-range": improper constraint: "not-a-range"`,
 				iu + "image-list: ghcr.io/org/d: the digest strategy follows a tag: write <image>:<tag>",
@@ -508,11 +513,19 @@ func TestParseWriteModes(t *testing.T) {
 		}
 		return testApp(ann)
 	}
+	iuApp := func(extra map[string]string) *App {
+		ann := map[string]string{iu + "image-list": "app=registry.example.com/team/app"}
+		for k, v := range extra {
+			ann[k] = v
+		}
+		return testApp(ann)
+	}
 	for _, tc := range []struct {
 		name              string
 		app               *App
 		branch            string
 		mode, writeBranch string
+		branchTemplate    string
 		autoMerge         bool
 		errs              []string
 	}{
@@ -526,6 +539,27 @@ func TestParseWriteModes(t *testing.T) {
 		{name: "image updater's write branch on the default branch",
 			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app", iu + "git-branch": ":image-updater-staging"}),
 			mode: plan.ModeBranch, writeBranch: "image-updater-staging", branch: "main"},
+		{name: "image updater's write branch template",
+			app:    iuApp(map[string]string{iu + "git-branch": "main:image-updater{{range .Images}}-{{.Alias}}-{{.NewTag}}{{end}}"}),
+			branch: "main", mode: plan.ModeBranch, branchTemplate: "image-updater{{range .Images}}-{{.Alias}}-{{.NewTag}}{{end}}"},
+		{name: "image updater's write branch template on the source's branch",
+			app:  iuApp(map[string]string{iu + "git-branch": ":image-updater-{{.SHA256}}"}),
+			mode: plan.ModeBranch, branchTemplate: "image-updater-{{.SHA256}}", branch: "main"},
+		{name: "a template that does not parse",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:image-updater{{range .Images}}-{{.Name}}"}),
+			errs: []string{iu + `git-branch: the write branch template "image-updater{{range .Images}}-{{.Name}}": template: git-branch:1: unexpected EOF`}},
+		{name: "a template reading a field Image Updater has not",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:image-updater-{{.TargetKey}}"}),
+			errs: []string{iu + `git-branch: the write branch template "image-updater-{{.TargetKey}}": there is no .TargetKey: the data is .Images (each with .Name, .Alias, .OldTag, .NewTag), .SHA256, .AppName and .AppNamespace`}},
+		{name: "a field of an image Image Updater has not",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:u{{range .Images}}-{{.Tag}}{{end}}"}),
+			errs: []string{iu + `git-branch: the write branch template "u{{range .Images}}-{{.Tag}}{{end}}": there is no .Tag: the data is .Images (each with .Name, .Alias, .OldTag, .NewTag), .SHA256, .AppName and .AppNamespace`}},
+		{name: "a template and a pull request",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:image-updater-{{.SHA256}}", OwnPrefix + "mode": "pull-request"}),
+			errs: []string{`tagwatch.dev/mode: pull-request is set, and so is ` + iu + `git-branch with a write branch template (a branch per change set, no pull request): give one`}},
+		{name: "a template on a base that is no branch",
+			app:  iuApp(map[string]string{iu + "git-branch": "a..b:image-updater-{{.SHA256}}"}),
+			errs: []string{iu + `git-branch: "a..b" is not a branch name`}},
 		{name: "bad values", app: own(map[string]string{"tagwatch.dev/mode": "pr", "tagwatch.dev/auto-merge": "yes please"}), errs: []string{
 			`tagwatch.dev/auto-merge: "yes please" is not true or false`,
 			`tagwatch.dev/mode: "pr" is not push or pull-request`,
@@ -550,8 +584,9 @@ func TestParseWriteModes(t *testing.T) {
 				return
 			}
 			p := summarize(got)
-			if p.Branch != tc.branch || p.Mode != tc.mode || p.WriteBranch != tc.writeBranch || p.AutoMerge != tc.autoMerge {
-				t.Errorf("branch %q, mode %q, write branch %q, auto-merge %v; want %q, %q, %q, %v", p.Branch, p.Mode, p.WriteBranch, p.AutoMerge, tc.branch, tc.mode, tc.writeBranch, tc.autoMerge)
+			if p.Branch != tc.branch || p.Mode != tc.mode || p.WriteBranch != tc.writeBranch || p.AutoMerge != tc.autoMerge || p.BranchTemplate != tc.branchTemplate {
+				t.Errorf("branch %q, mode %q, write branch %q, template %q, auto-merge %v; want %q, %q, %q, %q, %v", p.Branch, p.Mode, p.WriteBranch, p.BranchTemplate, p.AutoMerge,
+					tc.branch, tc.mode, tc.writeBranch, tc.branchTemplate, tc.autoMerge)
 			}
 		})
 	}

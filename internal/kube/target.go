@@ -76,6 +76,9 @@ type parser struct {
 	errs []*AnnotationError
 	t    *Target
 	src  int // the index of the source written (in Sources)
+	// iuAliases are the aliases written in image-list, by Watch.Key
+	// ("" for an image without one), for write-branch templates.
+	iuAliases map[string]string
 }
 
 func (p *parser) fail(key, format string, args ...any) {
@@ -111,7 +114,7 @@ func Watched(a *App) bool {
 // for health and the images it runs. Every problem is returned, sorted by
 // key; with any, the Target is nil.
 func Parse(a *App, live func() *App) (*Target, []*AnnotationError) {
-	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}}}
+	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}}, iuAliases: map[string]string{}}
 	env := &plan.Environment{Origin: "Application " + a.Key()}
 	p.t.Env = env
 	_, own := p.own("images")
@@ -270,21 +273,29 @@ func (p *parser) branch(src AppSource) {
 		case !set && strings.Contains(iu, ":"):
 			// base:write-branch: commits go to write-branch, a branch tagwatch
 			// owns, rebuilt from base at each cycle (DESIGN §9's rules), with
-			// no pull request.
+			// no pull request. A write branch with {{ is a text/template,
+			// rendered from each commit's changes (branchtemplate.go).
 			base, write, _ := strings.Cut(iu, ":")
 			key := ImageUpdaterPrefix + "git-branch"
+			templated := strings.Contains(write, "{{")
 			switch {
-			case strings.Contains(write, "{{"):
-				p.fail(key, "the write branch %q is a template: tagwatch keeps one branch per environment, made again from %q at each cycle; give a fixed name (image-updater-%s)", write, base, p.app.Name)
-				return
-			case !validBranch(write):
-				p.fail(key, "%q is not a branch name", write)
-				return
 			case base != "" && !validBranch(base):
 				p.fail(key, "%q is not a branch name", base)
 				return
+			case templated:
+				tpl, err := newBranchTemplate(write, p.app, p.iuAliases)
+				if err != nil {
+					p.fail(key, "the write branch template %q: %v", write, err)
+					return
+				}
+				p.t.Env.BranchTemplate = tpl
+			case !validBranch(write):
+				p.fail(key, "%q is not a branch name", write)
+				return
+			default:
+				p.t.Env.Branch = write
 			}
-			p.t.Env.Mode, p.t.Env.Branch = plan.ModeBranch, write
+			p.t.Env.Mode = plan.ModeBranch
 			if base != "" { // else the base is the source's targetRevision, as with no git-branch
 				b, set = base, true
 			}
@@ -319,6 +330,10 @@ func (p *parser) mode(env *plan.Environment) {
 	if m, set := p.own("mode"); set {
 		switch m {
 		case plan.ModePush, plan.ModePullRequest:
+			if env.BranchTemplate != nil {
+				p.fail(OwnPrefix+"mode", "%s is set, and so is %sgit-branch with a write branch template (a branch per change set, no pull request): give one", m, ImageUpdaterPrefix)
+				return
+			}
 			if env.Mode == plan.ModeBranch {
 				p.fail(OwnPrefix+"mode", "%s is set, and so is %sgit-branch with a write branch: give one", m, ImageUpdaterPrefix)
 				return

@@ -61,7 +61,11 @@ type Forge struct {
 // https://host/org/app/ are one); the branch as written ("" stays apart
 // from a named branch: config validation refuses that mix in one
 // repository, as the default branch is known only at the remote).
-func (r Repo) Key() string { return config.RepoKey(r.URL) + "\x00" + r.Branch }
+func (r Repo) Key() string { return r.Repository() + "\x00" + r.Branch }
+
+// Repository identifies the git repository whatever its branch: by the
+// repository its URL names, not by its spelling (config.RepoKey).
+func (r Repo) Repository() string { return config.RepoKey(r.URL) }
 
 // Display is the URL without credentials, for reports and logs.
 func (r Repo) Display() string { return gitrepo.Redact(r.URL) }
@@ -111,9 +115,14 @@ type Environment struct {
 	Mode string
 	// Branch is the branch tagwatch owns that ModePullRequest and
 	// ModeBranch write: made again from the base branch's head at each
-	// cycle. Default for ModePullRequest: tagwatch/<Name>; required for
-	// ModeBranch.
+	// cycle. Default for ModePullRequest: tagwatch/<Name>; for ModeBranch,
+	// Branch or BranchTemplate is required.
 	Branch string
+	// BranchTemplate, in ModeBranch instead of Branch, names the branch
+	// from the changes of each commit (Argo CD Image Updater's
+	// git-branch: base:<template>): another change set, another branch.
+	// See RenderBranch.
+	BranchTemplate *BranchTemplate
 	// AutoMerge asks the forge to merge the pull request when its checks
 	// pass (ModePullRequest).
 	AutoMerge bool
@@ -126,8 +135,12 @@ const (
 	ModeBranch      = "branch"
 )
 
-// WriteBranch is the branch tagwatch owns that the environment's commit
-// goes to; "" when it goes to the repository's branch (push mode).
+// WriteBranch is the fixed branch tagwatch owns that the environment's
+// commit goes to; "" when it goes to the repository's branch (push mode),
+// and "" too when the branch is rendered from each commit's changes
+// (BranchTemplate): no name is known before a cycle has changes, so such
+// an environment never takes part in checks of fixed names. OwnsBranch
+// tells both kinds from push mode.
 func (e *Environment) WriteBranch() string {
 	switch e.Mode {
 	case ModePullRequest:
@@ -139,6 +152,13 @@ func (e *Environment) WriteBranch() string {
 		return e.Branch
 	}
 	return ""
+}
+
+// OwnsBranch reports whether the environment's commit goes to a branch
+// tagwatch owns (WriteBranch, or one BranchTemplate renders) rather than
+// to the repository's branch.
+func (e *Environment) OwnsBranch() bool {
+	return e.Mode == ModePullRequest || e.Mode == ModeBranch
 }
 
 // Watch is one image repository watched in one environment: its policy and
@@ -295,6 +315,9 @@ func (e *Environment) checkMode(p *Plan) error {
 	case "", ModePush:
 		return nil
 	case ModePullRequest:
+		if e.BranchTemplate != nil {
+			return fmt.Errorf("environment %s is in pull-request mode, which writes one branch (%s), and has a template for its branch too", e.Name, e.WriteBranch())
+		}
 		if p.Repo.Forge == nil {
 			return fmt.Errorf("environment %s is in pull-request mode, but %s has no forge (git.provider) to open the pull request on", e.Name, p.Repo.Display())
 		}
@@ -302,14 +325,19 @@ func (e *Environment) checkMode(p *Plan) error {
 			return fmt.Errorf("environment %s is in pull-request mode, but the git URL %s names no owner/repository on the forge", e.Name, p.Repo.Display())
 		}
 	case ModeBranch:
-		if e.Branch == "" {
+		switch {
+		case e.Branch != "" && e.BranchTemplate != nil:
+			return fmt.Errorf("environment %s names its branch %s and a template for it: give one", e.Name, e.Branch)
+		case e.BranchTemplate != nil:
+			return nil // checked as each commit renders it (RenderBranch)
+		case e.Branch == "":
 			return fmt.Errorf("environment %s writes to a branch of its own, but names none", e.Name)
 		}
 	default:
 		return fmt.Errorf("environment %s: unknown mode %q", e.Name, e.Mode)
 	}
 	b := e.WriteBranch()
-	if err := plumbingBranchValid(b); err != nil {
+	if err := CheckBranchName(b); err != nil {
 		return fmt.Errorf("environment %s: %w", e.Name, err)
 	}
 	if b == p.Repo.Branch {
@@ -318,8 +346,10 @@ func (e *Environment) checkMode(p *Plan) error {
 	return nil
 }
 
-func plumbingBranchValid(b string) error {
-	if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || b == "" || strings.HasPrefix(b, "refs/") {
+// CheckBranchName checks that b names a branch git and go-git take, as
+// written without refs/heads/.
+func CheckBranchName(b string) error {
+	if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil || b == "" || b == "HEAD" || strings.HasPrefix(b, "refs/") {
 		return fmt.Errorf("%q is not a valid branch name", b)
 	}
 	return nil

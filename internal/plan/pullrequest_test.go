@@ -63,6 +63,8 @@ environments:
 
 func TestCheckModes(t *testing.T) {
 	repo := Repo{URL: "https://git.example.com/platform/deploy.git", Branch: "main"}
+	// A template's renders are checked as they are made: Check never runs it.
+	tpl := &BranchTemplate{Text: "x", Render: func([]BranchChange) (string, error) { panic("rendered by Check") }}
 	for _, tc := range []struct {
 		name string
 		repo Repo
@@ -74,6 +76,9 @@ func TestCheckModes(t *testing.T) {
 		{"the base as the branch", repo, Environment{Name: "p", Mode: ModeBranch, Branch: "main"}, "the repository's own branch"},
 		{"an invalid branch", repo, Environment{Name: "p", Mode: ModeBranch, Branch: "a..b"}, "not a valid branch name"},
 		{"an argocd-image-updater write branch", repo, Environment{Name: "p", Mode: ModeBranch, Branch: "image-updater-p"}, ""},
+		{"a write-branch template", repo, Environment{Name: "p", Mode: ModeBranch, BranchTemplate: tpl}, ""},
+		{"a write branch and a template", repo, Environment{Name: "p", Mode: ModeBranch, Branch: "x", BranchTemplate: tpl}, "give one"},
+		{"a template in pull-request mode", repo, Environment{Name: "p", Mode: ModePullRequest, BranchTemplate: tpl}, "has a template for its branch too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := tc.env

@@ -51,13 +51,20 @@ type envRun struct {
 	pending               bool
 	pullRequestURL        string
 	repoBranch            string // the working copy's branch (the base)
+
+	// A write-branch template (plan.Environment.BranchTemplate): the
+	// images the latest apply changed, which name the branch; noEdit when
+	// the environment publishes nothing this cycle (nothing to change, or
+	// its branch name was refused).
+	branchChanges []plan.BranchChange
+	noEdit        bool
 }
 
 // apply is the environment's gitrepo.Edit: read the current values in dir,
 // choose, write, and return the audit message and changed files.
 func (e *envRun) apply(ctx context.Context, dir string) (string, []string, error) {
 	env := e.env
-	e.changes, e.edits, e.held, e.errs = nil, nil, nil, nil
+	e.changes, e.edits, e.held, e.errs, e.branchChanges = nil, nil, nil, nil, nil
 	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(env.Path))); err != nil || !fi.IsDir() {
 		e.fail(nil, StageWriteback, fmt.Errorf("path %s: %w", env.Path, errNoFolder))
 		return "", nil, nil
@@ -206,7 +213,11 @@ func (e *envRun) applyImage(ctx context.Context, dir, kfile string, w *plan.Watc
 		val.Digest = digest
 	}
 	changes, from, err := e.write(dir, w, todo, val)
-	e.record(w, from, res.Tag, digest, opened, changes)
+	e.record(w, from.Tag, res.Tag, digest, opened, changes)
+	if len(changes) > 0 {
+		e.branchChanges = append(e.branchChanges, plan.BranchChange{Watch: w,
+			From: policy.Current{Tag: from.Tag, Digest: from.Digest}, To: policy.Current{Tag: res.Tag, Digest: digest}})
+	}
 	files := make([]string, len(changes))
 	for i, c := range changes {
 		files[i] = c.Path
@@ -307,9 +318,9 @@ func (e *envRun) canAdd(dir string, t writeback.Target, kfile string, w *plan.Wa
 
 // write sets val at every target of locs. It returns the files changed
 // and the value the first changed target held.
-func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.Image) ([]writeback.FileChange, string, error) {
+func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.Image) ([]writeback.FileChange, writeback.Image, error) {
 	var changes []writeback.FileChange
-	from := ""
+	var from writeback.Image
 	for _, l := range locs {
 		v := val
 		if l.t.Kind == writeback.Kustomize && l.t.Name != w.Image || l.t.Kind == writeback.ArgoSource {
@@ -317,7 +328,7 @@ func (e *envRun) write(dir string, w *plan.Watch, locs []located, val writeback.
 		}
 		changed, err := writeback.WriteChanges(dir, l.t, v)
 		if len(changed) > 0 && len(changes) == 0 {
-			from = l.cur.Tag
+			from = l.cur
 		}
 		changes = append(changes, changed...) // relative to the root already
 		if err != nil {

@@ -56,7 +56,7 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	start := time.Now()
 	all := l.targets.Plans()
 	plans, full := scope(all, co.only)
-	c := &cycle{l: l, ctx: ctx, co: co, src: resolve.NewMemo(l.src), found: map[foundKey]*futureFound{}}
+	c := &cycle{l: l, ctx: ctx, co: co, src: resolve.NewMemo(l.src), found: map[foundKey]*futureFound{}, claims: newBranchClaims(all)}
 	for _, p := range plans {
 		for _, e := range p.Envs {
 			for _, w := range e.Watches {
@@ -137,7 +137,8 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 // scope keeps, of plans, the environments and watches of the image
 // repositories in only (all when only is nil), and returns beside each kept
 // plan the whole plan it was cut from. An environment writing a branch of
-// its own (pull-request mode) is kept whole. Plans are not modified.
+// its own (pull-request mode, a write branch, fixed or rendered) is kept
+// whole. Plans are not modified.
 func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan) {
 	if only == nil {
 		return plans, plans
@@ -155,9 +156,10 @@ func scope(plans []*plan.Plan, only map[string]bool) (scoped, full []*plan.Plan)
 					ws = append(ws, w)
 				}
 			}
-			if len(ws) > 0 && e.WriteBranch() != "" {
+			if len(ws) > 0 && e.OwnsBranch() {
 				// A branch of its own is made again whole each cycle: every
-				// image of the environment, or the others' changes would go.
+				// image of the environment, or the others' changes would go
+				// (or, for a rendered name, another name would be made).
 				ws = e.Watches
 			}
 			if len(ws) > 0 {
@@ -178,6 +180,9 @@ type cycle struct {
 	ctx context.Context
 	co  cycleOptions
 	src *resolve.Memo // the cycle's memo: each image repository listed once, across repositories
+	// claims are the branches a rendered write branch must not be
+	// (branchtemplate.go).
+	claims *branchClaims
 
 	mu    sync.Mutex
 	found map[foundKey]*futureFound
@@ -297,7 +302,15 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 		if err := dryRun(ctx, repo.Dir(), runs); err != nil {
 			return fail(StageWriteback, err)
 		}
+		for _, run := range runs {
+			if run.env.BranchTemplate != nil {
+				c.nameBranch(p, run)
+			}
+		}
 	} else {
+		if err := c.renderBranches(ctx, p, repo, runs); err != nil {
+			return fail(StageGit, err)
+		}
 		pubErr = c.publish(ctx, p, repo, runs, &res)
 	}
 	for _, run := range runs {
@@ -342,14 +355,24 @@ func (c *cycle) open(ctx context.Context, p *plan.Plan) (Repo, error) {
 
 // publish commits every environment's edit in one push, never after the
 // cycle's ctx ended (a hard stop), and records the commits. The edits of
-// environments that write a branch of their own (pull-request mode) go to
-// that branch in the same push; their pull requests are opened, updated
-// or closed after it (pullRequests), while the working copy is still held.
+// environments that write a branch of their own (pull-request mode, a
+// write branch) go to that branch in the same push; their pull requests
+// are opened, updated or closed after it (pullRequests), while the working
+// copy is still held. A rendered branch (renderBranches) is never deleted
+// by Publish: it is kept when nothing is left to change (DeferDelete), and
+// nothing deletes it later.
 func (c *cycle) publish(ctx context.Context, p *plan.Plan, repo Repo, runs []*envRun, res *planResult) error {
 	repoName := p.Repo.Display()
-	edits := make([]gitrepo.Edit, len(runs))
-	for i, run := range runs {
-		edits[i] = gitrepo.Edit{Name: run.env.Name, Apply: run.apply, Branch: run.env.WriteBranch(), DeferDelete: run.env.Mode == plan.ModePullRequest}
+	var edits []gitrepo.Edit
+	for _, run := range runs {
+		if run.noEdit {
+			continue
+		}
+		e := gitrepo.Edit{Name: run.env.Name, Apply: run.apply, Branch: run.branch, DeferDelete: run.env.Mode == plan.ModePullRequest}
+		if run.env.BranchTemplate != nil {
+			e.Apply, e.DeferDelete = run.applyRendered, true
+		}
+		edits = append(edits, e)
 	}
 	pub, err := repo.Publish(ctx, edits)
 	err = causeOf(ctx, err)
@@ -368,8 +391,11 @@ func (c *cycle) publish(ctx context.Context, p *plan.Plan, repo Repo, runs []*en
 		byName[e.Name] = e
 	}
 	for _, run := range runs {
+		if run.noEdit {
+			continue
+		}
 		er := byName[run.env.Name]
-		if run.env.WriteBranch() != "" {
+		if run.env.OwnsBranch() {
 			run.branchResult(er, err)
 			continue
 		}

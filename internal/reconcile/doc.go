@@ -13,7 +13,9 @@
 // head to a branch tagwatch owns, pushed in the same push, and its pull
 // request is then opened, updated in place or closed on the forge
 // (internal/forge), while the working copy is still held: two cycles of
-// one process, or two processes on one cache, never race on it.
+// one process, or two processes on one cache, never race on it. A write
+// branch may be named after the changes it carries (branchtemplate.go):
+// the environment is tried on the base head first, to name it.
 //
 // The outcome is a Report, the object `tagwatch run --once -o json` prints.
 package reconcile

@@ -405,20 +405,23 @@ func TestGiteaMinimalTokenScopes(t *testing.T) {
 
 // TestScopeKeepsPullRequestEnvironmentsWhole: a triggered cycle for one
 // image re-checks every image of an environment in pull-request mode, whose
-// branch is made again whole (the others' changes would go otherwise).
+// branch is made again whole (the others' changes would go otherwise), and
+// of one whose branch is named after its changes (a part would name
+// another).
 func TestScopeKeepsPullRequestEnvironmentsWhole(t *testing.T) {
 	a, b := &plan.Watch{Image: "r/a", Key: "r/a"}, &plan.Watch{Image: "r/b", Key: "r/b"}
 	p := &plan.Plan{Envs: []*plan.Environment{
 		{Name: "staging", Watches: []*plan.Watch{a, b}},
 		{Name: "production", Mode: plan.ModePullRequest, Watches: []*plan.Watch{a, b}},
 		{Name: "qa", Mode: plan.ModePullRequest, Watches: []*plan.Watch{b}},
+		{Name: "preview", Mode: plan.ModeBranch, BranchTemplate: &plan.BranchTemplate{Text: "t"}, Watches: []*plan.Watch{a, b}},
 	}}
 	scoped, _ := scope([]*plan.Plan{p}, map[string]bool{"r/a": true})
 	got := map[string]int{}
 	for _, e := range scoped[0].Envs {
 		got[e.Name] = len(e.Watches)
 	}
-	if want := map[string]int{"staging": 1, "production": 2}; !reflect.DeepEqual(got, want) {
+	if want := map[string]int{"staging": 1, "production": 2, "preview": 2}; !reflect.DeepEqual(got, want) {
 		t.Errorf("watches by environment %v, want %v", got, want)
 	}
 }

@@ -23,6 +23,9 @@ type Repo interface {
 	Dir() string
 	Branch() string // the branch read and written (the base of pull requests)
 	Publish(ctx context.Context, edits []gitrepo.Edit) (gitrepo.PublishResult, error)
+	// Try runs an edit's Apply on the working tree at the base head and
+	// puts its files back (a write branch named after the changes).
+	Try(ctx context.Context, apply func(ctx context.Context, dir string) (string, []string, error)) error
 	// Walk reads history newest first, deepening a shallow copy as needed
 	// (promotion gates, rollbacks).
 	Walk(ctx context.Context, max int, fn func(gitrepo.CommitInfo) error) (complete bool, err error)

@@ -61,7 +61,7 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	if err != nil {
 		return rep, err
 	}
-	if env.WriteBranch() != "" {
+	if env.OwnsBranch() {
 		// Pull-request mode: the rollback is proposed like any change, on
 		// a branch of its own, so the next cycle (which finds nothing to
 		// change in the base, still at the bad value) does not close it.
