@@ -16,8 +16,8 @@ import (
 // providers' documented APIs: GitHub's REST "Pulls" endpoints
 // (docs.github.com/rest/pulls/pulls: list with head=owner:branch, create,
 // update, merge), the GraphQL mutation enablePullRequestAutoMerge and its
-// "clean status" refusal, the 422 "A pull request already exists" and the
-// 403 with X-RateLimit-Remaining: 0; GitLab's "Merge requests" API
+// "clean status" refusal, the 422 "A pull request already exists" beside
+// another 422, the 403 with X-RateLimit-Remaining: 0 beside a plain 403; GitLab's "Merge requests" API
 // (docs.gitlab.com/api/merge_requests: list by source and target branch,
 // create, update with state_event, merge with auto_merge), its 409 for a
 // second merge request of one source branch and its 429 with Retry-After.
@@ -120,6 +120,20 @@ func TestRecordedErrors(t *testing.T) {
 		}
 		_, err = c.ListOpen(ctx, "tagwatch/staging", "main")
 		check(t, err, forge.ErrRateLimited, "rate limited", "acme/deploy")
+	})
+	t.Run("github refusals", func(t *testing.T) {
+		// A 403 without X-RateLimit-Remaining: 0 is the token's scopes, not
+		// a rate limit; a 422 other than "already exists" is no conflict.
+		c := github(t, "github-refusals.json")
+		_, err := forge.Ensure(ctx, c, opened)
+		check(t, err, forge.ErrForbidden, "403", "scopes", "Resource not accessible")
+		if errors.Is(err, forge.ErrRateLimited) {
+			t.Errorf("a plain 403 taken for a rate limit: %v", err)
+		}
+		_, err = forge.Ensure(ctx, c, opened)
+		if err == nil || errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "No commits between main and tagwatch/staging") || !strings.Contains(err.Error(), "422") {
+			t.Errorf("Ensure after a 422 that is no duplicate = %v; want the forge's words, not a conflict", err)
+		}
 	})
 	t.Run("gitlab", func(t *testing.T) {
 		c := gitlab(t, "gitlab-errors.json")
