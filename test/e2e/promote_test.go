@@ -21,16 +21,16 @@ import (
 // (issue 15, point 4: promote moved an existing tag with exit 0).
 func TestPromoteSafely(t *testing.T) {
 	a := testreg.StartDistribution(t, testreg.DistributionOptions{Auth: true})
-	b := testreg.StartDistribution(t, testreg.DistributionOptions{Auth: true})
+	b := testreg.StartDistribution(t, testreg.DistributionOptions{Auth: true, TLS: true}) // its CA from the config's caFile
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "tagwatch.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`git: {url: https://git.invalid/deploy.git}
 registries:
   - {prefix: %q, insecure: true, credentials: %q}
-  - {prefix: %q, insecure: true, credentials: %q}
+  - {prefix: %q, caFile: %q, credentials: %q}
 environments:
   - {name: prod, path: envs/prod, images: [{image: %s}]}
-`, a.Host, a.CredentialsFile(t), b.Host, b.CredentialsFile(t), b.Repo("prod/app"))), 0o600); err != nil {
+`, a.Host, a.CredentialsFile(t), b.Host, b.CAFile, b.CredentialsFile(t), b.Repo("prod/app"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	idx := a.PushIndex(t, "team/app", t0, []string{"linux/amd64", "linux/arm64"}, "1.4.0-rc.1")
