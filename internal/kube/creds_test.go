@@ -148,3 +148,82 @@ func otherHostKey(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(pub))
 }
+
+// TestPullSecretForms: Argo CD Image Updater's pull-secret forms
+// secret:<ns>/<name>#<field> and env:<VAR> (user:pass) each log in to a
+// registry that wants credentials. A field the Secret does not have, or
+// a variable that is not set, fails that image alone with an error naming
+// the reference (never a credential); an image without a pull secret is
+// refused by the registry; the others of the cycle update.
+func TestPullSecretForms(t *testing.T) {
+	const envVar, unsetVar = "TAGWATCH_TEST_PULL_CREDS", "TAGWATCH_TEST_PULL_UNSET"
+	t.Setenv(envVar, "puller:pull-pass")
+	t.Setenv(unsetVar, "") // restored at the end; unset meanwhile
+	os.Unsetenv(unsetVar)
+	w := newWorld(t, testreg.Options{TLS: true, User: "puller", Pass: "pull-pass"})
+	aliases := []string{"sec", "env", "nokey", "noenv", "anon"}
+	var list []string
+	kust := "images:\n"
+	for _, a := range aliases {
+		w.push(a, "1.0.0", "1.1.0")
+		list = append(list, a+"="+w.image(a))
+		kust += "  - name: " + w.image(a) + "\n    newTag: 1.0.0\n"
+	}
+	w.secret(w.argo, "pull", nil, map[string]string{"creds": "puller:pull-pass"})
+	bare := testgit.NewBare(t, map[string]string{"a/kustomization.yaml": kust})
+	ref := map[string]string{
+		"sec":   "secret:" + w.argo + "/pull#creds",
+		"env":   "env:" + envVar,
+		"nokey": "secret:" + w.argo + "/pull#missing",
+		"noenv": "env:" + unsetVar,
+	}
+	ann := map[string]string{iu + "image-list": strings.Join(list, ","), iu + "write-back-target": "kustomization"}
+	for a, r := range ref {
+		ann[iu+a+".pull-secret"] = r
+	}
+	w.application("a", ann, source("file://"+bare, "a"))
+	w.waitApps("a")
+
+	sum := w.cycle(w.loop())
+	want := []string{"a 1.0.0->1.1.0 a/kustomization.yaml", "a 1.0.0->1.1.0 a/kustomization.yaml"}
+	if diff := cmp.Diff(want, changes(sum)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s\nerrors: %v", diff, errorsOf(sum))
+	}
+	got := map[string]string{}
+	for _, c := range sum.Report.Changes {
+		got[c.Image] = c.To
+	}
+	if diff := cmp.Diff(map[string]string{w.image("sec"): "1.1.0", w.image("env"): "1.1.0"}, got); diff != "" {
+		t.Errorf("images updated (-want +got):\n%s", diff)
+	}
+	errs := map[string]string{}
+	for _, e := range sum.Report.Errors {
+		errs[e.Image] = e.Error
+	}
+	for image, part := range map[string]string{
+		w.image("nokey"): "pull secret " + ref["nokey"] + ": Secret " + w.argo + "/pull has no key missing",
+		w.image("noenv"): "pull secret " + ref["noenv"] + ": the environment variable is not set",
+		w.image("anon"):  "unauthorized",
+	} {
+		if !strings.Contains(errs[image], part) {
+			t.Errorf("error of %s = %q, want %q in it", image, errs[image], part)
+		}
+	}
+	if len(errs) != 3 {
+		t.Errorf("errors: %v, want nokey's, noenv's and anon's", errorsOf(sum))
+	}
+	kustomization := testgit.Show(t, bare, "main", "a/kustomization.yaml")
+	for _, a := range aliases {
+		tag := "1.0.0"
+		if a == "sec" || a == "env" {
+			tag = "1.1.0"
+		}
+		if !strings.Contains(kustomization, "name: "+w.image(a)+"\n    newTag: "+tag) {
+			t.Errorf("%s is not at %s:\n%s", a, tag, kustomization)
+		}
+	}
+	msg := w.waitEvent("a", ReasonImageUpdateFailed, ref["nokey"], ref["noenv"])
+	if strings.Contains(msg, "pull-pass") || strings.Contains(fmt.Sprint(sum.Report), "pull-pass") {
+		t.Errorf("the password is in the Event or the report: %s", msg)
+	}
+}
