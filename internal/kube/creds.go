@@ -111,8 +111,10 @@ func (c *cycleCreds) repoSecrets(ctx context.Context) ([]corev1.Secret, error) {
 	return r.secrets, r.err
 }
 
-// sshKnownHosts reads Argo CD's known hosts; none when the ConfigMap or key
-// is missing.
+// sshKnownHosts reads Argo CD's known hosts, for an ssh repository when
+// git.auth.knownHostsFile is not set. Without the ConfigMap, or without
+// keys in it, that is an error that says so: the machine's
+// ~/.ssh/known_hosts is never used instead (Argo CD has none either).
 func (c *cycleCreds) sshKnownHosts(ctx context.Context) ([]byte, error) {
 	c.mu.Lock()
 	if c.knownHosts == nil {
@@ -125,8 +127,11 @@ func (c *cycleCreds) sshKnownHosts(ctx context.Context) ([]byte, error) {
 		cm, err := c.s.core.CoreV1().ConfigMaps(ns).Get(ctx, knownHostsCM, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
+			r.err = fmt.Errorf("no ssh host keys: git.auth.knownHostsFile is not set and Argo CD's ConfigMap %s/%s does not exist", ns, knownHostsCM)
 		case err != nil:
 			r.err = fmt.Errorf("reading ConfigMap %s/%s: %w", ns, knownHostsCM, err)
+		case strings.TrimSpace(cm.Data[knownHostsKey]) == "":
+			r.err = fmt.Errorf("no ssh host keys: git.auth.knownHostsFile is not set and Argo CD's ConfigMap %s/%s has no %s", ns, knownHostsCM, knownHostsKey)
 		default:
 			r.data = []byte(cm.Data[knownHostsKey])
 		}

@@ -293,7 +293,9 @@ func TestPullSecret(t *testing.T) {
 }
 
 // TestConflictingTargets: two Applications on one folder claim one images
-// entry: a ConflictingTargets Event on both, and neither writes it.
+// entry: a ConflictingTargets Event on both, and neither writes it, until
+// the conflict is resolved: one of them is deleted, and at the next cycle
+// the other writes the field.
 func TestConflictingTargets(t *testing.T) {
 	w := newWorld(t, testreg.Options{TLS: true})
 	w.push("app", "1.0.0", "1.1.0")
@@ -303,7 +305,8 @@ func TestConflictingTargets(t *testing.T) {
 		w.application(name, map[string]string{"tagwatch.dev/images": "app=" + img}, source("file://"+bare, "shared"))
 	}
 	w.waitApps("left", "right")
-	sum := w.cycle(w.loop())
+	l := w.loop()
+	sum := w.cycle(l)
 	if len(sum.Report.Changes) != 0 || len(sum.Pushes) != 0 {
 		t.Errorf("a shared field was written: %v", changes(sum))
 	}
@@ -313,6 +316,20 @@ func TestConflictingTargets(t *testing.T) {
 	if got := testgit.Show(t, bare, "main", "shared/kustomization.yaml"); !strings.Contains(got, "1.0.0") {
 		t.Errorf("the shared field changed:\n%s", got)
 	}
+
+	// Resolved: right is deleted, left writes the field at the next cycle.
+	if err := w.c.Dynamic(t).Resource(ApplicationResource).Namespace(w.ns).Delete(context.Background(), "right", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually("the Source drops right", func() bool { return w.src.live(w.ns+"/right")() == nil })
+	sum = w.cycle(l)
+	if diff := cmp.Diff([]string{"left 1.0.0->1.1.0 shared/kustomization.yaml"}, changes(sum)); diff != "" {
+		t.Errorf("after right is deleted (-want +got):\n%s\nerrors: %v", diff, errorsOf(sum))
+	}
+	if got := testgit.Show(t, bare, "main", "shared/kustomization.yaml"); !strings.Contains(got, "newTag: 1.1.0") {
+		t.Errorf("left did not write the field:\n%s", got)
+	}
+	w.waitEvent("left", ReasonImagesUpdated, img+" 1.0.0 -> 1.1.0 (shared/kustomization.yaml")
 }
 
 // TestTriggerOnAnnotationChange: with an interval of an hour, changing an

@@ -4,13 +4,16 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/plan"
+	"github.com/tagwatch/tagwatch/internal/testenv"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 	"github.com/tagwatch/tagwatch/internal/testgitea"
 	"github.com/tagwatch/tagwatch/internal/testreg"
@@ -161,6 +164,86 @@ func TestForgeScopeWithoutGitURL(t *testing.T) {
 	for _, e := range w.events("prod") {
 		if strings.Contains(e, ReasonInvalidAnnotations) {
 			t.Errorf("prod: %s", e)
+		}
+	}
+}
+
+// TestSigningOfApplications: the config's git.signing (through
+// plan.FromConfig and WithWriteDefaults, as tagwatch run wires it) signs
+// the commits made for Applications: each of the two Applications'
+// commits passes git verify-commit with gpg.format=ssh and an allowed
+// signers file holding the key, under the config's author; a key that is
+// not allowed does not verify them.
+func TestSigningOfApplications(t *testing.T) {
+	keygen := testenv.LookPath(t, "Debian package openssh-client", "ssh-keygen")
+	dir := t.TempDir()
+	newKey := func(name string) (key, pub string) {
+		key = filepath.Join(dir, name)
+		if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		b, err := os.ReadFile(key + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key, strings.TrimSpace(string(b))
+	}
+	key, pub := newKey("signing")
+	_, otherPub := newKey("other")
+	allowedSigners := func(pub string) string {
+		f := filepath.Join(t.TempDir(), "allowed_signers")
+		if err := os.WriteFile(f, []byte(`bot@example.com namespaces="git" `+pub+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	cfg, err := config.Parse("tagwatch.yaml", []byte(`
+applications:
+  namespaces: [argocd]
+git:
+  author: {name: Release Bot, email: bot@example.com}
+  signing: {key: 'file:`+key+`', format: ssh}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := set.Kubernetes
+	if k == nil || k.Git.Signer == nil {
+		t.Fatalf("plan.FromConfig gave Kubernetes mode no signer: %+v", k)
+	}
+	w := newWorld(t, testreg.Options{TLS: true}, WithGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile),
+		WithWriteDefaults(k.Git.Signer, k.Git.Forge, k.Git.URL))
+	w.push("app", "1.0.0", "1.1.0")
+	img := w.image("app")
+	seed := "images:\n  - name: " + img + "\n    newTag: 1.0.0\n"
+	bare := testgit.NewBare(t, map[string]string{"a/kustomization.yaml": seed, "b/kustomization.yaml": seed})
+	url := "file://" + bare
+	w.application("a", map[string]string{"tagwatch.dev/images": "app=" + img}, source(url, "a"))
+	w.application("b", map[string]string{iu + "image-list": "app=" + img, iu + "write-back-target": "kustomization"}, source(url, "b"))
+	w.waitApps("a", "b")
+
+	sum := w.cycle(w.loop())
+	if diff := cmp.Diff([]string{"a 1.0.0->1.1.0 a/kustomization.yaml", "b 1.0.0->1.1.0 b/kustomization.yaml"}, changes(sum)); diff != "" {
+		t.Fatalf("changes (-want +got):\n%s\nerrors: %v", diff, errorsOf(sum))
+	}
+	commits := sum.Report.Commits
+	if len(commits) != 2 {
+		t.Fatalf("commits %v, want two", commits)
+	}
+	allowed, notAllowed := allowedSigners(pub), allowedSigners(otherPub)
+	for _, c := range commits {
+		if out, err := testgit.GitErr(t, bare, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed, "verify-commit", c); err != nil {
+			t.Errorf("git verify-commit %s: %v %s", c, err, out)
+		}
+		if _, err := testgit.GitErr(t, bare, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+notAllowed, "verify-commit", c); err == nil {
+			t.Errorf("git verify-commit %s passed with another key allowed", c)
+		}
+		if got := testgit.Git(t, bare, "log", "-1", "--format=%an <%ae>", c); got != "Release Bot <bot@example.com>" {
+			t.Errorf("author of %s = %q, want the config's", c, got)
 		}
 	}
 }
