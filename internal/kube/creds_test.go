@@ -73,6 +73,8 @@ func TestSSHKnownHostsFromConfigMap(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".ssh", "known_hosts"), kh, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// HOME moves: the servers stay where they were found.
+	t.Setenv("TAGWATCH_SERVERS_CACHE", testenv.ServersCache())
 	t.Setenv("HOME", home)
 	w := newWorld(t, testreg.Options{TLS: true})
 	w.push("app", "1.0.0", "1.1.0")
