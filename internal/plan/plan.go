@@ -126,6 +126,15 @@ type Environment struct {
 	// AutoMerge asks the forge to merge the pull request when its checks
 	// pass (ModePullRequest).
 	AutoMerge bool
+	// Precheck, when set, is what the environment needs of this cycle
+	// besides its repository, checked at each cycle (and before a
+	// rollback) before the repository is opened: an error fails this
+	// environment alone, reported as its own, and the others of the
+	// repository go on without it. Kubernetes mode checks this way that
+	// the Secret an Application names for its git credentials can be read,
+	// so that one Secret fails its Application rather than the repository.
+	// Nil: none, and nothing is spent on it.
+	Precheck func(ctx context.Context) error
 }
 
 // Modes of Environment.Mode.

@@ -43,8 +43,9 @@ func Only(repos ...string) CycleOption {
 
 // Cycle runs one cycle over every plan of the loop's targets, repositories
 // in parallel. The error is non-nil only when every repository of the
-// cycle failed as a whole (could not be opened or pushed); each such
-// failure is also in the report. Failures of single images, environments or
+// cycle failed as a whole (could not be opened or pushed, or none of its
+// environments met its precondition); each such failure is also in the
+// report. Failures of single images, environments or
 // repositories are in the report only.
 func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	l.mu.Lock()
@@ -260,9 +261,11 @@ type planResult struct {
 }
 
 // plan runs one repository: open (or sync) its working copy, apply every
-// environment of p, and publish them in one push, within ctx (the cycle's,
-// bounded by the repository timeout). full is the whole plan p was scoped
-// from: who else writes a field is decided over all of it.
+// environment of p that meets its precondition (precheck), and publish
+// them in one push, within ctx (the cycle's, bounded by the repository
+// timeout). full is the whole plan p was scoped from: who else writes a
+// field is decided over all of it, an environment whose precondition
+// fails included (a claim does not come and go with a Secret).
 func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	repoName := p.Repo.Display()
 	log := c.l.o.log.WithField("repository", repoName)
@@ -273,15 +276,29 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 		log.WithError(err).Error("repository skipped")
 		return res
 	}
+	// Ordered over the whole plan: an environment promoted from one whose
+	// precondition fails reads its history all the same.
+	envs, err := p.Order()
+	if err != nil {
+		return fail(StageConfig, err)
+	}
+	envs, unmet := c.precheck(ctx, repoName, envs, log)
+	res.report.Errors = append(res.report.Errors, unmet...)
+	if len(envs) == 0 && len(unmet) > 0 {
+		// Every environment failed its precondition: the repository is
+		// not opened, and so failed as a whole.
+		errs := make([]error, len(unmet))
+		for i, e := range unmet {
+			errs[i] = e.Err
+		}
+		res.err = errors.Join(errs...)
+		return res
+	}
 	repo, err := c.open(ctx, p)
 	if err != nil {
 		return fail(StageGit, fmt.Errorf("opening git repository %s: %w", repoName, causeOf(ctx, err)))
 	}
 	defer repo.Close()
-	envs, err := p.Order()
-	if err != nil {
-		return fail(StageConfig, err)
-	}
 	hist := &history{repo: repo, limit: c.l.o.historyLimit}
 	var prom *promotions
 	if gated(envs) {
@@ -328,6 +345,32 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 		res.report.Errors = append(res.report.Errors, Error{Repository: repoName, Error: pubErr.Error(), Err: pubErr, Stage: StageGit})
 	}
 	return res
+}
+
+// precheck checks the preconditions of envs (plan.Environment.Precheck)
+// and returns the environments that meet theirs (envs itself when all
+// do), and an error of each that does not: its own, so that it alone is
+// left out of the cycle.
+func (c *cycle) precheck(ctx context.Context, repoName string, envs []*plan.Environment, log *logrus.Entry) ([]*plan.Environment, []Error) {
+	kept := envs
+	var errs []Error
+	for i, e := range envs {
+		var err error
+		if e.Precheck != nil {
+			err = causeOf(ctx, e.Precheck(ctx))
+		}
+		switch {
+		case err != nil:
+			if errs == nil {
+				kept = slices.Clone(envs[:i])
+			}
+			errs = append(errs, Error{Repository: repoName, Env: e.Name, Error: err.Error(), Err: err, Stage: StageGit})
+			log.WithField("env", e.Name).WithError(err).Error("environment skipped")
+		case errs != nil:
+			kept = append(kept, e)
+		}
+	}
+	return kept, errs
 }
 
 // gated reports whether an environment of envs has a promotion gate.

@@ -43,6 +43,11 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	if w == nil {
 		return rep, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, req.Env, req.Image)
 	}
+	if env.Precheck != nil {
+		if err := env.Precheck(ctx); err != nil {
+			return rep, fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+	}
 	c := &cycle{l: l, ctx: ctx, src: resolve.NewMemo(l.src)}
 	repo, err := c.open(ctx, p)
 	if err != nil {
