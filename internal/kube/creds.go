@@ -139,19 +139,34 @@ func (c *cycleCreds) sshKnownHosts(ctx context.Context) ([]byte, error) {
 	return r.data, r.err
 }
 
-// gitAuth is the Auth func of a repository: the Secret of git:secret, else
-// Argo CD's repository Secret of the URL, else (also when that Secret holds
-// the url alone) its repo-creds Secret with the longest URL prefix, else
-// fallback (the config's git.auth). SSH host
+// gitAuth is the Auth func of a repository: the Secret of git:secret
+// (writeSecret) when it can be read and yields credentials; else, when
+// argo, Argo CD's repository Secret of the URL, else (also when that Secret
+// holds the url alone) its repo-creds Secret with the longest URL prefix;
+// else fallback (the config's git.auth, or a config plan's own). A
+// git:secret that fails fails its Applications alone, through their
+// precondition (writeSecretCheck), which reads it from the same memo: the
+// other Applications of the repository go on with the other credentials,
+// and those of the failing ones are never written with them. SSH host
 // keys: the config's knownHostsFile, else Argo CD's known hosts ConfigMap.
-func (s *Source) gitAuth(repoURL, writeSecret string, fallback func(context.Context) (gitrepo.Auth, error)) func(context.Context) (gitrepo.Auth, error) {
+func (s *Source) gitAuth(repoURL, writeSecret string, argo bool, fallback func(context.Context) (gitrepo.Auth, error)) func(context.Context) (gitrepo.Auth, error) {
 	return func(ctx context.Context) (gitrepo.Auth, error) {
 		c := s.cycle()
-		a, found, err := c.fromSecrets(ctx, repoURL, writeSecret)
-		if err != nil {
-			return gitrepo.Auth{}, err
+		var a gitrepo.Auth
+		found := false
+		if writeSecret != "" {
+			var err error
+			a, err = c.writeSecretAuth(ctx, writeSecret)
+			found = err == nil // else its Applications' precondition reports it
+		}
+		if !found && argo {
+			var err error
+			if a, found, err = c.fromArgoSecrets(ctx, repoURL); err != nil {
+				return gitrepo.Auth{}, err
+			}
 		}
 		if !found && fallback != nil {
+			var err error
 			if a, err = fallback(ctx); err != nil {
 				return gitrepo.Auth{}, err
 			}
@@ -162,28 +177,49 @@ func (s *Source) gitAuth(repoURL, writeSecret string, fallback func(context.Cont
 		if isSSH(repoURL) && a.KnownHostsFile == "" && len(a.KnownHosts) == 0 {
 			if khFile != "" {
 				a.KnownHostsFile = khFile
-			} else if a.KnownHosts, err = c.sshKnownHosts(ctx); err != nil {
-				return gitrepo.Auth{}, err
+			} else {
+				var err error
+				if a.KnownHosts, err = c.sshKnownHosts(ctx); err != nil {
+					return gitrepo.Auth{}, err
+				}
 			}
 		}
 		return a, nil
 	}
 }
 
-// fromSecrets finds the git credentials of repoURL in the cluster.
-func (c *cycleCreds) fromSecrets(ctx context.Context, repoURL, writeSecret string) (gitrepo.Auth, bool, error) {
-	if writeSecret != "" {
-		ns, name, err := splitNamespaced(writeSecret)
-		if err != nil {
-			return gitrepo.Auth{}, false, err
+// writeSecretCheck is the precondition (plan.Environment.Precheck) of an
+// Application with write-back-method git:secret:<ref>: the Secret can be
+// read and yields credentials. It reads through the cycle's memo, as its
+// repository's Auth does (gitAuth), so both see the one read: when it
+// fails, the Application fails alone, before the repository is opened
+// with other credentials.
+func (s *Source) writeSecretCheck(ref string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if _, err := s.cycle().writeSecretAuth(ctx, ref); err != nil {
+			return fmt.Errorf("%swrite-back-method: git:secret:%s: %w", ImageUpdaterPrefix, ref, err)
 		}
-		data, err := c.secret(ctx, ns, name)
-		if err != nil {
-			return gitrepo.Auth{}, false, err
-		}
-		a, err := authFromSecret(data, "Secret "+writeSecret)
-		return a, err == nil, err
+		return nil
 	}
+}
+
+// writeSecretAuth reads the git credentials of the Secret ref
+// (namespace/name) of write-back-method git:secret.
+func (c *cycleCreds) writeSecretAuth(ctx context.Context, ref string) (gitrepo.Auth, error) {
+	ns, name, err := splitNamespaced(ref)
+	if err != nil {
+		return gitrepo.Auth{}, err
+	}
+	data, err := c.secret(ctx, ns, name)
+	if err != nil {
+		return gitrepo.Auth{}, err
+	}
+	return authFromSecret(data, "Secret "+ref)
+}
+
+// fromArgoSecrets finds the git credentials of repoURL in Argo CD's
+// repository and repo-creds Secrets.
+func (c *cycleCreds) fromArgoSecrets(ctx context.Context, repoURL string) (gitrepo.Auth, bool, error) {
 	secrets, err := c.repoSecrets(ctx)
 	if err != nil {
 		return gitrepo.Auth{}, false, err

@@ -302,6 +302,10 @@ func (s *Source) update(obj any) {
 	}}
 	if Watched(a) {
 		st.target, st.errs = Parse(a, s.live(key))
+		if st.target != nil && st.target.WriteSecret != "" {
+			// Set before the environment is shared: plans are immutable.
+			st.target.Env.Precheck = s.writeSecretCheck(st.target.WriteSecret)
+		}
 	}
 	s.apps[key] = st
 	delete(s.problems, key) // found again when the plans are next built
@@ -474,7 +478,9 @@ func (s *Source) assemble() assembly {
 			fallback = s.o.gitAuth
 		}
 		if !fromConfig[rk] || writeSecret[rk] != "" {
-			p.Repo.Auth = s.gitAuth(p.Repo.URL, writeSecret[rk], fallback)
+			// A config plan reads no Argo CD Secret: its git.auth, unless
+			// a git:secret can be read.
+			p.Repo.Auth = s.gitAuth(p.Repo.URL, writeSecret[rk], !fromConfig[rk], fallback)
 		}
 		noForge := "the config's environments of this repository and branch have no git.provider"
 		if !fromConfig[rk] {
