@@ -213,22 +213,23 @@ func TestDeployManifests(t *testing.T) {
 
 	w.reg.PushImage(t, "team/app", time.Unix(1700000000, 0), "1.0.0")
 	w.reg.Tag(t, "team/app", "1.0.0", "1.1.0")
-	// deploy-c's repository of its own: Applications of one repository
-	// share its working copy and credentials, a git:secret's included.
-	urlC := w.repo("deploy-repo-c", map[string]string{"envs/c/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n"})
 	url := w.repo("deploy-repo", map[string]string{
 		"envs/a/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n",
 		"envs/b/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n",
+		"envs/c/kustomization.yaml": "images:\n  - name: REG/team/app\n    newTag: 1.0.0\n",
 	})
 	image := w.reg.Repo("team/app")
 	w.application("deploy-a", url, "envs/a", map[string]string{"argocd-image-updater.argoproj.io/image-list": image,
 		"argocd-image-updater.argoproj.io/write-back-target": "kustomization"})
-	// A Secret outside Argo CD's namespace: the RBAC of deploy/ refuses it.
+	// A Secret outside Argo CD's namespace: the RBAC of deploy/ refuses it,
+	// and so deploy-c, in the repository of deploy-a and deploy-b (as
+	// spelt otherwise), fails alone.
 	other := w.c.Namespace(t)
 	w.application("deploy-b", url, "envs/b", map[string]string{"tagwatch.dev/images": "app=" + image})
-	w.application("deploy-c", urlC, "envs/c", map[string]string{"argocd-image-updater.argoproj.io/image-list": image,
+	w.application("deploy-c", url, "envs/c", map[string]string{"argocd-image-updater.argoproj.io/image-list": image,
 		"argocd-image-updater.argoproj.io/write-back-method": "git:secret:" + other + "/creds",
-		"argocd-image-updater.argoproj.io/write-back-target": "kustomization"})
+		"argocd-image-updater.argoproj.io/write-back-target": "kustomization",
+		"argocd-image-updater.argoproj.io/git-repository":    url + "/"})
 
 	cfg := w.config("") // --once runs without electing
 	r := tagwatch(t, nil, "run", "--config", cfg, "--kubeconfig", w.kubeconfig, "--once", "-o", "json", "--cache-dir", filepath.Join(w.dir, "cache"))
@@ -239,12 +240,12 @@ func TestDeployManifests(t *testing.T) {
 	if got := moves(rep.Changes); strings.Join(got, ",") != "deploy-a 1.0.0->1.1.0,deploy-b 1.0.0->1.1.0" {
 		t.Errorf("changes %v, errors %+v\n%s", got, rep.Errors, r.stderr)
 	}
-	forbidden := false
-	for _, e := range rep.Errors {
-		forbidden = forbidden || e.Env == "" && strings.Contains(e.Error, "reading Secret "+other+"/creds") && strings.Contains(e.Error, "forbidden")
+	if len(rep.Errors) != 1 || rep.Errors[0].Env != "deploy-c" || !strings.Contains(rep.Errors[0].Error, "reading Secret "+other+"/creds") ||
+		!strings.Contains(rep.Errors[0].Error, "forbidden") || r.code != 1 {
+		t.Errorf("exit %d, errors %+v: want deploy-c's alone, the Secret outside argocd refused", r.code, rep.Errors)
 	}
-	if !forbidden || r.code != 1 {
-		t.Errorf("exit %d, errors %+v: want the Secret outside argocd refused", r.code, rep.Errors)
+	if got := testgit.Show(t, w.bare, "main", "envs/c/kustomization.yaml"); !strings.Contains(got, "newTag: 1.0.0") {
+		t.Errorf("deploy-c was written:\n%s", got)
 	}
 	if strings.Contains(r.stderr, "repo-deploy-repo-token") {
 		t.Errorf("the git password is in the logs")
@@ -254,6 +255,19 @@ func TestDeployManifests(t *testing.T) {
 	}
 	waitEvent(t, w.c, "deploy-a", "ImagesUpdated")
 	waitEvent(t, w.c, "deploy-c", "ImageUpdateFailed")
+	// --once wrote its Events before it exited: deploy-c's failure is its
+	// alone.
+	for _, name := range []string{"deploy-a", "deploy-b"} {
+		list, err := w.c.Clientset(t).CoreV1().Events("argocd").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list.Items {
+			if e.Reason == "ImageUpdateFailed" {
+				t.Errorf("%s failed: %s", name, e.Message)
+			}
+		}
+	}
 }
 
 // waitEvent waits for an Event of reason on the Application name in argocd.
