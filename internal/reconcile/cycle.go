@@ -278,7 +278,7 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	}
 	// Ordered over the whole plan: an environment promoted from one whose
 	// precondition fails reads its history all the same.
-	envs, err := p.Order()
+	envs, err := ordered(p, full)
 	if err != nil {
 		return fail(StageConfig, err)
 	}
@@ -371,6 +371,28 @@ func (c *cycle) precheck(ctx context.Context, repoName string, envs []*plan.Envi
 		}
 	}
 	return kept, errs
+}
+
+// ordered is p's environments in promotion order, the order of full, the
+// plan p was scoped from: a triggered cycle may keep an environment and
+// not the one it is promoted from (which does not watch the image), whose
+// gate then closes with its reason rather than failing the repository.
+func ordered(p, full *plan.Plan) ([]*plan.Environment, error) {
+	order, err := full.Order()
+	if err != nil || p == full {
+		return order, err
+	}
+	in := make(map[string]*plan.Environment, len(p.Envs))
+	for _, e := range p.Envs {
+		in[e.Name] = e
+	}
+	out := make([]*plan.Environment, 0, len(p.Envs))
+	for _, e := range order {
+		if se, ok := in[e.Name]; ok {
+			out = append(out, se)
+		}
+	}
+	return out, nil
 }
 
 // gated reports whether an environment of envs has a promotion gate.

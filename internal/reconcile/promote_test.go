@@ -254,3 +254,33 @@ environments:
 		t.Errorf("after the new soak, moved %v; want production to 1.1.0", moved)
 	}
 }
+
+// TestTriggeredCycleKeepsAGateWithoutItsSource: production, promoted from
+// staging, watches an image staging does not. A cycle triggered for that
+// image keeps production alone: its gate closes with its reason, and the
+// repository is not failed for a promotion order it cannot make.
+func TestTriggeredCycleKeepsAGateWithoutItsSource(t *testing.T) {
+	f := newFixture(t, `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: staging
+    path: envs/staging
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+  - name: production
+    path: envs/production
+    promotion: {from: staging}
+    images: [{image: REG/team/app, kustomizeName: team/app}, {image: REG/team/tool, kustomizeName: team/tool}]
+`, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.0.0"),
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0") + "  - name: team/tool\n    newTag: 1.0.0\n",
+	})
+	f.reg.push("team/tool", "1.0.0", "1.1.0")
+	rep, err := f.rec.Cycle(context.Background(), Only(f.reg.host+"/team/tool"))
+	if err != nil || len(rep.Errors) != 0 {
+		t.Fatalf("triggered cycle: %v, errors %+v; want no error", err, rep.Errors)
+	}
+	if len(rep.Changes) != 0 || len(rep.Held) != 1 || rep.Held[0].Env != "production" || !strings.Contains(rep.Held[0].Reason, "staging does not watch") {
+		t.Errorf("changes %+v, held %+v; want production held by its gate (staging does not watch the tool)", rep.Changes, rep.Held)
+	}
+}
