@@ -16,7 +16,7 @@ import (
 	"github.com/tagwatch/tagwatch/policy"
 )
 
-var errSecretGone = errors.New("Secret argocd/creds: not found")
+var errSecretGone = errors.New("reading Secret argocd/creds: not found")
 
 // TestPrecheckFailsItsEnvironmentAlone: an environment whose precondition
 // fails is reported with that error as its own (Stage git) and left out
