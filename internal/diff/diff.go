@@ -40,7 +40,7 @@ func Unified(aName, bName string, a, b []byte) string {
 	return out.String()
 }
 
-// line is one line of a text, without its "\n"; last says it had none.
+// line is one line of a text, without its "\n"; noEOL says it had none.
 type line struct {
 	text  string
 	noEOL bool

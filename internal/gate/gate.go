@@ -118,7 +118,6 @@ func Check(in Input) Result {
 	return Result{Open: true, SoakedAt: soakedAt, Reason: reason}
 }
 
-// round makes durations readable: whole seconds, whole minutes past an hour.
 // human writes d as people do: 30m, 1h30m, 12m5s (time.Duration's
 // String without its trailing zero units).
 func human(d time.Duration) string {
@@ -132,6 +131,7 @@ func human(d time.Duration) string {
 	return s
 }
 
+// round makes durations readable: whole seconds, whole minutes past an hour.
 func round(d time.Duration) time.Duration {
 	if d >= time.Hour {
 		return d.Round(time.Minute)

@@ -285,8 +285,9 @@ func New(src Source, targets Targets, opts ...Option) (*Loop, error) {
 }
 
 // Trigger asks Run for a cycle over the environments watching the image
-// repositories given (as written in the plans, e.g.
-// "registry.example.com/team/app"); none means every environment. It never
+// repositories given, normalised as plan.Watch.Key is (plan.Normalize:
+// "index.docker.io/library/nginx" for nginx); none means every
+// environment. It never
 // blocks: triggers that arrive before the cycle starts are merged.
 func (l *Loop) Trigger(repos ...string) {
 	l.trigMu.Lock()

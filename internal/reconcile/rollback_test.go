@@ -25,10 +25,6 @@ environments:
     images: [{image: REG/team/app, kustomizeName: team/app}]
 `
 
-// TestRollbacksStick: a person's rollback is a fact tagwatch honours: the
-// digest is held in that environment (under any tag) and in the
-// environment promoted from it, until a newer image comes; tagwatch
-
 // stagingTook110 is stagingAndGatedProduction with staging and production
 // at 1.0.0 and 1.1.0 pushed (its digest returned); with cycle, after one
 // cycle (staging on 1.1.0).
@@ -49,6 +45,9 @@ func stagingTook110(t *testing.T, cycle bool) (*fixture, gateFixture, string) {
 	return f, g, d1
 }
 
+// TestRollbacksStick: a person's rollback is a fact tagwatch honours: the
+// digest is held in that environment (under any tag) and in the
+// environment promoted from it, until a newer image comes; tagwatch
 // rollback and --clear round-trip; history shows them.
 func TestRollbacksStick(t *testing.T) {
 	f, g, d1 := stagingTook110(t, false)
