@@ -8,8 +8,10 @@ FUZZTIME  ?= 10s
 
 # Debian packages the tests talk to: CNCF distribution (docker-registry),
 # htpasswd (apache2-utils), sshd (openssh-server), git http-backend (git),
-# gpg (gnupg: git verify-commit of OpenPGP-signed commits).
-DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git gnupg
+# gpg (gnupg: git verify-commit of OpenPGP-signed commits), patch (the
+# unified diffs of run --diff applied by GNU patch), and a C toolchain
+# (gcc, libc6-dev: go test -race needs cgo).
+DEB_PKGS  := docker-registry apache2-utils openssh-server openssh-client git gnupg patch gcc libc6-dev
 
 .PHONY: all build test deps servers vet fmt-check lint fuzz bench image demo clean
 
@@ -29,6 +31,9 @@ deps:
 	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
+	command -v patch >/dev/null 2>&1 || missing="$$missing patch"; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	[ -e /usr/include/stdlib.h ] || missing="$$missing libc6-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		APT_LOCK_WAIT=$(APT_LOCK_WAIT) ./.ci/apt-install $$missing; \
