@@ -355,35 +355,36 @@ func (g Git) Password() (string, error) {
 // environment variable passwordEnv or the file passwordFile (trailing
 // newlines trimmed). It returns "" when neither is set; an unset or empty
 // variable and a missing or empty file are errors. Errors never contain the
-// secret.
+// secret; they name the variable or the file, not the config field (the
+// same auth block may be the top level's or an environment's: callers
+// that know which add it).
 func (a GitAuth) Password() (string, error) {
-	return readSecret("git.auth.passwordEnv", a.PasswordEnv, "git.auth.passwordFile", a.PasswordFile)
+	return readSecret(a.PasswordEnv, a.PasswordFile)
 }
 
 // readSecret reads a secret from the environment variable env, else from
-// the file file (trailing newlines trimmed), naming envField or fileField
-// in its errors. It returns "" when neither is set; an unset or empty
-// variable and a missing or empty file are errors. Errors never contain
-// the secret.
-func readSecret(envField, env, fileField, file string) (string, error) {
+// the file file (trailing newlines trimmed). It returns "" when neither is
+// set; an unset or empty variable and a missing or empty file are errors,
+// naming the variable or the file. Errors never contain the secret.
+func readSecret(env, file string) (string, error) {
 	switch {
 	case env != "":
 		v, ok := os.LookupEnv(env)
 		switch {
 		case !ok:
-			return "", fmt.Errorf("%s: environment variable %s is not set", envField, env)
+			return "", fmt.Errorf("environment variable %s is not set", env)
 		case v == "":
-			return "", fmt.Errorf("%s: environment variable %s is empty", envField, env)
+			return "", fmt.Errorf("environment variable %s is empty", env)
 		}
 		return v, nil
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", fileField, err)
+			return "", err // *fs.PathError: names the file
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("%s: %s is empty", fileField, file)
+			return "", fmt.Errorf("%s is empty", file)
 		}
 		return v, nil
 	}
@@ -469,7 +470,7 @@ func (g Git) Token() (string, error) {
 	case p == nil:
 		return "", nil
 	case p.TokenEnv != "" || p.TokenFile != "":
-		return readSecret("git.provider.tokenEnv", p.TokenEnv, "git.provider.tokenFile", p.TokenFile)
+		return readSecret(p.TokenEnv, p.TokenFile)
 	}
 	return g.Auth.Password()
 }

@@ -239,10 +239,10 @@ func TestPassword(t *testing.T) {
 		{name: "none"},
 		{name: "env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_TOKEN"}, want: "from-env"},
 		{name: "file", auth: GitAuth{PasswordFile: file}, want: "s3cret"},
-		{name: "unset env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_UNSET"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_UNSET is not set"},
-		{name: "empty env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_EMPTY"}, wantErr: "git.auth.passwordEnv: environment variable TAGWATCH_TEST_EMPTY is empty"},
-		{name: "empty file", auth: GitAuth{PasswordFile: empty}, wantErr: "git.auth.passwordFile: " + empty + " is empty"},
-		{name: "missing file", auth: GitAuth{PasswordFile: filepath.Join(dir, "nope")}, wantErr: "git.auth.passwordFile: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{name: "unset env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_UNSET"}, wantErr: "environment variable TAGWATCH_TEST_UNSET is not set"},
+		{name: "empty env", auth: GitAuth{PasswordEnv: "TAGWATCH_TEST_EMPTY"}, wantErr: "environment variable TAGWATCH_TEST_EMPTY is empty"},
+		{name: "empty file", auth: GitAuth{PasswordFile: empty}, wantErr: empty + " is empty"},
+		{name: "missing file", auth: GitAuth{PasswordFile: filepath.Join(dir, "nope")}, wantErr: "open " + filepath.Join(dir, "nope") + ": no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.auth.Password()

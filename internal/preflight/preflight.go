@@ -123,11 +123,11 @@ func (c *checker) block(f string, g config.Git) {
 		switch {
 		case p.TokenEnv != "":
 			if _, err := g.Token(); err != nil {
-				c.add(f+".provider.tokenEnv", "%s", strings.TrimPrefix(err.Error(), "git.provider.tokenEnv: "))
+				c.add(f+".provider.tokenEnv", "%v", err)
 			}
 		case p.TokenFile != "":
 			if _, err := g.Token(); err != nil {
-				c.add(f+".provider.tokenFile", "%s", strings.TrimPrefix(err.Error(), "git.provider.tokenFile: "))
+				c.add(f+".provider.tokenFile", "%v", err)
 			}
 		}
 	}
@@ -145,11 +145,11 @@ func (c *checker) auth(u *authUse) {
 	switch {
 	case a.PasswordEnv != "":
 		if _, err := a.Password(); err != nil {
-			c.add(f+".auth.passwordEnv", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordEnv: "))
+			c.add(f+".auth.passwordEnv", "%v", err)
 		}
 	case a.PasswordFile != "":
 		if _, err := a.Password(); err != nil {
-			c.add(f+".auth.passwordFile", "%s", strings.TrimPrefix(err.Error(), "git.auth.passwordFile: "))
+			c.add(f+".auth.passwordFile", "%v", err)
 		}
 	}
 	if a.SSHKeyFile != "" {
