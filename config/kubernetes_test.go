@@ -21,7 +21,7 @@ func TestApplicationsBlock(t *testing.T) {
 			apps: &Applications{Namespaces: []string{"argocd"}, ArgoCDNamespace: "argocd"},
 			le:   &LeaderElection{Name: "tagwatch"}},
 		{name: "everything set",
-			yaml: "git: {author: {name: bot, email: bot@example.com}, auth: {passwordEnv: TOKEN}}\n" +
+			yaml: "git: {url: https://git.example.com/deploy.git, author: {name: bot, email: bot@example.com}, auth: {passwordEnv: TOKEN}}\n" +
 				"applications: {namespaces: [team-a, team-b], selector: 'team in (a,b)', argocdNamespace: gitops}\n" +
 				"leaderElection: {enabled: false, namespace: tagwatch, name: tagwatch.leader}\n",
 			apps: &Applications{Namespaces: []string{"team-a", "team-b"}, Selector: "team in (a,b)", ArgoCDNamespace: "gitops"},
@@ -35,6 +35,9 @@ func TestApplicationsBlock(t *testing.T) {
 				`t.yaml:2: leaderElection.namespace: "A" is not a namespace name`,
 				`t.yaml:2: leaderElection.name: "a b" is not a Lease name (lower-case letters, digits, '-' and '.')`,
 			}},
+		{name: "git.auth without git.url: no host to keep the credentials to",
+			yaml: "git: {auth: {passwordEnv: TOKEN}}\napplications: {}\n",
+			errs: []string{"t.yaml:1: git.auth: Applications' repositories are offered these credentials on the host of git.url only: set git.url (or give the credentials in Argo CD's repository Secrets)"}},
 		{name: "leader election without applications",
 			yaml: minimal + "leaderElection: {name: x}\n",
 			errs: []string{"t.yaml:8: leaderElection: is for Kubernetes mode (applications:); one process without it is the one writer"}},

@@ -711,6 +711,12 @@ func (v *validator) kubernetes() {
 		if !dnsLabelRE.MatchString(a.ArgoCDNamespace) {
 			v.add("applications.argocdNamespace", "%q is not a namespace name", a.ArgoCDNamespace)
 		}
+		if g := v.c.Git; g.URL == "" && (g.Auth.PasswordEnv != "" || g.Auth.PasswordFile != "" || g.Auth.SSHKeyFile != "") {
+			// An Application names its repository: without a host of
+			// its own, the config's credentials would go to any host an
+			// annotation names.
+			v.add("git.auth", "Applications' repositories are offered these credentials on the host of git.url only: set git.url (or give the credentials in Argo CD's repository Secrets)")
+		}
 	}
 	l := v.c.LeaderElection
 	if l == nil {

@@ -76,7 +76,7 @@ type options struct {
 	argocdNamespace string
 	author          gitrepo.Author
 	gitAuth         func(context.Context) (gitrepo.Auth, error) // config's git.auth; nil: none
-	gitAuthHost     string                                      // the host it is for; "" for any
+	gitAuthHost     string                                      // the host it is for; "": none
 	signer          gitrepo.Signer                              // config's git.signing; nil: unsigned
 	forge           *plan.Forge                                 // config's git.provider; nil: none
 	forgeScope      scope                                       // the repositories the forge serves
@@ -134,9 +134,9 @@ func WithArgoCDNamespace(ns string) Option {
 }
 
 // WithGitDefaults sets the commit author of Applications' repositories, and
-// the credentials (config git.auth) used when no Secret gives any: for every
-// repository when authURL is "", else for the repositories on its host
-// only. A knownHostsFile wins over Argo CD's known hosts ConfigMap.
+// the credentials (config git.auth) used when no Secret gives any: for the
+// repositories on authURL's host only (none when it has no host: an
+// annotation must not send them elsewhere). A knownHostsFile wins over Argo CD's known hosts ConfigMap.
 func WithGitDefaults(author gitrepo.Author, auth func(context.Context) (gitrepo.Auth, error), authURL, knownHostsFile string) Option {
 	return func(o *options) error {
 		if author != (gitrepo.Author{}) {
@@ -474,7 +474,7 @@ func (s *Source) assemble() assembly {
 		var fallback func(context.Context) (gitrepo.Auth, error)
 		if fromConfig[rk] {
 			fallback = p.Repo.Auth
-		} else if s.o.gitAuthHost == "" || s.o.gitAuthHost == config.GitHost(p.Repo.URL) {
+		} else if s.o.gitAuthHost != "" && s.o.gitAuthHost == config.GitHost(p.Repo.URL) {
 			fallback = s.o.gitAuth
 		}
 		if !fromConfig[rk] || writeSecret[rk] != "" {
