@@ -102,6 +102,13 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:3: registries[0].credentials: must be env:VAR or file:/path (a variable or file holding "user:pass"), or dockerconfig:/path (a docker config.json or a Kubernetes pull secret's .dockerconfigjson); never the secret itself`,
 			"t.yaml:5: registries[1].credentials: env: needs an environment variable name, like env:REGISTRY_AUTH",
 		}},
+		{"webhooks", head + "webhooks:\n  - {type: distribution, secret: 'env:HOOK'}\n  - {type: nexus, secret: 'file:/hook'}\n  - {type: distribution, secret: s3cr3t}\n  - {secret: 'env:'}\n", []string{
+			`t.yaml:10: webhooks[1].type: "nexus" is not one of cloudevents, distribution, dockerhub, generic, github, harbor, quay`,
+			"t.yaml:11: webhooks[2].type: distribution is already configured by webhooks[0]",
+			"t.yaml:11: webhooks[2].secret: must be env:VAR or file:/path (where the secret is); never the secret itself",
+			"t.yaml:12: webhooks[3].type: required: one of cloudevents, distribution, dockerhub, generic, github, harbor, quay",
+			"t.yaml:12: webhooks[3].secret: must be env:VAR or file:/path (where the secret is); never the secret itself",
+		}},
 		{"insecure with CA", "registries:\n  - prefix: r.example.com\n    insecure: true\n    caFile: /ca.pem\n" + head, []string{
 			"t.yaml:4: registries[0].caFile: insecure: true means plain HTTP, where a CA file has no use",
 		}},

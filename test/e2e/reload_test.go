@@ -146,7 +146,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(both), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Longer than the default --config-poll (5s): six cycles of 1s. A
+	// daemon that ignored --config-poll 0 would have reloaded by then.
+	const cycleDone = `"msg":"cycle done"`
+	d.waitLog(t, cycleDone, strings.Count(d.stderr.String(), cycleDone)+6, time.Minute)
 	if strings.Contains(d.stderr.String(), "config reloaded") {
 		t.Fatalf("reloaded without SIGHUP while polling is off")
 	}
