@@ -25,6 +25,7 @@ import (
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/kube"
 	"github.com/tagwatch/tagwatch/internal/signing"
+	"github.com/tagwatch/tagwatch/internal/webhook"
 	"github.com/tagwatch/tagwatch/registry"
 )
 
@@ -242,20 +243,22 @@ func (c *checker) caFile(field, path string) {
 	}
 }
 
-// secret checks an "env:VAR" or "file:/path" reference: set, or readable,
-// and not empty. The format itself is config validation's.
+// secret checks a webhook's "env:VAR" or "file:/path" reference as the
+// webhook handler reads it (webhook.SecretFrom): set, or readable, and not
+// empty. The format itself is config validation's.
 func (c *checker) secret(field, ref string) {
-	kind, where, _ := strings.Cut(ref, ":")
-	switch {
-	case kind == "env" && where != "":
-		v, ok := os.LookupEnv(where)
-		switch {
-		case !ok:
-			c.add(field, "environment variable %s is not set", where)
-		case strings.TrimSpace(v) == "":
+	read, err := webhook.SecretFrom(ref)
+	if err != nil {
+		return // config validation reports the format
+	}
+	switch v, err := read(); {
+	case err != nil:
+		c.add(field, "%v", err)
+	case v == "":
+		if kind, where, _ := strings.Cut(ref, ":"); kind == "env" {
 			c.add(field, "environment variable %s is empty", where)
+		} else {
+			c.add(field, "%s is empty", where)
 		}
-	case kind == "file" && where != "":
-		c.readable(field, where)
 	}
 }

@@ -293,3 +293,22 @@ func TestCheckApplicationsSelector(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckWebhookSecretAsTheHandlerReadsIt: a secret file holding only a
+// newline is set and readable, but the webhook handler trims it to nothing
+// and refuses every request: check says so.
+func TestCheckWebhookSecretAsTheHandlerReadsIt(t *testing.T) {
+	blank := filepath.Join(t.TempDir(), "hook")
+	if err := os.WriteFile(blank, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y := "git: {url: https://git.example.com/deploy.git}\nwebhooks:\n  - {type: generic, secret: 'file:" + blank + "'}\n" +
+		"environments:\n  - {name: staging, path: envs/staging, images: [{image: registry.example.com/team/app}]}\n"
+	var got []string
+	for _, p := range preflight.Check(parse(t, y)) {
+		got = append(got, fmt.Sprintf("%d %s: %v", p.Line, p.Field, p.Err))
+	}
+	if diff := cmp.Diff([]string{"3 webhooks[0].secret: " + blank + " is empty"}, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
