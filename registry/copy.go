@@ -50,28 +50,17 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // watcher sees it only once its signatures are there.
 func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) {
 	defer c.busy()()
-	ref, err := name.ParseReference(src)
-	if err != nil {
-		return CopyResult{}, fmt.Errorf("copy: source %q: %w", src, err)
-	}
-	st, err := c.resolve(ref.Context().Name())
+	st, ref, err := c.parseSource("copy", src)
 	if err != nil {
 		return CopyResult{}, err
-	}
-	if ref, err = name.ParseReference(src, st.r.nameOpts...); err != nil {
-		return CopyResult{}, fmt.Errorf("copy: source %q: %w", src, err)
 	}
 	dt, dtag, err := c.parseTag(dst)
 	if err != nil {
 		return CopyResult{}, err
 	}
-	cn, err := c.conn(ctx, st)
+	cn, desc, err := c.getSource(ctx, "copy", st, ref)
 	if err != nil {
-		return CopyResult{}, wrapErr("copy: reading "+ref.Name(), err)
-	}
-	desc, err := cn.puller.Get(ctx, ref)
-	if err != nil {
-		return CopyResult{}, wrapErr("copy: reading "+ref.Name(), err)
+		return CopyResult{}, err
 	}
 	res := CopyResult{Digest: desc.Digest.String()}
 	if st.repo.Name() != dt.repo.Name() {
@@ -87,6 +76,37 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (CopyResult, error) 
 	}
 	c.learnTag(dt, dtag.Name(), res.Digest)
 	return res, nil
+}
+
+// parseSource parses src ("repo:tag" or "repo@digest") with the options
+// of its registry; op names the operation in errors.
+func (c *Client) parseSource(op, src string) (target, name.Reference, error) {
+	ref, err := name.ParseReference(src)
+	if err != nil {
+		return target{}, nil, fmt.Errorf("%s: source %q: %w", op, src, err)
+	}
+	t, err := c.resolve(ref.Context().Name())
+	if err != nil {
+		return target{}, nil, err
+	}
+	if ref, err = name.ParseReference(src, t.r.nameOpts...); err != nil {
+		return target{}, nil, fmt.Errorf("%s: source %q: %w", op, src, err)
+	}
+	return t, ref, nil
+}
+
+// getSource reads the manifest (or index) descriptor behind ref, in t's
+// repository, and returns it with the connection it was read on.
+func (c *Client) getSource(ctx context.Context, op string, t target, ref name.Reference) (*conn, *remote.Descriptor, error) {
+	cn, err := c.conn(ctx, t)
+	if err != nil {
+		return nil, nil, wrapErr(op+": reading "+ref.Name(), err)
+	}
+	desc, err := cn.puller.Get(ctx, ref)
+	if err != nil {
+		return nil, nil, wrapErr(op+": reading "+ref.Name(), err)
+	}
+	return cn, desc, nil
 }
 
 // copyAttached copies what is attached to digest in st's repository (read

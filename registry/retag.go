@@ -15,16 +15,9 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 		return "", errors.New("retag: no new tags given")
 	}
 	defer c.busy()()
-	ref, err := name.ParseReference(src)
-	if err != nil {
-		return "", fmt.Errorf("retag: source %q: %w", src, err)
-	}
-	t, err := c.resolve(ref.Context().Name())
+	t, ref, err := c.parseSource("retag", src)
 	if err != nil {
 		return "", err
-	}
-	if ref, err = name.ParseReference(src, t.r.nameOpts...); err != nil {
-		return "", fmt.Errorf("retag: source %q: %w", src, err)
 	}
 	dsts := make([]name.Tag, 0, len(tags))
 	for _, tag := range tags {
@@ -34,13 +27,9 @@ func (c *Client) Retag(ctx context.Context, src string, tags ...string) (string,
 		}
 		dsts = append(dsts, dst)
 	}
-	cn, err := c.conn(ctx, t)
+	_, desc, err := c.getSource(ctx, "retag", t, ref)
 	if err != nil {
-		return "", wrapErr("retag: reading "+ref.Name(), err)
-	}
-	desc, err := cn.puller.Get(ctx, ref)
-	if err != nil {
-		return "", wrapErr("retag: reading "+ref.Name(), err)
+		return "", err
 	}
 	digest := desc.Digest.String()
 	for _, dst := range dsts {
