@@ -96,6 +96,13 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 	linked := known.Links // a host that sends Links ends its list with a page without one
 	next := first
 	probing := false // next asks ?last=, with no Link to say there is more
+	// wholeList makes next the whole list, asked without ?n=, and has the
+	// host never paged again.
+	wholeList := func() {
+		known.RefusesN, known.Paged = true, false
+		c.learnListing(host, known)
+		askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
+	}
 	for pages := 0; next != nil; pages++ {
 		if pages == c.o.maxPages {
 			return nil, fmt.Errorf("%s: %w: more than %d pages", what, ErrTooManyTags, c.o.maxPages)
@@ -110,9 +117,7 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 		case err != nil && askN && next == first && isStatus(err, http.StatusBadRequest):
 			// A registry that refuses ?n= (or this size of it): ask for
 			// the whole list instead, and never send it ?n= again.
-			known.RefusesN, known.Paged = true, false
-			c.learnListing(host, known)
-			askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
+			wholeList()
 			pages--
 			continue
 		case err != nil:
@@ -149,9 +154,7 @@ func (c *Client) listTags(ctx context.Context, t target) ([]string, error) {
 			// ignores last, or answers a last at the end with the first
 			// page (ggcr's). Which, only the whole list tells: ask for it,
 			// once, without ?n=, and never page this host again.
-			known.RefusesN, known.Paged = true, false
-			c.learnListing(host, known)
-			askN, next = false, &url.URL{Scheme: first.Scheme, Host: first.Host, Path: first.Path}
+			wholeList()
 		case w.fresh == 0:
 			next = nil // an empty or repeated page, or a probe that found nothing: the end
 		case link != nil:
