@@ -165,6 +165,14 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit, tips map[string]branc
 	ov := r.newOverlay()
 	var objects []plumbing.Hash // reachable from the new commits, each once
 	seen := map[plumbing.Hash]bool{}
+	add := func(hs ...plumbing.Hash) {
+		for _, h := range hs {
+			if !seen[h] {
+				seen[h] = true
+				objects = append(objects, h)
+			}
+		}
+	}
 	c, err := r.repo.CommitObject(r.base)
 	if err != nil {
 		return out, fmt.Errorf("reading %s: %w", r.base, err)
@@ -182,12 +190,7 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit, tips map[string]branc
 		if err != nil {
 			return out, err
 		}
-		for _, h := range written {
-			if !seen[h] {
-				seen[h] = true
-				objects = append(objects, h)
-			}
-		}
+		add(written...)
 		if u != nil {
 			u.edit = i
 			out.branches = append(out.branches, u)
@@ -233,12 +236,7 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit, tips map[string]branc
 		if err != nil {
 			return out, fmt.Errorf("edit %s: writing commit: %w", e.Name, err)
 		}
-		for _, h := range append(written, commit) {
-			if !seen[h] {
-				seen[h] = true
-				objects = append(objects, h)
-			}
-		}
+		add(append(written, commit)...)
 		out.head, tree = commit, newTree
 		res.Commit = commit.String()
 		for _, ch := range changes {
@@ -246,23 +244,18 @@ func (r *Repo) applyAll(ctx context.Context, edits []Edit, tips map[string]branc
 		}
 	}
 	out.objects, out.ov = objects, ov
+	if len(objects) > 0 {
+		// The new commits (of the base branch, or only of owned ones).
+		if out.pack, err = ov.pack(objects, false); err != nil {
+			return out, fmt.Errorf("packing commits: %w", err)
+		}
+		if err := r.storePack(out.pack); err != nil {
+			return out, fmt.Errorf("storing commits: %w", err)
+		}
+	}
 	if out.head == r.base {
 		r.clean = true
-		if len(objects) > 0 {
-			if out.pack, err = ov.pack(objects, false); err != nil {
-				return out, fmt.Errorf("packing commits: %w", err)
-			}
-			if err := r.storePack(out.pack); err != nil {
-				return out, fmt.Errorf("storing commits: %w", err)
-			}
-		}
 		return out, nil
-	}
-	if out.pack, err = ov.pack(objects, false); err != nil {
-		return out, fmt.Errorf("packing commits: %w", err)
-	}
-	if err := r.storePack(out.pack); err != nil {
-		return out, fmt.Errorf("storing commits: %w", err)
 	}
 	branch := plumbing.NewHashReference(plumbing.NewBranchReferenceName(r.branch), out.head)
 	if err := r.repo.Storer.SetReference(branch); err != nil {
