@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Checks of config values that Kubernetes mode applies to annotations as
 // well, so both say the same.
 
@@ -12,6 +14,12 @@ func CheckGitURL(s string) error { return checkGitURL(s) }
 func IsLocalGitURL(s string) bool {
 	k := gitURLKind(s)
 	return k == urlFile || k == urlLocal
+}
+
+// IsSSHGitURL reports an ssh:// URL or an scp-like user@host:path: a
+// repository reached over ssh, whose host keys are verified.
+func IsSSHGitURL(s string) bool {
+	return strings.HasPrefix(s, "ssh://") || gitURLKind(s) == urlRemote && !strings.Contains(s, "://")
 }
 
 // GitHost is the host a git URL connects to ("" for a local path or file://).

@@ -168,3 +168,14 @@ func TestSpellingKey(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSSHGitURL(t *testing.T) {
+	for u, want := range map[string]bool{
+		"ssh://git@host/org/app.git": true, "git@host:org/app.git": true, "host:org/app": true, "git@[::1]:/x.git": true,
+		"https://host/org/app.git": false, "file:///srv/x.git": false, "/srv/x.git": false, "./x": false, "x": false,
+	} {
+		if got := IsSSHGitURL(u); got != want {
+			t.Errorf("IsSSHGitURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func (s *Source) gitAuth(repoURL, writeSecret string, argo bool, fallback func(c
 		s.mu.RLock()
 		khFile := s.o.knownHostsFile
 		s.mu.RUnlock()
-		if isSSH(repoURL) && a.KnownHostsFile == "" && len(a.KnownHosts) == 0 {
+		if config.IsSSHGitURL(repoURL) && a.KnownHostsFile == "" && len(a.KnownHosts) == 0 {
 			if khFile != "" {
 				a.KnownHostsFile = khFile
 			} else {
@@ -290,11 +290,6 @@ func normalizeGitURL(u string) string {
 	u = strings.ToLower(strings.TrimSpace(u))
 	u = strings.TrimSuffix(u, "/")
 	return strings.TrimSuffix(u, ".git")
-}
-
-// isSSH reports whether a git URL is reached over SSH.
-func isSSH(u string) bool {
-	return strings.HasPrefix(u, "ssh://") || !strings.Contains(u, "://") && config.GitHost(u) != ""
 }
 
 // Credentials gives the registry client an image repository's pull secret

@@ -159,7 +159,7 @@ func (c *checker) auth(u *authUse) {
 	if a.KnownHostsFile != "" {
 		c.readable(f+".auth.knownHostsFile", a.KnownHostsFile)
 	}
-	if !slices.ContainsFunc(remote, isSSH) {
+	if !slices.ContainsFunc(remote, config.IsSSHGitURL) {
 		return
 	}
 	if a.KnownHostsFile == "" {
@@ -172,18 +172,6 @@ func (c *checker) auth(u *authUse) {
 	if a.SSHKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
 		c.add(f+".auth.sshKeyFile", "an ssh URL needs a private key (sshKeyFile) or a running ssh-agent (SSH_AUTH_SOCK is not set)")
 	}
-}
-
-// isSSH reports the ssh forms of a git URL: ssh:// and user@host:path.
-func isSSH(u string) bool {
-	if strings.HasPrefix(u, "ssh://") {
-		return true
-	}
-	if strings.Contains(u, "://") || filepath.IsAbs(u) || strings.HasPrefix(u, ".") {
-		return false
-	}
-	host, _, ok := strings.Cut(u, ":")
-	return ok && !strings.Contains(host, "/")
 }
 
 // localRepo checks that a local repository (a path or file://) exists.
