@@ -70,26 +70,35 @@ func openArgoSource(root string, t Target) (*yamlFile, error) {
 // newArgoSource is the override file of t that does not exist yet: an
 // empty file in its folder, which must exist inside the repository.
 func newArgoSource(root string, t Target) (*yamlFile, error) {
-	dir, base := path.Split(t.Path)
+	p, err := resolveNewFile(root, t.Path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(p.abs); !errors.Is(err, fs.ErrNotExist) {
+		// A dangling symlink, or something that appeared meanwhile:
+		// never replace what is there.
+		return nil, newFileError(p.rel, 0, "exists but cannot be read as a file", ErrInvalidTarget)
+	}
+	f, err := parseYAMLFile(p.rel, nil)
+	if err != nil {
+		return nil, err
+	}
+	f.abs, f.mode = p.abs, 0o644
+	return f, nil
+}
+
+// resolveNewFile resolves the override file at rel that may not exist yet:
+// its folder must, inside the repository.
+func resolveNewFile(root, rel string) (repoPath, error) {
+	dir, base := path.Split(rel)
 	if base == "" || base == "." || base == ".." {
-		return nil, fmt.Errorf("%w: parameter override file %q has no file name", ErrInvalidTarget, t.Path)
+		return repoPath{}, fmt.Errorf("%w: parameter override file %q has no file name", ErrInvalidTarget, rel)
 	}
 	d, err := resolveRepoPath(root, path.Clean(dir+"."))
 	if err != nil {
-		return nil, err
+		return repoPath{}, err
 	}
-	abs := filepath.Join(d.abs, base)
-	if _, err := os.Lstat(abs); !errors.Is(err, fs.ErrNotExist) {
-		// A dangling symlink, or something that appeared meanwhile:
-		// never replace what is there.
-		return nil, newFileError(path.Join(d.rel, base), 0, "exists but cannot be read as a file", ErrInvalidTarget)
-	}
-	f, err := parseYAMLFile(path.Join(d.rel, base), nil)
-	if err != nil {
-		return nil, err
-	}
-	f.abs, f.mode = abs, 0o644
-	return f, nil
+	return repoPath{abs: filepath.Join(d.abs, base), rel: path.Join(d.rel, base)}, nil
 }
 
 // parseArgoSource locates t's section and list in f.
@@ -534,19 +543,14 @@ func flowItems(items []argoItem) string {
 // argoSourceFields are the fields t writes: the kustomize entry, or the
 // helm parameters.
 func argoSourceFields(root string, t Target) ([]Field, error) {
-	var file string
-	if p, err := resolveRepoPath(root, t.Path); err == nil {
-		file = p.rel
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	} else {
-		dir, base := path.Split(t.Path)
-		d, err := resolveRepoPath(root, path.Clean(dir+"."))
-		if err != nil {
-			return nil, err
-		}
-		file = path.Join(d.rel, base)
+	p, err := resolveRepoPath(root, t.Path)
+	if errors.Is(err, ErrNotFound) {
+		p, err = resolveNewFile(root, t.Path)
 	}
+	if err != nil {
+		return nil, err
+	}
+	file := p.rel
 	if !argoHelm(t) {
 		return []Field{{File: file, Path: "kustomize.images[" + t.Name + "]"}}, nil
 	}

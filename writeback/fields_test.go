@@ -25,9 +25,10 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func TestFields(t *testing.T) {
 	root := writeFiles(t, map[string]string{
-		"envs/prod/kustomization.yaml": "images:\n  - name: app\n    newTag: 1.0.0\n",
-		"envs/prod/values.yaml":        "image:\n  tag: 1.0.0\n",
-		"envs/prod/deploy.yaml":        "a: r/app:1 # {\"$tagwatch\": \"app\"}\nb: 1 # {\"$tagwatch\": \"app:tag\"}\nc: x # {\"$tagwatch\": \"web\"}\n",
+		"envs/prod/kustomization.yaml":       "images:\n  - name: app\n    newTag: 1.0.0\n",
+		"envs/prod/values.yaml":              "image:\n  tag: 1.0.0\n",
+		"envs/prod/deploy.yaml":              "a: r/app:1 # {\"$tagwatch\": \"app\"}\nb: 1 # {\"$tagwatch\": \"app:tag\"}\nc: x # {\"$tagwatch\": \"web\"}\n",
+		"envs/prod/.argocd-source-prod.yaml": "kustomize:\n  images: [r/app:1.0.0]\n",
 	})
 	for _, tc := range []struct {
 		name string
@@ -41,6 +42,10 @@ func TestFields(t *testing.T) {
 			[]Field{{"envs/prod/values.yaml", "image.repository"}, {"envs/prod/values.yaml", "image.tag"}}},
 		{"markers of one alias, nested path", Target{Kind: Marker, Path: ".", Name: "app"},
 			[]Field{{"envs/prod/deploy.yaml", "line 1"}, {"envs/prod/deploy.yaml", "line 2"}}},
+		{"Argo CD override file, kustomize", Target{Kind: ArgoSource, Path: "envs/prod/.argocd-source-prod.yaml", Name: "r/app"},
+			[]Field{{"envs/prod/.argocd-source-prod.yaml", "kustomize.images[r/app]"}}},
+		{"Argo CD override file not there yet, helm", Target{Kind: ArgoSource, Path: "envs/prod/./.argocd-source-new.yaml", RepositoryField: "image.name", TagField: "image.tag"},
+			[]Field{{"envs/prod/.argocd-source-new.yaml", "helm.parameters[name=image.name]"}, {"envs/prod/.argocd-source-new.yaml", "helm.parameters[name=image.tag]"}}},
 		{"excluded markers are not written", Target{Kind: Marker, Path: ".", Name: "app", Exclude: []Field{{"envs/prod/deploy.yaml", "line 1"}}},
 			[]Field{{"envs/prod/deploy.yaml", "line 2"}}},
 	} {
