@@ -61,12 +61,7 @@ func (s *supervisor) build(set *plan.Set) (*generation, error) {
 	}
 	var targets reconcile.Targets = reconcile.Static(set.Plans)
 	if s.kube != nil {
-		if k := set.Kubernetes; k != nil {
-			s.kube.src.SetGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile)
-			s.kube.src.SetWriteDefaults(k.Git.Signer, k.Git.Forge, k.Git.URL)
-		}
-		s.kube.src.SetBase(set.Plans)
-		targets = s.kube.src
+		targets = s.kube.src // the set is given to it when the generation starts (use)
 	}
 	loop, err := reconcile.New(client, targets, append(s.opts, reconcile.WithInterval(set.Interval))...)
 	if err != nil {
@@ -89,6 +84,20 @@ func (s *supervisor) build(set *plan.Set) (*generation, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// use makes g the running generation's config for what outlives
+// generations: Kubernetes mode's Source, shared by every loop. Called as g
+// starts, never while the one before it may still run a cycle.
+func (s *supervisor) use(g *generation) {
+	if s.kube == nil {
+		return
+	}
+	if k := g.set.Kubernetes; k != nil {
+		s.kube.src.SetGitDefaults(k.Git.Author, k.Git.Auth, k.Git.URL, k.KnownHostsFile)
+		s.kube.src.SetWriteDefaults(k.Git.Signer, k.Git.Forge, k.Git.URL)
+	}
+	s.kube.src.SetBase(g.set.Plans)
 }
 
 func (s *supervisor) current() *generation {
@@ -167,6 +176,7 @@ func (s *supervisor) run(ctx context.Context, handler http.Handler) error {
 			s.log.Info("stopped")
 			return nil
 		}
+		s.use(next)
 		s.hook.Store(&next.hook)
 		s.health.SetMaxAge(3 * next.set.Interval)
 		s.log.WithFields(logrus.Fields{"interval": next.set.Interval.String(), "repositories": len(next.set.Plans), "environments": environments(next.set)}).

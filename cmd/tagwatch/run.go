@@ -200,6 +200,7 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return usagef("%s: %w", f.config, err)
 	}
 	sup.cur = gen
+	sup.use(gen)
 	var handler http.Handler
 	if f.listen != "" {
 		handler = sup.endpoints()
