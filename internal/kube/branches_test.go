@@ -154,7 +154,8 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 // to end on the real API server and a git remote. The branch
 // image-updater-app-1.1.0, rendered from the change, holds tagwatch's
 // commit on main's head, main unchanged, and the ImagesUpdated Event names
-// it; the next cycle pushes nothing; a newer tag goes to
+// it; the next cycle pushes nothing and records no ImagesUpdated; a
+// newer tag goes to
 // image-updater-app-1.2.0 and the first branch stays. An Application whose
 // template does not parse is left out (InvalidAnnotations), one whose
 // render is no branch fails alone (ImageUpdateFailed).
@@ -217,13 +218,20 @@ func TestWriteBranchTemplate(t *testing.T) {
 		}
 	}
 
-	// The branch holds the change on main's head already: nothing is pushed.
+	// The branch holds the change on main's head already: nothing is
+	// pushed, and no ImagesUpdated is recorded again.
+	w.flushEvents("tmpl")
+	updated := w.eventCount("tmpl", ReasonImagesUpdated)
 	sum = w.cycle(l)
 	if len(sum.Pushes) != 0 || testgit.Head(t, bare, "image-updater-app-1.1.0") != first {
 		t.Errorf("the second cycle pushed %+v", sum.Pushes)
 	}
 	if c := sum.Report.Changes; len(c) != 1 || c[0].Branch != "image-updater-app-1.1.0" || !c[0].Pending {
 		t.Errorf("second cycle's changes %+v, want tmpl's pending on its branch", c)
+	}
+	w.flushEvents("tmpl")
+	if n := w.eventCount("tmpl", ReasonImagesUpdated); updated != 1 || n != updated {
+		t.Errorf("ImagesUpdated counted %d after the first cycle, %d after the idle second: want 1, 1", updated, n)
 	}
 
 	w.push("app", "1.2.0")
