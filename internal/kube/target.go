@@ -63,6 +63,8 @@ type Target struct {
 	// PullSecrets are the pull-secret references by image repository
 	// (plan.Watch.Key).
 	PullSecrets map[string]string
+	// pullKeys are the annotations of PullSecrets, by image repository.
+	pullKeys map[string]string
 	// Ignored are annotations read and ignored, each with why
 	// (the AnnotationsIgnored Event).
 	Ignored []string
@@ -114,7 +116,7 @@ func Watched(a *App) bool {
 // for health and the images it runs. Every problem is returned, sorted by
 // key; with any, the Target is nil.
 func Parse(a *App, live func() *App) (*Target, []*AnnotationError) {
-	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}}, iuAliases: map[string]string{}}
+	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}, pullKeys: map[string]string{}}, iuAliases: map[string]string{}}
 	env := &plan.Environment{Origin: "Application " + a.Key()}
 	p.t.Env = env
 	_, own := p.own("images")
