@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/internal/plan"
@@ -281,7 +279,7 @@ func (p *parser) branch(src AppSource) {
 			key := ImageUpdaterPrefix + "git-branch"
 			templated := strings.Contains(write, "{{")
 			switch {
-			case base != "" && !validBranch(base):
+			case base != "" && base != "HEAD" && plan.CheckBranchName(base) != nil: // HEAD: the remote's default branch, as below
 				p.fail(key, "%q is not a branch name", base)
 				return
 			case templated:
@@ -291,7 +289,7 @@ func (p *parser) branch(src AppSource) {
 					return
 				}
 				p.t.Env.BranchTemplate = tpl
-			case !validBranch(write):
+			case plan.CheckBranchName(write) != nil:
 				p.fail(key, "%q is not a branch name", write)
 				return
 			default:
@@ -315,15 +313,11 @@ func (p *parser) branch(src AppSource) {
 	if b == "HEAD" || b == "" {
 		return // the remote's default branch
 	}
-	if !validBranch(b) {
+	if plan.CheckBranchName(b) != nil {
 		p.fail(key, "%q is not a branch name", b)
 		return
 	}
 	p.t.Branch = b
-}
-
-func validBranch(b string) bool {
-	return b != "" && plumbing.NewBranchReferenceName(b).Validate() == nil && !strings.HasPrefix(b, "refs/") && !strings.HasPrefix(b, "-")
 }
 
 // mode reads tagwatch.dev/mode (push or pull-request, DESIGN §9) and
