@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -593,21 +594,8 @@ func (s *Source) Environment(app string) (env string, problems []string, ok bool
 	return env, problems, true
 }
 
-// Application returns the Application (namespace/name) of the environment
-// named env, from the latest plans.
-func (s *Source) Application(env string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	key, ok := s.envApp[env]
-	return key, ok
-}
-
 func discardLogger() *logrus.Entry {
 	l := logrus.New()
-	l.SetOutput(nopWriter{})
+	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

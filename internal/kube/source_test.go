@@ -449,9 +449,8 @@ func TestPromotionHealth(t *testing.T) {
 	}
 	w.setStatus("staging", map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced", "revision": commit}})
 	w.eventually("staging's status is seen", func() bool { return w.src.live(w.ns+"/staging")().Revision == commit })
-	key, ok := w.src.Application("staging")
-	if !ok || key != w.ns+"/staging" {
-		t.Fatalf("Application of staging: %q %v", key, ok)
+	if env, problems, ok := w.src.Environment(w.ns + "/staging"); !ok || env != "staging" || len(problems) != 0 {
+		t.Fatalf("the Application staging serves environment %q (problems %v, known %v), want staging", env, problems, ok)
 	}
 	var health string
 	for _, p := range w.src.Plans() {
