@@ -32,6 +32,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tagwatch/tagwatch/gitrepo"
 )
 
 // Kinds of forge (git.provider.kind).
@@ -283,7 +285,11 @@ func RepositoryPath(gitURL string) (string, error) {
 	if strings.Contains(gitURL, "://") {
 		u, err := url.Parse(gitURL)
 		if err != nil {
-			return "", fmt.Errorf("git URL: %w", err)
+			var ue *url.Error // its message quotes the URL whole, credentials too
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return "", fmt.Errorf("git URL %s: %w", gitrepo.Redact(gitURL), err)
 		}
 		p = u.Path
 	} else if _, rest, ok := strings.Cut(gitURL, ":"); ok {
@@ -291,7 +297,7 @@ func RepositoryPath(gitURL string) (string, error) {
 	}
 	p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
 	if !strings.Contains(p, "/") {
-		return "", fmt.Errorf("git URL %s names no owner/repository path on a forge", redactURL(gitURL))
+		return "", fmt.Errorf("git URL %s names no owner/repository path on a forge", gitrepo.Redact(gitURL))
 	}
 	return p, nil
 }
@@ -307,14 +313,7 @@ func DefaultURL(kind, gitURL string) (string, error) {
 	}
 	u, err := url.Parse(gitURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("%s: set git.provider.url (the git URL %s is not http(s), so the API's address cannot be taken from it)", kind, redactURL(gitURL))
+		return "", fmt.Errorf("%s: set git.provider.url (the git URL %s is not http(s), so the API's address cannot be taken from it)", kind, gitrepo.Redact(gitURL))
 	}
 	return u.Scheme + "://" + u.Host, nil
-}
-
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
 }

@@ -165,4 +165,21 @@ func TestRepositoryPath(t *testing.T) {
 	if _, err := forge.RepositoryPath("https://git.example.com/deploy.git"); err == nil {
 		t.Error("RepositoryPath of a URL without an owner: no error")
 	}
+	// The error reaches an InvalidAnnotations Event: the token of the URL
+	// (a user name alone, or a password) stays out, whether or not the
+	// URL parses.
+	for _, in := range []string{
+		"https://ghp_SECRET@github.com/deploy.git",
+		"https://x-access-token:ghp_SECRET@github.com/deploy.git",
+		"https://ghp_SECRET@github.com/acme/%zz.git",
+	} {
+		_, err := forge.RepositoryPath(in)
+		if err == nil || strings.Contains(err.Error(), "ghp_SECRET") || !strings.Contains(err.Error(), "github.com") {
+			t.Errorf("RepositoryPath(%s): %v; want an error naming the host without the token", in, err)
+		}
+	}
+	// DefaultURL's for a URL that is not http(s) likewise.
+	if _, err := forge.DefaultURL(forge.Gitea, "ssh://git:ghp_SECRET@git.example.com/acme/deploy.git"); err == nil || strings.Contains(err.Error(), "ghp_SECRET") {
+		t.Errorf("DefaultURL: %v; want an error without the password", err)
+	}
 }

@@ -58,8 +58,8 @@ environments:
 		t.Errorf("the Application named like the config's environment wrote:\n%s", got)
 	}
 	w.waitEvent("staging", ReasonInvalidAnnotations, `tagwatch.dev/environment: the environment name "staging" is already used by tagwatch.yaml: environments[0]`)
-	if key, ok := w.src.Application("staging"); ok {
-		t.Errorf("the environment staging is served as Application %s, want the config's", key)
+	if env, problems, ok := w.src.Environment(w.ns + "/staging"); !ok || env != "" || len(problems) == 0 {
+		t.Errorf("the Application staging serves environment %q (problems %v, known %v), want the config's alone", env, problems, ok)
 	}
 }
 

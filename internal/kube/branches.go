@@ -3,6 +3,7 @@ package kube
 import (
 	"fmt"
 
+	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/plan"
 )
 
@@ -36,8 +37,7 @@ func checkWriteBranches(plans []*plan.Plan, states []*appState, envOf map[*plan.
 	planOf := map[*plan.Environment]*plan.Plan{}
 	bases := map[string]string{} // repository and branch → who commits to it
 	for _, p := range plans {
-		u := normalizeGitURL(p.Repo.URL)
-		if k := u + "\x00" + p.Repo.Branch; p.Repo.Branch != "" && bases[k] == "" {
+		if k := repoSpelling(p) + "\x00" + p.Repo.Branch; p.Repo.Branch != "" && bases[k] == "" {
 			bases[k] = "a branch other environments commit to"
 			if len(p.Envs) > 0 {
 				bases[k] = "the branch " + p.Envs[0].Origin + " commits to"
@@ -62,7 +62,7 @@ func checkWriteBranches(plans []*plan.Plan, states []*appState, envOf map[*plan.
 		if b == "" {
 			continue
 		}
-		k := normalizeGitURL(pl.p.Repo.URL) + "\x00" + b
+		k := repoSpelling(pl.p) + "\x00" + b
 		if st, fromApp := envOf[pl.e]; fromApp {
 			if why := writeBranchProblem(pl.p, pl.e, bases[k], owner[k]); why != "" {
 				problems[st.app.Key()] = append(problems[st.app.Key()], why)
@@ -87,6 +87,15 @@ func checkWriteBranches(plans []*plan.Plan, states []*appState, envOf map[*plan.
 		p.Envs = kept
 	}
 }
+
+// repoSpelling identifies p's repository for checkWriteBranches: by
+// config.SpellingKey, which merges every spelling of one repository that
+// plans' keys (config.RepoKey) merge, and more (a home-relative ssh path
+// and the absolute one). Over-matching only refuses a write branch that
+// might be another plan's base: the safe side of this guard; Argo CD's
+// Secret matching (normalizeGitURL) would miss https://host:443/org/app
+// against https://host/org/app.git.
+func repoSpelling(p *plan.Plan) string { return config.SpellingKey(p.Repo.URL) }
 
 // writeBranchProblem says why the Application's environment e of p cannot
 // write its branch: plan.Check's verdict on e alone in p (a valid name,

@@ -84,7 +84,11 @@ func TestWriteBranchClashes(t *testing.T) {
 // pull-request mode owns tagwatch/<name>: an Application asking for that
 // write branch is left out. An Application in pull-request mode whose
 // environment name makes no branch name (tagwatch/app.lock) is left out
-// by plan.Check's rule. The others of the repository stay.
+// by plan.Check's rule. An Application writing the branch a config
+// environment commits to is left out however it spells the repository
+// (https://host:443/org/app for https://host/org/app.git, scp-like for
+// ssh://, a home-relative scp path: maybe the same repository, refused).
+// The others of the repository stay.
 func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 	token := func(context.Context) (string, error) { return "t", nil }
 	f := &plan.Forge{Kind: "gitea", URL: "https://git.example.com", Token: token}
@@ -94,13 +98,17 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 	}
 	cfgForge := *f
 	cfgForge.Repository = "platform/deploy"
+	const infraURL = "ssh://git@git.example.com/platform/infra.git"
 	s.base = []*plan.Plan{{
 		Repo: plan.Repo{URL: repoURL, Branch: "main", Forge: &cfgForge},
 		Envs: []*plan.Environment{{Name: "prod", Path: "prod", Mode: plan.ModePullRequest, Origin: "tagwatch.yaml: environments[0]"}},
+	}, {
+		Repo: plan.Repo{URL: infraURL, Branch: "main"},
+		Envs: []*plan.Environment{{Name: "infra", Path: "infra", Origin: "tagwatch.yaml: environments[1]"}},
 	}}
-	add := func(name string, ann map[string]string) {
+	add := func(name string, ann map[string]string, srcs ...AppSource) {
 		ann[iu+"image-list"] = "registry.example.com/team/app"
-		a := testApp(ann)
+		a := testApp(ann, srcs...)
 		a.Name = name
 		tg, errs := Parse(a, func() *App { return a })
 		if len(errs) > 0 {
@@ -111,10 +119,22 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 	add("thief", map[string]string{iu + "git-branch": "main:tagwatch/prod"})
 	add("locked", map[string]string{OwnPrefix + "mode": "pull-request", OwnPrefix + "environment": "app.lock"})
 	add("plain", map[string]string{})
+	const port443 = "https://git.example.com:443/platform/deploy"
+	add("port443", map[string]string{iu + "git-branch": "dev:main"}, AppSource{RepoURL: port443, Path: "p"})
+	const scp = "git@git.example.com:/platform/infra"
+	add("scp", map[string]string{iu + "git-branch": "dev:main"}, AppSource{RepoURL: scp, Path: "s"})
+	const home = "git@git.example.com:platform/infra"
+	add("home", map[string]string{iu + "git-branch": "dev:main"}, AppSource{RepoURL: home, Path: "h"})
 	a := s.assemble()
+	onBase := func(url, origin string) []string {
+		return []string{iu + "git-branch: the write branch main of " + url + " is the branch " + origin + " commits to, which tagwatch never rewrites; give this Application another write branch"}
+	}
 	want := map[string][]string{
-		"argocd/thief":  {iu + "git-branch: the write branch tagwatch/prod of " + repoURL + " is already written by tagwatch.yaml: environments[0]; give this Application another write branch"},
-		"argocd/locked": {OwnPrefix + `mode: environment app.lock: "tagwatch/app.lock" is not a valid branch name`},
+		"argocd/thief":   {iu + "git-branch: the write branch tagwatch/prod of " + repoURL + " is already written by tagwatch.yaml: environments[0]; give this Application another write branch"},
+		"argocd/locked":  {OwnPrefix + `mode: environment app.lock: "tagwatch/app.lock" is not a valid branch name`},
+		"argocd/port443": onBase(port443, "tagwatch.yaml: environments[0]"),
+		"argocd/scp":     onBase(scp, "tagwatch.yaml: environments[1]"),
+		"argocd/home":    onBase(home, "tagwatch.yaml: environments[1]"),
 	}
 	if diff := cmp.Diff(want, a.problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -125,7 +145,7 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 			envs = append(envs, e.Name)
 		}
 	}
-	if diff := cmp.Diff([]string{"prod", "plain"}, envs); diff != "" {
+	if diff := cmp.Diff([]string{"prod", "plain", "infra"}, envs); diff != "" {
 		t.Errorf("environments (-want +got):\n%s", diff)
 	}
 }
@@ -134,7 +154,8 @@ func TestWriteBranchOfConfigAndPullRequest(t *testing.T) {
 // to end on the real API server and a git remote. The branch
 // image-updater-app-1.1.0, rendered from the change, holds tagwatch's
 // commit on main's head, main unchanged, and the ImagesUpdated Event names
-// it; the next cycle pushes nothing; a newer tag goes to
+// it; the next cycle pushes nothing and records no ImagesUpdated; a
+// newer tag goes to
 // image-updater-app-1.2.0 and the first branch stays. An Application whose
 // template does not parse is left out (InvalidAnnotations), one whose
 // render is no branch fails alone (ImageUpdateFailed).
@@ -197,13 +218,20 @@ func TestWriteBranchTemplate(t *testing.T) {
 		}
 	}
 
-	// The branch holds the change on main's head already: nothing is pushed.
+	// The branch holds the change on main's head already: nothing is
+	// pushed, and no ImagesUpdated is recorded again.
+	w.flushEvents("tmpl")
+	updated := w.eventCount("tmpl", ReasonImagesUpdated)
 	sum = w.cycle(l)
 	if len(sum.Pushes) != 0 || testgit.Head(t, bare, "image-updater-app-1.1.0") != first {
 		t.Errorf("the second cycle pushed %+v", sum.Pushes)
 	}
 	if c := sum.Report.Changes; len(c) != 1 || c[0].Branch != "image-updater-app-1.1.0" || !c[0].Pending {
 		t.Errorf("second cycle's changes %+v, want tmpl's pending on its branch", c)
+	}
+	w.flushEvents("tmpl")
+	if n := w.eventCount("tmpl", ReasonImagesUpdated); updated != 1 || n != updated {
+		t.Errorf("ImagesUpdated counted %d after the first cycle, %d after the idle second: want 1, 1", updated, n)
 	}
 
 	w.push("app", "1.2.0")

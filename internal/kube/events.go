@@ -161,7 +161,9 @@ func (s *Source) announce(st *appState) {
 }
 
 // CycleDone records the cycle's Events on the Applications
-// (reconcile.Observer): ImagesUpdated for changes, ImageUpdateFailed for
+// (reconcile.Observer): ImagesUpdated for changes committed by this cycle
+// (not those still waiting on their branch or pull request, recorded
+// when made), ImageUpdateFailed for
 // errors and ConflictingTargets for shared fields. A failure is recorded
 // when it differs from the Application's previous cycle, so an idle
 // cluster sends nothing. The cycle's credentials are dropped.
@@ -188,8 +190,8 @@ func (s *Source) CycleDone(sum reconcile.Summary) {
 
 	updated := map[string][]string{}
 	for _, c := range sum.Report.Changes {
-		if c.Commit == "" {
-			continue // a dry run's
+		if c.Commit == "" || c.Pending {
+			continue // a dry run's; or made by an earlier cycle, waiting on its branch or pull request
 		}
 		if app, ok := envApp[c.Env]; ok {
 			on := ""

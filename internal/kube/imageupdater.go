@@ -270,6 +270,7 @@ func (p *parser) iuWatch(env *plan.Environment, im *iuImage, target iuTarget) *p
 			p.fail(keyOf("pull-secret"), "%v", err)
 		} else {
 			p.t.PullSecrets[plan.Normalize(im.image)] = ps
+			p.t.pullKeys[plan.Normalize(im.image)] = keyOf("pull-secret")
 		}
 	}
 	alias := im.alias

@@ -570,6 +570,18 @@ func TestParseWriteModes(t *testing.T) {
 		{name: "a write branch that is no branch",
 			app:  testApp(map[string]string{iu + "image-list": "app=registry.example.com/team/app", iu + "git-branch": "main:a..b"}),
 			errs: []string{iu + `git-branch: "a..b" is not a branch name`}},
+		{name: "a write branch HEAD",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:HEAD"}),
+			errs: []string{iu + `git-branch: "HEAD" is not a branch name`}},
+		{name: "a write branch refs/heads/…",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:refs/heads/x"}),
+			errs: []string{iu + `git-branch: "refs/heads/x" is not a branch name`}},
+		{name: "a write branch starting with -",
+			app:  iuApp(map[string]string{iu + "git-branch": "main:-x"}),
+			errs: []string{iu + `git-branch: "-x" is not a branch name`}},
+		{name: "a base HEAD: the remote's default branch",
+			app:  iuApp(map[string]string{iu + "git-branch": "HEAD:image-updater-staging"}),
+			mode: plan.ModeBranch, writeBranch: "image-updater-staging"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, errs := Parse(tc.app, nil)

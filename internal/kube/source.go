@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -412,9 +413,10 @@ type assembly struct {
 // assemble merges the base plans and the Applications' targets: one plan
 // per repository and branch; an environment name taken (by the config or
 // an Application made earlier), a second write secret for a repository, a
-// write branch that clashes (checkWriteBranches) or a promotion source
-// outside the repository is a problem of the Application, which is left
-// out. Called with s.mu held.
+// second pull secret for an image repository (the registry client has one
+// set of credentials per repository), a write branch that clashes
+// (checkWriteBranches) or a promotion source outside the repository is a
+// problem of the Application, which is left out. Called with s.mu held.
 func (s *Source) assemble() assembly {
 	a := assembly{envApp: map[string]string{}, repoApps: map[string][]string{}, pull: map[string]string{}, problems: map[string][]string{}}
 	byKey := map[string]*plan.Plan{}
@@ -444,6 +446,8 @@ func (s *Source) assemble() assembly {
 	})
 	writeSecret := map[string]string{} // repository key → the git:secret Secret and its Application
 	writeApp := map[string]string{}
+	pullSecret := map[string]string{} // image repository → the pull-secret reference and its Application
+	pullApp := map[string]string{}
 	envOf := map[*plan.Environment]*appState{}
 	for _, st := range states {
 		t, key := st.target, st.app.Key()
@@ -452,12 +456,27 @@ func (s *Source) assemble() assembly {
 			continue
 		}
 		rk := plan.Repo{URL: t.URL, Branch: t.Branch}.Key()
-		if t.WriteSecret != "" {
-			if other, ok := writeSecret[rk]; ok && other != t.WriteSecret {
-				a.problems[key] = append(a.problems[key], fmt.Sprintf("%swrite-back-method: git:secret:%s differs from git:secret:%s of Application %s, which writes the same repository and branch", ImageUpdaterPrefix, t.WriteSecret, other, writeApp[rk]))
-				continue
+		if other, ok := writeSecret[rk]; ok && t.WriteSecret != "" && other != t.WriteSecret {
+			a.problems[key] = append(a.problems[key], fmt.Sprintf("%swrite-back-method: git:secret:%s differs from git:secret:%s of Application %s, which writes the same repository and branch", ImageUpdaterPrefix, t.WriteSecret, other, writeApp[rk]))
+			continue
+		}
+		clash := false
+		for _, repo := range sortedKeys(t.PullSecrets) {
+			if other, ok := pullSecret[repo]; ok && other != t.PullSecrets[repo] {
+				a.problems[key] = append(a.problems[key], fmt.Sprintf("%s: %s differs from %s of Application %s, which watches the same image repository %s: the registry is asked with one pull secret per repository", t.pullKeys[repo], t.PullSecrets[repo], other, pullApp[repo], repo))
+				clash = true
 			}
+		}
+		if clash {
+			continue
+		}
+		if t.WriteSecret != "" {
 			writeSecret[rk], writeApp[rk] = t.WriteSecret, key
+		}
+		for repo, ref := range t.PullSecrets {
+			if pullSecret[repo] == "" {
+				pullSecret[repo], pullApp[repo] = ref, key
+			}
 		}
 		p := byKey[rk]
 		if p == nil {
@@ -575,21 +594,8 @@ func (s *Source) Environment(app string) (env string, problems []string, ok bool
 	return env, problems, true
 }
 
-// Application returns the Application (namespace/name) of the environment
-// named env, from the latest plans.
-func (s *Source) Application(env string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	key, ok := s.envApp[env]
-	return key, ok
-}
-
 func discardLogger() *logrus.Entry {
 	l := logrus.New()
-	l.SetOutput(nopWriter{})
+	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -292,6 +292,52 @@ func TestPullSecret(t *testing.T) {
 	}
 }
 
+// TestPullSecretConflict: two Applications watch one image with two
+// different pull-secrets. The registry client asks with one pull secret
+// per image repository, so the one created later (b-second; a tie in
+// creation time goes by name) is left out with InvalidAnnotations naming
+// its annotation and the first; the first keeps updating with its own
+// secret (the other's credentials are wrong: were they used, it would
+// fail).
+func TestPullSecretConflict(t *testing.T) {
+	w := newWorld(t, testreg.Options{TLS: true, User: "puller", Pass: "pull-pass"})
+	w.push("app", "1.0.0", "1.1.0")
+	img := w.image("app")
+	seed := "images:\n  - name: " + img + "\n    newTag: 1.0.0\n"
+	bare := testgit.NewBare(t, map[string]string{"a/kustomization.yaml": seed, "b/kustomization.yaml": seed})
+	dockerConfig := func(user, pass string) map[string]string {
+		auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+		return map[string]string{".dockerconfigjson": fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, w.reg.Host, auth)}
+	}
+	w.secret(w.argo, "regcred", nil, dockerConfig("puller", "pull-pass"))
+	w.secret(w.argo, "othercred", nil, dockerConfig("puller", "wrong"))
+	ann := func(secret string) map[string]string {
+		return map[string]string{iu + "image-list": "app=" + img, iu + "write-back-target": "kustomization",
+			iu + "app.pull-secret": "pullsecret:" + w.argo + "/" + secret}
+	}
+	w.application("a-first", ann("regcred"), source("file://"+bare, "a"))
+	w.waitApps("a-first")
+	w.application("b-second", ann("othercred"), source("file://"+bare, "b"))
+	w.waitApps("b-second")
+
+	sum := w.cycle(w.loop())
+	if diff := cmp.Diff([]string{"a-first 1.0.0->1.1.0 a/kustomization.yaml"}, changes(sum)); diff != "" {
+		t.Errorf("changes (-want +got):\n%s\nerrors: %v", diff, errorsOf(sum))
+	}
+	if len(sum.Report.Errors) != 0 {
+		t.Errorf("errors: %v", errorsOf(sum))
+	}
+	if got := testgit.Show(t, bare, "main", "b/kustomization.yaml"); !strings.Contains(got, "newTag: 1.0.0") {
+		t.Errorf("b-second wrote:\n%s", got)
+	}
+	w.waitEvent("b-second", ReasonInvalidAnnotations, iu+"app.pull-secret: pullsecret:"+w.argo+"/othercred differs from pullsecret:"+w.argo+"/regcred of Application "+w.ns+"/a-first, which watches the same image repository "+img)
+	for _, e := range w.events("a-first") {
+		if strings.Contains(e, ReasonInvalidAnnotations) || strings.Contains(e, ReasonImageUpdateFailed) {
+			t.Errorf("a-first: %s", e)
+		}
+	}
+}
+
 // TestConflictingTargets: two Applications on one folder claim one images
 // entry: a ConflictingTargets Event on both, and neither writes it, until
 // the conflict is resolved: one of them is deleted, and at the next cycle
@@ -403,9 +449,8 @@ func TestPromotionHealth(t *testing.T) {
 	}
 	w.setStatus("staging", map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced", "revision": commit}})
 	w.eventually("staging's status is seen", func() bool { return w.src.live(w.ns+"/staging")().Revision == commit })
-	key, ok := w.src.Application("staging")
-	if !ok || key != w.ns+"/staging" {
-		t.Fatalf("Application of staging: %q %v", key, ok)
+	if env, problems, ok := w.src.Environment(w.ns + "/staging"); !ok || env != "staging" || len(problems) != 0 {
+		t.Fatalf("the Application staging serves environment %q (problems %v, known %v), want staging", env, problems, ok)
 	}
 	var health string
 	for _, p := range w.src.Plans() {

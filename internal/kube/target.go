@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"github.com/tagwatch/tagwatch/config"
 	"github.com/tagwatch/tagwatch/internal/gate"
 	"github.com/tagwatch/tagwatch/internal/plan"
@@ -63,6 +61,8 @@ type Target struct {
 	// PullSecrets are the pull-secret references by image repository
 	// (plan.Watch.Key).
 	PullSecrets map[string]string
+	// pullKeys are the annotations of PullSecrets, by image repository.
+	pullKeys map[string]string
 	// Ignored are annotations read and ignored, each with why
 	// (the AnnotationsIgnored Event).
 	Ignored []string
@@ -114,7 +114,7 @@ func Watched(a *App) bool {
 // for health and the images it runs. Every problem is returned, sorted by
 // key; with any, the Target is nil.
 func Parse(a *App, live func() *App) (*Target, []*AnnotationError) {
-	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}}, iuAliases: map[string]string{}}
+	p := &parser{app: a, live: live, ann: a.Annotations, t: &Target{App: a.Key(), PullSecrets: map[string]string{}, pullKeys: map[string]string{}}, iuAliases: map[string]string{}}
 	env := &plan.Environment{Origin: "Application " + a.Key()}
 	p.t.Env = env
 	_, own := p.own("images")
@@ -279,7 +279,7 @@ func (p *parser) branch(src AppSource) {
 			key := ImageUpdaterPrefix + "git-branch"
 			templated := strings.Contains(write, "{{")
 			switch {
-			case base != "" && !validBranch(base):
+			case base != "" && base != "HEAD" && plan.CheckBranchName(base) != nil: // HEAD: the remote's default branch, as below
 				p.fail(key, "%q is not a branch name", base)
 				return
 			case templated:
@@ -289,7 +289,7 @@ func (p *parser) branch(src AppSource) {
 					return
 				}
 				p.t.Env.BranchTemplate = tpl
-			case !validBranch(write):
+			case plan.CheckBranchName(write) != nil:
 				p.fail(key, "%q is not a branch name", write)
 				return
 			default:
@@ -313,15 +313,11 @@ func (p *parser) branch(src AppSource) {
 	if b == "HEAD" || b == "" {
 		return // the remote's default branch
 	}
-	if !validBranch(b) {
+	if plan.CheckBranchName(b) != nil {
 		p.fail(key, "%q is not a branch name", b)
 		return
 	}
 	p.t.Branch = b
-}
-
-func validBranch(b string) bool {
-	return b != "" && plumbing.NewBranchReferenceName(b).Validate() == nil && !strings.HasPrefix(b, "refs/") && !strings.HasPrefix(b, "-")
 }
 
 // mode reads tagwatch.dev/mode (push or pull-request, DESIGN §9) and

@@ -27,13 +27,14 @@ func TestMain(m *testing.M) { os.Exit(testkube.Main(m)) }
 // namespace for Applications and one for Argo CD's Secrets, an in-process
 // registry and a Source over them.
 type world struct {
-	t       *testing.T
-	c       *testkube.Cluster
-	ns      string // Applications
-	argo    string // Argo CD's Secrets and ConfigMap
-	reg     *testreg.Server
-	src     *Source
-	reports chan reconcile.Summary
+	t         *testing.T
+	c         *testkube.Cluster
+	ns        string // Applications
+	argo      string // Argo CD's Secrets and ConfigMap
+	reg       *testreg.Server
+	src       *Source
+	reports   chan reconcile.Summary
+	sentinels int // flushEvents' count
 }
 
 func newWorld(t *testing.T, regOpts testreg.Options, opts ...Option) *world {
@@ -219,6 +220,42 @@ func (w *world) waitEvent(app, reason string, parts ...string) string {
 		return false
 	})
 	return found
+}
+
+// eventCount is the sum of the counts of the Events of reason on app (the
+// recorder counts a repeat up on one Event).
+func (w *world) eventCount(app, reason string) int32 {
+	w.t.Helper()
+	list, err := w.c.Clientset(w.t).CoreV1().Events(w.ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + app})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var n int32
+	for _, e := range list.Items {
+		if e.Reason == reason {
+			n += e.Count
+		}
+	}
+	return n
+}
+
+// flushEvents records a sentinel Event on app through the Source's
+// recorder and waits until the API server has it. The recorder writes
+// the Events one at a time, in the order recorded (one watcher of
+// client-go's broadcaster, each write finished or given up before the
+// next): the Events recorded before are written by then.
+func (w *world) flushEvents(app string) {
+	w.t.Helper()
+	w.src.mu.RLock()
+	st := w.src.apps[w.ns+"/"+app]
+	w.src.mu.RUnlock()
+	if st == nil {
+		w.t.Fatalf("the Source has no Application %s", app)
+	}
+	w.sentinels++
+	msg := fmt.Sprintf("sentinel %d", w.sentinels)
+	w.src.events.record(st.ref, corev1.EventTypeNormal, "TestSentinel", msg)
+	w.waitEvent(app, "TestSentinel", msg)
 }
 
 // eventually polls cond for up to 30 s (the informer, the event recorder
