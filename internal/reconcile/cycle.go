@@ -304,9 +304,7 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	if gated(envs) {
 		// Before any commit of this cycle: a gate sees its from environment
 		// as Git had it at the cycle's start.
-		if prom, err = c.readPromotions(ctx, repo, hist, envs, full); err != nil {
-			return fail(StageGit, causeOf(ctx, err))
-		}
+		prom = c.readPromotions(ctx, repo, hist, envs, full)
 	}
 	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
