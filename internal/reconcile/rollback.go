@@ -228,14 +228,7 @@ func (e *envRun) clearEdit(ctx context.Context, dir string, w *plan.Watch) (gitr
 		digests = append(digests, d)
 	}
 	slices.Sort(digests)
-	var msg string
-	for i, d := range digests {
-		if i == 0 {
-			msg = audit.ClearedMessage(e.env.Name, w.Image, d)
-		} else {
-			msg += fmt.Sprintf("%s: env=%s image=%s digest=%s\n", audit.ClearedKey, e.env.Name, w.Image, d)
-		}
-	}
+	msg := audit.ClearedMessage(e.env.Name, w.Image, digests...)
 	change := Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, From: locs[0].cur.Tag, To: locs[0].cur.Tag, Digest: digests[0],
 		Reason: "lifted the rollback of " + fmt.Sprint(len(digests)) + " digest(s)"}
 	edit := gitrepo.Edit{Name: e.env.Name, Empty: true, Apply: func(context.Context, string) (string, []string, error) { return msg, nil, nil }}

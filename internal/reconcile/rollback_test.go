@@ -110,6 +110,9 @@ func TestRollbacksStick(t *testing.T) {
 		t.Fatalf("Rollback --clear = %+v, %v", rep, err)
 	}
 	msg = testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")
+	if !strings.HasPrefix(msg, "tagwatch(staging): clear 2 rollbacks of "+image+"\n") {
+		t.Errorf("the clear commit's subject does not say it clears both:\n%s", msg)
+	}
 	for _, d := range []string{d1, d2} {
 		if !strings.Contains(msg, "Tagwatch-Rollback-Cleared: env=staging image="+image+" digest="+d) {
 			t.Errorf("clear commit lacks %s:\n%s", d, msg)
