@@ -56,6 +56,10 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	defer repo.Close()
 	hist := &history{repo: repo, limit: l.o.historyLimit}
 	run := &envRun{c: c, env: env, full: p, repo: p.Repo.Display(), log: l.o.log.WithField("repository", p.Repo.Display()), hist: hist}
+	if !req.Clear {
+		// One writer per field, as in a cycle: a clear writes no field.
+		run.conflicts = conflicts(repo.Dir(), p.Envs)
+	}
 	var edit gitrepo.Edit
 	var change Change
 	if req.Clear {
@@ -154,9 +158,9 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 			break
 		}
 	}
-	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
-	if err != nil || len(locs) == 0 {
-		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	locs, err := e.targetsOf(dir, w)
+	if err != nil {
+		return gitrepo.Edit{}, Change{}, err
 	}
 	bad := locs[0].cur.Tag
 	if to == "" {
@@ -208,12 +212,31 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 
 type rollbackEvent struct{ from, to, digest, commit string }
 
+// targetsOf reads the targets of w in dir, refusing any field another
+// environment claims too (e.conflicts): a rollback writes every field of
+// the image or none.
+func (e *envRun) targetsOf(dir string, w *plan.Watch) ([]located, error) {
+	e.errs = nil
+	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s in %s: %w", w.Image, e.env.Name, err)
+	}
+	if len(e.errs) > 0 {
+		errs := make([]error, len(e.errs))
+		for i, er := range e.errs {
+			errs[i] = er.Err
+		}
+		return nil, fmt.Errorf("not rolling back %s in %s: %w", w.Image, e.env.Name, errors.Join(errs...))
+	}
+	return locs, nil
+}
+
 // clearEdit is the empty commit lifting every rollback of w in the
 // environment.
 func (e *envRun) clearEdit(ctx context.Context, dir string, w *plan.Watch) (gitrepo.Edit, Change, error) {
-	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
-	if err != nil || len(locs) == 0 {
-		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	locs, err := e.targetsOf(dir, w)
+	if err != nil {
+		return gitrepo.Edit{}, Change{}, err
 	}
 	commits, err := e.hist.read(ctx)
 	if err != nil {

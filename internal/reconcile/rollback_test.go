@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/writeback"
 )
 
 const stagingAndGatedProduction = `
@@ -225,6 +227,64 @@ func TestHoldsWord(t *testing.T) {
 	} {
 		if got := holdsWord(tc.s, tc.word); got != tc.want {
 			t.Errorf("holdsWord(%q, %q) = %v, want %v", tc.s, tc.word, got, tc.want)
+		}
+	}
+}
+
+// TestRollbackRefusesASharedField: a rollback writes no field another
+// environment claims too (one writer per field, as in a cycle): it is
+// refused with the ConflictError, and nothing is committed.
+func TestRollbackRefusesASharedField(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: all
+    path: .
+    images: [{image: REG/team/app}]
+  - name: prod
+    path: envs/prod
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+`
+	f := newFixture(t, cfg, map[string]string{
+		"root.yaml":                    "image: REG/team/app:1.1.0 # {\"$tagwatch\": \"app\"}\n",
+		"envs/prod/kustomization.yaml": kustomization("team/app", "1.1.0"),
+		"envs/prod/deploy.yaml":        "spec:\n  image: REG/team/app:1.1.0 # {\"$tagwatch\": \"app\"}\n",
+	})
+	f.reg.push("team/app", "1.0.0")
+	f.reg.push("team/app", "1.1.0")
+	head := testgit.Head(t, f.bare, "main")
+	_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: f.reg.host + "/team/app", To: "1.0.0"})
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Rollback = %v, want a ConflictError", err)
+	}
+	if want := (writeback.Field{File: "envs/prod/deploy.yaml", Path: "line 2"}); ce.Field != want || strings.Join(ce.Envs, ",") != "all,prod" {
+		t.Errorf("conflict %+v, want %v claimed by all and prod", ce, want)
+	}
+	if got := testgit.Head(t, f.bare, "main"); got != head {
+		t.Errorf("a refused rollback moved main from %.10s to %.10s", head, got)
+	}
+}
+
+// TestRollbackErrorsWrapTheirCause: a target that cannot be read fails the
+// rollback (and its clearing) with an error that wraps why.
+func TestRollbackErrorsWrapTheirCause(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: prod
+    path: envs/prod
+    images:
+      - image: REG/team/app
+        helm: {file: values.yaml, tag: image.tag}
+`
+	f := newFixture(t, cfg, map[string]string{"envs/prod/values.yaml": "image:\n  repository: REG/team/app\n"})
+	for _, clear := range []bool{false, true} {
+		_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: f.reg.host + "/team/app", To: "1.0.0", Clear: clear})
+		if !errors.Is(err, writeback.ErrNotFound) || !strings.Contains(err.Error(), "reading "+f.reg.host+"/team/app in prod: ") {
+			t.Errorf("Rollback (clear %v) = %v, want reading ... in prod wrapping writeback.ErrNotFound", clear, err)
 		}
 	}
 }
