@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
@@ -30,6 +31,10 @@ type RollbackRequest struct {
 // tagwatch's to roll back, no rollback to clear).
 var ErrNothingToRollBack = errors.New("nothing to roll back")
 
+// ErrAmbiguousImage: the request's image, a short name, names more than
+// one watch of the environment.
+var ErrAmbiguousImage = errors.New("ambiguous image")
+
 // Rollback makes the one commit of req, pushed like any change: the image
 // of env back to the value before tagwatch's last change of it (or To),
 // with a Tagwatch-Rollback trailer naming the digest rolled back; or, with
@@ -39,9 +44,9 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rep := newReport()
-	p, env, w := l.find(req.Env, req.Image)
-	if w == nil {
-		return rep, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, req.Env, req.Image)
+	p, env, w, err := l.find(req.Env, req.Image)
+	if err != nil {
+		return rep, err
 	}
 	if env.Precheck != nil {
 		if err := env.Precheck(ctx); err != nil {
@@ -118,8 +123,9 @@ func RollbackBranch(env *plan.Environment) string { return "tagwatch-rollback/" 
 
 // find returns the plan, environment and watch of env and image: the
 // repository, as written or normalised, or its trailing path elements
-// ("app", "team/app") when they name one watch of env.
-func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Watch) {
+// ("app", "team/app") when they name one watch of env. Trailing elements
+// naming several are ErrAmbiguousImage, none ErrNothingToRollBack.
+func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Watch, error) {
 	key := plan.Normalize(image)
 	for _, p := range l.targets.Plans() {
 		e := p.Env(env)
@@ -127,22 +133,27 @@ func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Wat
 			continue
 		}
 		if w := watchOf(e, key); w != nil {
-			return p, e, w
+			return p, e, w, nil
 		}
-		var match *plan.Watch
+		var matches []*plan.Watch
 		for _, w := range e.Watches {
 			if (audit.Filter{Image: image}).Match(audit.Change{Image: w.Image}) {
-				if match != nil {
-					return nil, nil, nil // ambiguous: give the whole name
-				}
-				match = w
+				matches = append(matches, w)
 			}
 		}
-		if match != nil {
-			return p, e, match
+		switch len(matches) {
+		case 0:
+		case 1:
+			return p, e, matches[0], nil
+		default:
+			names := make([]string, len(matches))
+			for i, w := range matches {
+				names[i] = w.Image
+			}
+			return nil, nil, nil, fmt.Errorf("%w: %s names %s in environment %s: give the whole name", ErrAmbiguousImage, image, strings.Join(names, " and "), env)
 		}
 	}
-	return nil, nil, nil
+	return nil, nil, nil, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, env, image)
 }
 
 // rollbackEdit is the commit moving w back to the value before tagwatch's

@@ -288,3 +288,28 @@ environments:
 		}
 	}
 }
+
+// TestRollbackAmbiguousImage: a short name that names two watches of the
+// environment is refused, naming both; one that names none says so.
+func TestRollbackAmbiguousImage(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: prod
+    path: envs/prod
+    images:
+      - {image: REG/team/app, kustomizeName: team/app}
+      - {image: REG/other/app, kustomizeName: other/app, alias: other}
+`
+	f := newFixture(t, cfg, map[string]string{"envs/prod/kustomization.yaml": kustomization("team/app", "1.1.0")})
+	_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: "app", To: "1.0.0"})
+	want := "ambiguous image: app names " + f.reg.host + "/team/app and " + f.reg.host + "/other/app in environment prod: give the whole name"
+	if !errors.Is(err, ErrAmbiguousImage) || errors.Is(err, ErrNothingToRollBack) || err.Error() != want {
+		t.Errorf("Rollback(app) = %v\nwant %s", err, want)
+	}
+	_, err = f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: "web", To: "1.0.0"})
+	if !errors.Is(err, ErrNothingToRollBack) || !strings.Contains(err.Error(), `no environment "prod" watching web`) {
+		t.Errorf("Rollback(web) = %v, want nothing to roll back", err)
+	}
+}
