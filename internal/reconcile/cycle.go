@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -100,7 +101,7 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	}
 	sum := Summary{Report: rep, Err: err, Started: start, Duration: time.Since(start), Pushes: pushes, Watched: watched(all)}
 	if co.only != nil {
-		sum.Scope = slices.Sorted(mapsKeys(co.only))
+		sum.Scope = slices.Sorted(maps.Keys(co.only))
 	}
 	l.o.log.WithFields(logrus.Fields{
 		"repositories": len(plans), "changes": len(rep.Changes), "held": len(rep.Held),
@@ -123,16 +124,6 @@ func watched(plans []*plan.Plan) int {
 		}
 	}
 	return len(keys)
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // scope keeps, of plans, the environments and watches of the image

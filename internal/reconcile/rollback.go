@@ -11,6 +11,7 @@ import (
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
+	"github.com/tagwatch/tagwatch/internal/rollback"
 	"github.com/tagwatch/tagwatch/writeback"
 )
 
@@ -162,10 +163,10 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 	if _, err := e.hist.read(ctx); err != nil {
 		return gitrepo.Edit{}, Change{}, err
 	}
-	var last *rollbackEvent
+	var last *rollback.Event
 	for _, ev := range e.hist.events(e.env.Name, w.Key) {
-		if ev.Kind == audit.KindUpdate {
-			last = &rollbackEvent{from: ev.From, to: ev.To, digest: ev.Digest, commit: ev.Commit}
+		if ev.Kind == rollback.Update {
+			last = &ev
 			break
 		}
 	}
@@ -178,17 +179,17 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 		switch {
 		case last == nil:
 			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch never changed %s in %s (in the history read); give --to", ErrNothingToRollBack, w.Image, e.env.Name)
-		case last.from == "":
-			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch's last change of %s in %s (%.10s) set its first value; give --to", ErrNothingToRollBack, w.Image, e.env.Name, last.commit)
+		case last.From == "":
+			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch's last change of %s in %s (%.10s) set its first value; give --to", ErrNothingToRollBack, w.Image, e.env.Name, last.Commit)
 		}
-		to = last.from
+		to = last.From
 	}
 	if to == bad {
 		return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: %s in %s is already at %s", ErrNothingToRollBack, w.Image, e.env.Name, to)
 	}
 	badDigest := ""
-	if last != nil && last.to == bad {
-		badDigest = last.digest
+	if last != nil && last.To == bad {
+		badDigest = last.Digest
 	} else if badDigest, err = e.c.src.Digest(ctx, w.Image, bad); err != nil {
 		return gitrepo.Edit{}, Change{}, fmt.Errorf("the digest of %s:%s, to record as rolled back: %w", w.Image, bad, err)
 	}
@@ -220,8 +221,6 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 	}
 	return edit, change, nil
 }
-
-type rollbackEvent struct{ from, to, digest, commit string }
 
 // targetsOf reads the targets of w in dir, refusing any field another
 // environment claims too (e.conflicts): a rollback writes every field of

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/rollback"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 	"github.com/tagwatch/tagwatch/writeback"
 )
@@ -206,6 +207,15 @@ func TestRollbackDryRun(t *testing.T) {
 	}
 	if got := f.show(t, "envs/staging/kustomization.yaml"); !strings.Contains(got, "newTag: 1.1.0") {
 		t.Errorf("staging after a dry run:\n%s", got)
+	}
+}
+
+// TestRecordKindsAreEventKinds: history.read passes audit's record kinds
+// to internal/rollback as they are; the two packages must spell them alike.
+func TestRecordKindsAreEventKinds(t *testing.T) {
+	want := []string{audit.KindUpdate, audit.KindRollback, audit.KindCleared}
+	if diff := cmp.Diff(want, []string{rollback.Update, rollback.Rollback, rollback.Cleared}); diff != "" {
+		t.Errorf("rollback's kinds (-audit's +rollback's):\n%s", diff)
 	}
 }
 
