@@ -199,7 +199,7 @@ type futureFound struct {
 // resolve starts (once per image and policy) listing w's repository and
 // computing its candidates, bounded by the loop's concurrency.
 func (c *cycle) resolve(w *plan.Watch) *futureFound {
-	key := foundKey{w.Image, fmt.Sprintf("%#v", w.Policy.Spec())}
+	key := c.keyOf(w)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, ok := c.found[key]; ok {
