@@ -430,8 +430,8 @@ func (c *cycle) publish(ctx context.Context, p *plan.Plan, repo Repo, runs []*en
 	}
 	pub, err := repo.Publish(ctx, edits)
 	err = causeOf(ctx, err)
-	if pub.Pushed || err != nil {
-		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Err: err}
+	if pub.Pushed || err != nil || len(pub.Rejections) > 0 {
+		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Rejected: len(pub.Rejections), Pushed: pub.Pushed, Err: err}
 	}
 	for i, why := range pub.Rejections {
 		c.l.o.log.WithFields(logrus.Fields{"repository": repoName, "attempt": i + 1}).WithError(why).Warn("push rejected: the branch moved; fetching it and applying the changes again")
