@@ -305,7 +305,7 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	}
 	var pubErr error
 	if c.co.dryRun {
-		if err := dryRun(ctx, repo.Dir(), runs); err != nil {
+		if err := dryRun(ctx, repo, runs); err != nil {
 			return fail(StageWriteback, err)
 		}
 		for _, run := range runs {
