@@ -132,7 +132,7 @@ func runRollback(cmd *cobra.Command, g *globals, f *rollbackFlags, image string)
 		return err
 	}
 	rep, err := loop.Rollback(cmd.Context(), reconcile.RollbackRequest{Env: f.env, Image: image, To: f.to, Clear: f.clear, DryRun: f.dryRun})
-	if errors.Is(err, reconcile.ErrNothingToRollBack) {
+	if errors.Is(err, reconcile.ErrNothingToRollBack) || errors.Is(err, reconcile.ErrAmbiguousImage) {
 		return usageError{err}
 	}
 	if err != nil {

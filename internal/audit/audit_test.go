@@ -190,6 +190,67 @@ func TestGitInterpretTrailers(t *testing.T) {
 	}
 }
 
+// TestGitInterpretTrailersRollback: git reads back the trailers of a
+// rollback and of the lifting of several, values that need escaping
+// included, and ParseRecords reads git's output as the records made.
+func TestGitInterpretTrailersRollback(t *testing.T) {
+	git := testenv.LookPath(t, "Debian package git", "git")
+	const digest2 = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	for _, tc := range []struct {
+		name string
+		msg  string
+		want []Record
+	}{
+		{"rollback", RollbackMessage(Rollback{Env: "staging", Image: "localhost:5000/a/b", From: "odd value", To: "%41", Digest: digest, Reason: "It leaks memory."}),
+			[]Record{{Kind: KindRollback, Change: Change{Env: "staging", Image: "localhost:5000/a/b", From: "odd value", To: "%41", Digest: digest}}}},
+		{"clear one", ClearedMessage("staging", "registry.example.com/team/app", digest),
+			[]Record{{Kind: KindCleared, Change: Change{Env: "staging", Image: "registry.example.com/team/app", Digest: digest}}}},
+		{"clear several, escaped", ClearedMessage("my env", "registry.example.com/team/app", digest, "odd%digest", digest2),
+			[]Record{
+				{Kind: KindCleared, Change: Change{Env: "my env", Image: "registry.example.com/team/app", Digest: digest}},
+				{Kind: KindCleared, Change: Change{Env: "my env", Image: "registry.example.com/team/app", Digest: "odd%digest"}},
+				{Kind: KindCleared, Change: Change{Env: "my env", Image: "registry.example.com/team/app", Digest: digest2}},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(git, "interpret-trailers", "--parse")
+			cmd.Stdin = strings.NewReader(tc.msg)
+			cmd.Env = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=" + t.TempDir()}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("git interpret-trailers: %v", err)
+			}
+			// git's trailers are the message's last paragraph, line for line.
+			paragraphs := strings.Split(strings.TrimRight(tc.msg, "\n"), "\n\n")
+			if diff := cmp.Diff(paragraphs[len(paragraphs)-1]+"\n", string(out)); diff != "" {
+				t.Errorf("git interpret-trailers --parse (-message's trailers +git's):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, ParseRecords(string(out))); diff != "" {
+				t.Errorf("ParseRecords(git's trailers) (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestClearedMessage: the lifting of several rollbacks names them all.
+func TestClearedMessage(t *testing.T) {
+	const digest2 = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	want := `tagwatch(staging): clear 2 rollbacks of r.example.com/app
+
+Lifted the rollbacks of r.example.com/app
+(sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,
+sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210)
+in environment staging: tagwatch may take them again when its policy
+picks them.
+
+Tagwatch-Rollback-Cleared: env=staging image=r.example.com/app digest=` + digest + `
+Tagwatch-Rollback-Cleared: env=staging image=r.example.com/app digest=` + digest2 + `
+`
+	if diff := cmp.Diff(want, ClearedMessage("staging", "r.example.com/app", digest, digest2)); diff != "" {
+		t.Errorf("ClearedMessage (-want +got):\n%s", diff)
+	}
+}
+
 func TestShortDigest(t *testing.T) {
 	for in, want := range map[string]string{"": "", digest: "sha256:0123456789ab", "sha256:abc": "sha256:abc", "nocolon": "nocolon"} {
 		if got := ShortDigest(in); got != want {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,7 +119,7 @@ type JSONEntry struct {
 func WriteJSON(w io.Writer, entries []Entry) error {
 	out := make([]JSONEntry, len(entries))
 	for i, e := range entries {
-		out[i] = JSONEntry{Kind: cmpOr(e.Kind, KindUpdate), Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom, Signature: e.Signature}
+		out[i] = JSONEntry{Kind: cmp.Or(e.Kind, KindUpdate), Repository: e.Repository, Commit: e.Commit, Time: e.Time.UTC(), Env: e.Env, Image: e.Image, From: e.From, To: e.To, Digest: e.Digest, PromotedFrom: e.PromotedFrom, Signature: e.Signature}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -135,13 +136,6 @@ func shortCommit(h string) string {
 func orDash(s string) string {
 	if s == "" {
 		return "-"
-	}
-	return s
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
 	}
 	return s
 }

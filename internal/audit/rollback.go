@@ -64,13 +64,23 @@ func RollbackMessage(r Rollback) string {
 	return b.String()
 }
 
-// ClearedMessage renders the commit message that lifts the rollback of
-// digest in env.
-func ClearedMessage(env, image, digest string) string {
+// ClearedMessage renders the commit message that lifts the rollbacks of
+// digests (one or more) of image in env: a subject naming the digest, or
+// how many, a body in words, and one Tagwatch-Rollback-Cleared trailer per
+// digest, in the order given.
+func ClearedMessage(env, image string, digests ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tagwatch(%s): clear the rollback of %s %s\n\n", env, image, ShortDigest(digest))
-	b.WriteString(wrap(fmt.Sprintf("Lifted the rollback of %s (%s) in environment %s: tagwatch may take it again when its policy picks it.", image, digest, env), 72))
+	switch len(digests) {
+	case 1:
+		fmt.Fprintf(&b, "tagwatch(%s): clear the rollback of %s %s\n\n", env, image, ShortDigest(digests[0]))
+		b.WriteString(wrap(fmt.Sprintf("Lifted the rollback of %s (%s) in environment %s: tagwatch may take it again when its policy picks it.", image, digests[0], env), 72))
+	default:
+		fmt.Fprintf(&b, "tagwatch(%s): clear %d rollbacks of %s\n\n", env, len(digests), image)
+		b.WriteString(wrap(fmt.Sprintf("Lifted the rollbacks of %s (%s) in environment %s: tagwatch may take them again when its policy picks them.", image, strings.Join(digests, ", "), env), 72))
+	}
 	b.WriteString("\n\n")
-	fmt.Fprintf(&b, "%s: env=%s image=%s digest=%s\n", ClearedKey, escape(env), escape(image), escape(digest))
+	for _, d := range digests {
+		fmt.Fprintf(&b, "%s: env=%s image=%s digest=%s\n", ClearedKey, escape(env), escape(image), escape(d))
+	}
 	return b.String()
 }

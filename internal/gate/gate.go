@@ -66,8 +66,6 @@ type Input struct {
 type Result struct {
 	Open   bool
 	Reason string // always set: why it is open, or why it holds
-	// SoakedAt is when the soak was (or will be) satisfied.
-	SoakedAt time.Time
 }
 
 // Check decides whether the candidate digest may be taken.
@@ -91,23 +89,23 @@ func Check(in Input) Result {
 	if ran < 0 {
 		// The commit is dated after now (clock skew): the soak has not
 		// started, whatever the dates say.
-		return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("waiting: %s has run %s for 0s of %s (its commit %s is dated %s in the future)",
+		return Result{Reason: fmt.Sprintf("waiting: %s has run %s for 0s of %s (its commit %s is dated %s in the future)",
 			from, d, human(g.Soak), shortCommit(r.Commit), human(round(-ran)))}
 	}
 	if ran < g.Soak {
-		return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("waiting: %s has run %s for %s of %s", from, d, human(round(ran)), human(g.Soak))}
+		return Result{Reason: fmt.Sprintf("waiting: %s has run %s for %s of %s", from, d, human(round(ran)), human(g.Soak))}
 	}
 	if g.RequireHealthy {
 		h := in.Health
 		switch {
 		case h == nil:
-			return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("%s's health is unknown", from)}
+			return Result{Reason: fmt.Sprintf("%s's health is unknown", from)}
 		case h.Health != "Healthy":
-			return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("%s is %s", from, orUnknown(h.Health))}
+			return Result{Reason: fmt.Sprintf("%s is %s", from, orUnknown(h.Health))}
 		case h.Sync != "Synced":
-			return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("%s is %s", from, orUnknown(h.Sync))}
+			return Result{Reason: fmt.Sprintf("%s is %s", from, orUnknown(h.Sync))}
 		case !h.Contains:
-			return Result{SoakedAt: soakedAt, Reason: fmt.Sprintf("%s is synced at %s, which does not hold %s yet", from, shortCommit(h.Revision), shortCommit(r.Commit))}
+			return Result{Reason: fmt.Sprintf("%s is synced at %s, which does not hold %s yet", from, shortCommit(h.Revision), shortCommit(r.Commit))}
 		}
 	}
 	reason := fmt.Sprintf("%s has run %s since %s (commit %s): %s of soak, satisfied at %s",
@@ -115,7 +113,7 @@ func Check(in Input) Result {
 	if g.RequireHealthy {
 		reason += ", and is Healthy and Synced"
 	}
-	return Result{Open: true, SoakedAt: soakedAt, Reason: reason}
+	return Result{Open: true, Reason: reason}
 }
 
 // human writes d as people do: 30m, 1h30m, 12m5s (time.Duration's

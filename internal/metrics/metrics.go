@@ -163,21 +163,21 @@ func (m *Metrics) CycleDone(s reconcile.Summary) {
 	}
 }
 
-// push counts the attempts of one repository's push: every attempt but the
-// last was rejected (Publish retries only a moved branch); the last went
-// through, was rejected too (it gave up), or failed.
+// push counts the attempts of one repository's push: those the remote
+// rejected because the branch moved (p.Rejected, the last one included
+// when Publish gave up), and the outcome of the last: it went through,
+// failed, or found nothing left to push (not an attempt of its own).
 func (m *Metrics) push(p reconcile.Push) {
-	rejected := p.Attempts - 1
 	switch {
-	case p.Err == nil:
+	case p.Err == nil && p.Pushed:
 		m.pushes.WithLabelValues(PushOK).Inc()
-	case errors.Is(p.Err, gitrepo.ErrPushRejected):
-		rejected++
+	case p.Err == nil, errors.Is(p.Err, gitrepo.ErrPushRejected):
+		// Nothing left to push; or given up, its last rejection counted.
 	default:
 		m.pushes.WithLabelValues(PushError).Inc()
 	}
-	if rejected > 0 {
-		m.pushes.WithLabelValues(PushRejected).Add(float64(rejected))
+	if p.Rejected > 0 {
+		m.pushes.WithLabelValues(PushRejected).Add(float64(p.Rejected))
 	}
 }
 

@@ -163,6 +163,75 @@ environments:
 	}
 }
 
+// TestRejectedPushWithNothingLeft: a person pushes, while tagwatch pushes,
+// the very value tagwatch writes. tagwatch's push is rejected; on the new
+// head it has nothing left to push. The rejection is counted all the same,
+// and no push went through.
+func TestRejectedPushWithNothingLeft(t *testing.T) {
+	reg := testreg.Start(t, testreg.Options{})
+	reg.PushImage(t, "team/app", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "1.0.0")
+	kust := func(tag string) string { return "images:\n  - name: app\n    newTag: " + tag + "\n" }
+	bare := testgit.NewBare(t, map[string]string{"envs/ok/kustomization.yaml": kust("0.9.0")})
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`
+git: {url: file://%s, branch: main}
+registries: [{prefix: %q, insecure: true}]
+environments:
+  - {name: ok, path: envs/ok, images: [{image: %s, kustomizeName: app}]}
+`, bare, reg.Host, reg.Repo("team/app"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := plan.FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New(registry.WithHosts(set.Hosts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var person string
+	race := func() {
+		once.Do(func() {
+			var perr error
+			if person, perr = testgit.NewClone(t, bare).CommitAndPush("envs/ok/kustomization.yaml", kust("1.0.0"), "ok: 1.0.0 by hand"); perr != nil {
+				t.Error(perr)
+			}
+		})
+	}
+	opener := func(ctx context.Context, url string, opts ...gitrepo.Option) (reconcile.Repo, error) {
+		r, err := reconcile.OpenGit(ctx, url, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return racingRepo{Repo: r, race: race}, nil
+	}
+	m := metrics.New()
+	loop, err := reconcile.New(client, reconcile.Static(set.Plans), reconcile.WithObserver(m),
+		reconcile.WithCacheDir(t.TempDir()), reconcile.WithOpener(opener))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := loop.Cycle(context.Background())
+	if err != nil || len(rep.Commits) != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("cycle: %+v, %v; want no commit of tagwatch's and no error", rep, err)
+	}
+	if head := testgit.Head(t, bare, "main"); head != person {
+		t.Fatalf("main at %.10s, want the person's commit %.10s", head, person)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for series, want := range map[string]float64{
+		`tagwatch_git_pushes_total{result="rejected"}`: 1,
+		`tagwatch_git_pushes_total{result="ok"}`:       0,
+		`tagwatch_git_pushes_total{result="error"}`:    0,
+	} {
+		if v, ok := value(rec.Body.String(), series); !ok || v != want {
+			t.Errorf("%s = %v (found %v), want %v", series, v, ok, want)
+		}
+	}
+}
+
 func value(text, series string) (float64, bool) {
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
 	if m == nil {

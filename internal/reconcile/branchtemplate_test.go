@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestBranchTemplateCycle(t *testing.T) {
 			}
 		}
 		if len(got) != len(wantErrs) {
-			t.Errorf("errors of %v, want of %v only", slices.Sorted(mapKeys(got)), slices.Sorted(mapKeys(wantErrs)))
+			t.Errorf("errors of %v, want of %v only", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(wantErrs)))
 		}
 	}
 	want := []where{{"plain", "1.0.0", ""}, {"tpl", "1.0.0", "upd-app-0.9.0-1.0.0"}, {"fixed", "1.0.0", "fixed-b"}, {"twin1", "1.0.0", "twin"}}
@@ -223,16 +224,6 @@ func TestBranchTemplateCycle(t *testing.T) {
 	// idle has a change now too: a branch of its own.
 	if diff := cmp.Diff([]string{"fixed-b", "main", "twin", "upd-app-0.9.0-1.0.0", "upd-app-0.9.0-1.1.0", "upd-app-1.0.0-1.1.0"}, branches(t, bare)); diff != "" {
 		t.Errorf("branches (-want +got):\n%s", diff)
-	}
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

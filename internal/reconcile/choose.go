@@ -46,19 +46,13 @@ type decisionKey struct {
 // image and policy. Results are shared too: callers must not modify their
 // Candidates.
 func (c *cycle) choose(w *plan.Watch, tags []policy.Tag, cur policy.Current) policy.Result {
+	key := decisionKey{c.keyOf(w), cur}
 	s := &c.sel
 	s.mu.Lock()
-	if s.specs == nil {
-		s.specs = map[*policy.Policy]string{}
+	if s.rankings == nil {
 		s.rankings = map[foundKey]*ranking{}
 		s.results = map[decisionKey]policy.Result{}
 	}
-	spec, ok := s.specs[w.Policy]
-	if !ok {
-		spec = fmt.Sprintf("%#v", w.Policy.Spec())
-		s.specs[w.Policy] = spec
-	}
-	key := decisionKey{foundKey{w.Image, spec}, cur}
 	if res, ok := s.results[key]; ok {
 		s.mu.Unlock()
 		return res
@@ -76,4 +70,22 @@ func (c *cycle) choose(w *plan.Watch, tags []policy.Tag, cur policy.Current) pol
 	s.results[key] = res
 	s.mu.Unlock()
 	return res
+}
+
+// keyOf is w's resolution key (cycle.resolve) and ranking key (choose):
+// its image and the %#v of its policy's Spec, made once per compiled
+// policy in the cycle.
+func (c *cycle) keyOf(w *plan.Watch) foundKey {
+	s := &c.sel
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spec, ok := s.specs[w.Policy]
+	if !ok {
+		if s.specs == nil {
+			s.specs = map[*policy.Policy]string{}
+		}
+		spec = fmt.Sprintf("%#v", w.Policy.Spec())
+		s.specs[w.Policy] = spec
+	}
+	return foundKey{w.Image, spec}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -100,7 +101,7 @@ func (l *Loop) Cycle(ctx context.Context, opts ...CycleOption) (Report, error) {
 	}
 	sum := Summary{Report: rep, Err: err, Started: start, Duration: time.Since(start), Pushes: pushes, Watched: watched(all)}
 	if co.only != nil {
-		sum.Scope = slices.Sorted(mapsKeys(co.only))
+		sum.Scope = slices.Sorted(maps.Keys(co.only))
 	}
 	l.o.log.WithFields(logrus.Fields{
 		"repositories": len(plans), "changes": len(rep.Changes), "held": len(rep.Held),
@@ -123,16 +124,6 @@ func watched(plans []*plan.Plan) int {
 		}
 	}
 	return len(keys)
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // scope keeps, of plans, the environments and watches of the image
@@ -208,7 +199,7 @@ type futureFound struct {
 // resolve starts (once per image and policy) listing w's repository and
 // computing its candidates, bounded by the loop's concurrency.
 func (c *cycle) resolve(w *plan.Watch) *futureFound {
-	key := foundKey{w.Image, fmt.Sprintf("%#v", w.Policy.Spec())}
+	key := c.keyOf(w)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, ok := c.found[key]; ok {
@@ -304,9 +295,7 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	if gated(envs) {
 		// Before any commit of this cycle: a gate sees its from environment
 		// as Git had it at the cycle's start.
-		if prom, err = c.readPromotions(ctx, repo, hist, envs, full); err != nil {
-			return fail(StageGit, causeOf(ctx, err))
-		}
+		prom = c.readPromotions(ctx, repo, hist, envs, full)
 	}
 	runs := make([]*envRun, len(envs))
 	shared := conflicts(repo.Dir(), full.Envs)
@@ -316,7 +305,7 @@ func (c *cycle) plan(ctx context.Context, p, full *plan.Plan) planResult {
 	}
 	var pubErr error
 	if c.co.dryRun {
-		if err := dryRun(ctx, repo.Dir(), runs); err != nil {
+		if err := dryRun(ctx, repo, runs); err != nil {
 			return fail(StageWriteback, err)
 		}
 		for _, run := range runs {
@@ -441,8 +430,8 @@ func (c *cycle) publish(ctx context.Context, p *plan.Plan, repo Repo, runs []*en
 	}
 	pub, err := repo.Publish(ctx, edits)
 	err = causeOf(ctx, err)
-	if pub.Pushed || err != nil {
-		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Err: err}
+	if pub.Pushed || err != nil || len(pub.Rejections) > 0 {
+		res.push = &Push{Repository: repoName, Attempts: pub.Attempts, Rejected: len(pub.Rejections), Pushed: pub.Pushed, Err: err}
 	}
 	for i, why := range pub.Rejections {
 		c.l.o.log.WithFields(logrus.Fields{"repository": repoName, "attempt": i + 1}).WithError(why).Warn("push rejected: the branch moved; fetching it and applying the changes again")

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -151,4 +152,14 @@ func (r *testRegistry) retag(repo, src string, tags ...string) {
 			r.t.Fatal(err)
 		}
 	}
+}
+
+// errWalk is the history walk of walkFails.
+var errWalk = errors.New("object not found (a history the test breaks)")
+
+// walkFails is a Repo whose history cannot be read.
+type walkFails struct{ Repo }
+
+func (walkFails) Walk(context.Context, int, func(gitrepo.CommitInfo) error) (bool, error) {
+	return false, errWalk
 }

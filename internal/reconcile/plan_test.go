@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 )
 
@@ -166,5 +168,62 @@ environments:
 	}
 	if len(errs) != 2 {
 		t.Errorf("errors %v, want alike and bare", errs)
+	}
+}
+
+// TestDryRunAppliesAsPublishDoes: two environments write two adjacent
+// lines of one file, one of them to a branch of its own. Publish applies
+// that one on main's head alone, so its diff shows the other line as it
+// is on main; the dry run reports the same changes and diffs as the real
+// cycle.
+func TestDryRunAppliesAsPublishDoes(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: all
+    path: .
+    images: [{image: REG/team/web}]
+  - name: prod
+    path: envs/prod
+    images: [{image: REG/team/app}]
+`
+	reg := newTestRegistry(t)
+	bare := testgit.NewBare(t, map[string]string{
+		"envs/prod/deploy.yaml": reg.expand("web: REG/team/web:1.0.0 # {\"$tagwatch\": \"web\"}\napp: REG/team/app:1.0.0 # {\"$tagwatch\": \"app\"}\n"),
+	})
+	set, err := plan.FromConfig(parseConfig(t, strings.ReplaceAll(reg.expand(cfg), "GIT", "file://"+bare)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := set.Plans[0].Env("prod")
+	prod.Mode, prod.Branch = plan.ModeBranch, "tw-prod"
+	if err := plan.Check(set.Plans); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(reg.client(), Static(set.Plans), WithCacheDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.push("team/web", "1.0.0", "1.1.0")
+	reg.push("team/app", "1.0.0", "1.1.0")
+	dry, err := l.Cycle(context.Background(), DryRun(true))
+	if err != nil || len(dry.Changes) != 2 || len(dry.Errors) != 0 {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	for _, c := range dry.Changes {
+		if c.Env == "prod" && !strings.Contains(c.Edits[0].Diff, "\n web: "+reg.host+"/team/web:1.0.0 ") {
+			t.Errorf("prod's diff does not show web as main has it:\n%s", c.Edits[0].Diff)
+		}
+	}
+	real, err := l.Cycle(context.Background())
+	if err != nil || len(real.Errors) != 0 {
+		t.Fatalf("cycle: %+v, %v", real, err)
+	}
+	if diff := cmp.Diff(dry.Changes, real.Changes, cmpopts.IgnoreFields(Change{}, "Commit")); diff != "" {
+		t.Errorf("dry run vs real (-dry +real):\n%s", diff)
+	}
+	if got := testgit.Show(t, bare, "tw-prod", "envs/prod/deploy.yaml"); !strings.Contains(got, "team/app:1.1.0") || !strings.Contains(got, "team/web:1.0.0") {
+		t.Errorf("tw-prod's file:\n%s", got)
 	}
 }

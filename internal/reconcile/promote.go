@@ -42,8 +42,9 @@ func (p *promotions) lookup(env, image string) (*gate.Running, string) {
 // readPromotions reads, for every gated environment of envs, what its from
 // environment runs now: the value in its files and the Tagwatch-Update
 // trailer that put it there (the latest of that environment and image),
-// walking history back as far as needed (up to the loop's bound).
-func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, envs []*plan.Environment, full *plan.Plan) (*promotions, error) {
+// walking history back as far as needed (up to the loop's bound). A
+// history that cannot be read leaves every gate closed with that reason.
+func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, envs []*plan.Environment, full *plan.Plan) *promotions {
 	pr := &promotions{now: time.Now(), running: map[runKey]*gate.Running{}, unknown: map[runKey]string{}, health: map[string]*gate.Health{}, current: map[runKey]string{}}
 	want := map[runKey]*plan.Watch{} // the from environment's watch of the image
 	current := pr.current
@@ -75,7 +76,7 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, en
 		}
 	}
 	if len(want) == 0 {
-		return pr, nil
+		return pr
 	}
 	// Per image of a from environment: its latest trailer, and the oldest
 	// of an unbroken run of retags just before it, trailers of the same
@@ -88,7 +89,14 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, en
 	done := map[runKey]bool{}
 	commits, err := hist.read(ctx)
 	if err != nil {
-		return nil, err
+		// The gates stay closed, saying why; the environments without one
+		// carry on (their moves check rollbacks against the same history,
+		// and report its error per image).
+		why := "its history cannot be read: " + causeOf(ctx, err).Error()
+		for k := range want {
+			pr.unknown[k] = why
+		}
+		return pr
 	}
 	for _, ci := range commits {
 		for _, ch := range ci.records {
@@ -132,7 +140,7 @@ func (c *cycle) readPromotions(ctx context.Context, repo Repo, hist *history, en
 			pr.running[k] = &gate.Running{Tag: t.To, Digest: t.Digest, Since: in.Time, Commit: in.Commit}
 		}
 	}
-	return pr, nil
+	return pr
 }
 
 // health reads env's Application (Kubernetes mode); nil when unknown.

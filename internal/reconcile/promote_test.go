@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/testgit"
 )
 
@@ -282,5 +285,63 @@ environments:
 	}
 	if len(rep.Changes) != 0 || len(rep.Held) != 1 || rep.Held[0].Env != "production" || !strings.Contains(rep.Held[0].Reason, "staging does not watch") {
 		t.Errorf("changes %+v, held %+v; want production held by its gate (staging does not watch the tool)", rep.Changes, rep.Held)
+	}
+}
+
+// TestUnreadableHistoryClosesOnlyTheGates: when the repository's history
+// cannot be read, the gated environment is not written (its move reports
+// the error) and the repository does not fail as a whole: staging, which
+// has no gate, brings its marker in line with its kustomization and
+// commits.
+func TestUnreadableHistoryClosesOnlyTheGates(t *testing.T) {
+	open := func(ctx context.Context, url string, opts ...gitrepo.Option) (Repo, error) {
+		r, err := OpenGit(ctx, url, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return walkFails{r}, nil
+	}
+	f := newFixture(t, stagingAndGatedProduction, map[string]string{
+		"envs/staging/kustomization.yaml":    kustomization("team/app", "1.1.0"),
+		"envs/staging/deploy.yaml":           "image: REG/team/app:1.0.0 # {\"$tagwatch\": \"app\"}\n",
+		"envs/production/kustomization.yaml": kustomization("team/app", "1.0.0"),
+	}, WithOpener(open))
+	f.reg.push("team/app", "1.0.0")
+	f.reg.push("team/app", "1.1.0")
+	rep, err := f.rec.Cycle(context.Background())
+	if err != nil {
+		t.Fatalf("the repository failed as a whole: %v", err)
+	}
+	var moved []string
+	for _, c := range rep.Changes {
+		moved = append(moved, c.Env+" "+c.From+"->"+c.To+" "+strings.Join(c.Files, ","))
+	}
+	if diff := cmp.Diff([]string{"staging 1.0.0->1.1.0 envs/staging/deploy.yaml"}, moved); diff != "" || len(rep.Commits) != 1 {
+		t.Errorf("changes (-want +got):\n%s\ncommits %v", diff, rep.Commits)
+	}
+	if got := f.show(t, "envs/staging/deploy.yaml"); !strings.Contains(got, "team/app:1.1.0") {
+		t.Errorf("staging's marker after the cycle:\n%s", got)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].Env != "production" || rep.Errors[0].Image != f.reg.host+"/team/app" ||
+		rep.Errors[0].Stage != StageGit || !errors.Is(rep.Errors[0].Err, errWalk) {
+		t.Errorf("errors %+v, want production's image failing on the history", rep.Errors)
+	}
+	if got := f.show(t, "envs/production/kustomization.yaml"); !strings.Contains(got, "newTag: 1.0.0") {
+		t.Errorf("production was written:\n%s", got)
+	}
+
+	// The gate itself is closed, saying why.
+	ctx := context.Background()
+	repo, err := open(ctx, "file://"+f.bare, gitrepo.WithCacheDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	p := f.rec.targets.Plans()[0]
+	c := &cycle{l: f.rec, ctx: ctx}
+	pr := c.readPromotions(ctx, repo, &history{repo: repo, limit: 10}, p.Envs, p)
+	run, why := pr.lookup("staging", plan.Normalize(f.reg.host+"/team/app"))
+	if want := "its history cannot be read: reading the history of the repository: " + errWalk.Error(); run != nil || why != want {
+		t.Errorf("staging, for production's gate: %+v, %q\nwant nil, %q", run, why, want)
 	}
 }

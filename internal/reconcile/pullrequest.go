@@ -67,7 +67,7 @@ func (c *cycle) pullRequests(ctx context.Context, p *plan.Plan, repo Repo, runs 
 			continue
 		}
 		if client == nil && clientErr == nil {
-			client, clientErr = c.forge(ctx, p)
+			client, clientErr = ForgeClient(ctx, p.Repo)
 		}
 		if clientErr != nil {
 			run.forgeFailed(clientErr)
@@ -75,11 +75,6 @@ func (c *cycle) pullRequests(ctx context.Context, p *plan.Plan, repo Repo, runs 
 		}
 		run.pullRequest(ctx, client, p, repo)
 	}
-}
-
-// forge is the plan's forge client, its token read now.
-func (c *cycle) forge(ctx context.Context, p *plan.Plan) (forge.Client, error) {
-	return ForgeClient(ctx, p.Repo)
 }
 
 // ForgeClient makes the client of r's forge (git.provider), reading the

@@ -84,15 +84,23 @@ type Summary struct {
 	// Watched is how many distinct image repositories the plans watch.
 	Watched int
 	// Pushes are the outcomes of the pushes made, one per repository that
-	// had something to push.
+	// had something to push (or had, until a rejected push found nothing
+	// left to push after it).
 	Pushes []Push
 }
 
 // Push is one repository's push of a cycle.
 type Push struct {
 	Repository string
-	Attempts   int   // 1 when it went through at once
-	Err        error // nil when pushed
+	Attempts   int // 1 when it went through at once
+	// Rejected is how many attempts the remote refused because the branch
+	// had moved: each was retried, but the last when Publish gave up.
+	Rejected int
+	// Pushed: an attempt went through. False with Err nil when, after a
+	// rejection, nothing was left to push (the commit that moved the
+	// branch made the same change).
+	Pushed bool
+	Err    error // nil when pushed, or nothing was left to push
 }
 
 // DefaultParallelRepositories is how many git repositories a cycle works

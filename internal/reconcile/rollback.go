@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
 	"github.com/tagwatch/tagwatch/internal/plan"
 	"github.com/tagwatch/tagwatch/internal/resolve"
+	"github.com/tagwatch/tagwatch/internal/rollback"
 	"github.com/tagwatch/tagwatch/writeback"
 )
 
@@ -30,6 +32,10 @@ type RollbackRequest struct {
 // tagwatch's to roll back, no rollback to clear).
 var ErrNothingToRollBack = errors.New("nothing to roll back")
 
+// ErrAmbiguousImage: the request's image, a short name, names more than
+// one watch of the environment.
+var ErrAmbiguousImage = errors.New("ambiguous image")
+
 // Rollback makes the one commit of req, pushed like any change: the image
 // of env back to the value before tagwatch's last change of it (or To),
 // with a Tagwatch-Rollback trailer naming the digest rolled back; or, with
@@ -39,9 +45,9 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rep := newReport()
-	p, env, w := l.find(req.Env, req.Image)
-	if w == nil {
-		return rep, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, req.Env, req.Image)
+	p, env, w, err := l.find(req.Env, req.Image)
+	if err != nil {
+		return rep, err
 	}
 	if env.Precheck != nil {
 		if err := env.Precheck(ctx); err != nil {
@@ -56,6 +62,10 @@ func (l *Loop) Rollback(ctx context.Context, req RollbackRequest) (Report, error
 	defer repo.Close()
 	hist := &history{repo: repo, limit: l.o.historyLimit}
 	run := &envRun{c: c, env: env, full: p, repo: p.Repo.Display(), log: l.o.log.WithField("repository", p.Repo.Display()), hist: hist}
+	if !req.Clear {
+		// One writer per field, as in a cycle: a clear writes no field.
+		run.conflicts = conflicts(repo.Dir(), p.Envs)
+	}
 	var edit gitrepo.Edit
 	var change Change
 	if req.Clear {
@@ -114,8 +124,9 @@ func RollbackBranch(env *plan.Environment) string { return "tagwatch-rollback/" 
 
 // find returns the plan, environment and watch of env and image: the
 // repository, as written or normalised, or its trailing path elements
-// ("app", "team/app") when they name one watch of env.
-func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Watch) {
+// ("app", "team/app") when they name one watch of env. Trailing elements
+// naming several are ErrAmbiguousImage, none ErrNothingToRollBack.
+func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Watch, error) {
 	key := plan.Normalize(image)
 	for _, p := range l.targets.Plans() {
 		e := p.Env(env)
@@ -123,22 +134,27 @@ func (l *Loop) find(env, image string) (*plan.Plan, *plan.Environment, *plan.Wat
 			continue
 		}
 		if w := watchOf(e, key); w != nil {
-			return p, e, w
+			return p, e, w, nil
 		}
-		var match *plan.Watch
+		var matches []*plan.Watch
 		for _, w := range e.Watches {
 			if (audit.Filter{Image: image}).Match(audit.Change{Image: w.Image}) {
-				if match != nil {
-					return nil, nil, nil // ambiguous: give the whole name
-				}
-				match = w
+				matches = append(matches, w)
 			}
 		}
-		if match != nil {
-			return p, e, match
+		switch len(matches) {
+		case 0:
+		case 1:
+			return p, e, matches[0], nil
+		default:
+			names := make([]string, len(matches))
+			for i, w := range matches {
+				names[i] = w.Image
+			}
+			return nil, nil, nil, fmt.Errorf("%w: %s names %s in environment %s: give the whole name", ErrAmbiguousImage, image, strings.Join(names, " and "), env)
 		}
 	}
-	return nil, nil, nil
+	return nil, nil, nil, fmt.Errorf("%w: no environment %q watching %s", ErrNothingToRollBack, env, image)
 }
 
 // rollbackEdit is the commit moving w back to the value before tagwatch's
@@ -147,33 +163,33 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 	if _, err := e.hist.read(ctx); err != nil {
 		return gitrepo.Edit{}, Change{}, err
 	}
-	var last *rollbackEvent
+	var last *rollback.Event
 	for _, ev := range e.hist.events(e.env.Name, w.Key) {
-		if ev.Kind == audit.KindUpdate {
-			last = &rollbackEvent{from: ev.From, to: ev.To, digest: ev.Digest, commit: ev.Commit}
+		if ev.Kind == rollback.Update {
+			last = &ev
 			break
 		}
 	}
-	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
-	if err != nil || len(locs) == 0 {
-		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	locs, err := e.targetsOf(dir, w)
+	if err != nil {
+		return gitrepo.Edit{}, Change{}, err
 	}
 	bad := locs[0].cur.Tag
 	if to == "" {
 		switch {
 		case last == nil:
 			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch never changed %s in %s (in the history read); give --to", ErrNothingToRollBack, w.Image, e.env.Name)
-		case last.from == "":
-			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch's last change of %s in %s (%.10s) set its first value; give --to", ErrNothingToRollBack, w.Image, e.env.Name, last.commit)
+		case last.From == "":
+			return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: tagwatch's last change of %s in %s (%.10s) set its first value; give --to", ErrNothingToRollBack, w.Image, e.env.Name, last.Commit)
 		}
-		to = last.from
+		to = last.From
 	}
 	if to == bad {
 		return gitrepo.Edit{}, Change{}, fmt.Errorf("%w: %s in %s is already at %s", ErrNothingToRollBack, w.Image, e.env.Name, to)
 	}
 	badDigest := ""
-	if last != nil && last.to == bad {
-		badDigest = last.digest
+	if last != nil && last.To == bad {
+		badDigest = last.Digest
 	} else if badDigest, err = e.c.src.Digest(ctx, w.Image, bad); err != nil {
 		return gitrepo.Edit{}, Change{}, fmt.Errorf("the digest of %s:%s, to record as rolled back: %w", w.Image, bad, err)
 	}
@@ -206,14 +222,31 @@ func (e *envRun) rollbackEdit(ctx context.Context, dir string, w *plan.Watch, to
 	return edit, change, nil
 }
 
-type rollbackEvent struct{ from, to, digest, commit string }
+// targetsOf reads the targets of w in dir, refusing any field another
+// environment claims too (e.conflicts): a rollback writes every field of
+// the image or none.
+func (e *envRun) targetsOf(dir string, w *plan.Watch) ([]located, error) {
+	e.errs = nil
+	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s in %s: %w", w.Image, e.env.Name, err)
+	}
+	if len(e.errs) > 0 {
+		errs := make([]error, len(e.errs))
+		for i, er := range e.errs {
+			errs[i] = er.Err
+		}
+		return nil, fmt.Errorf("not rolling back %s in %s: %w", w.Image, e.env.Name, errors.Join(errs...))
+	}
+	return locs, nil
+}
 
 // clearEdit is the empty commit lifting every rollback of w in the
 // environment.
 func (e *envRun) clearEdit(ctx context.Context, dir string, w *plan.Watch) (gitrepo.Edit, Change, error) {
-	locs, err := e.locate(dir, writeback.KustomizationFile(dir, e.env.Path), w)
-	if err != nil || len(locs) == 0 {
-		return gitrepo.Edit{}, Change{}, fmt.Errorf("reading %s in %s: %v", w.Image, e.env.Name, err)
+	locs, err := e.targetsOf(dir, w)
+	if err != nil {
+		return gitrepo.Edit{}, Change{}, err
 	}
 	commits, err := e.hist.read(ctx)
 	if err != nil {
@@ -228,14 +261,7 @@ func (e *envRun) clearEdit(ctx context.Context, dir string, w *plan.Watch) (gitr
 		digests = append(digests, d)
 	}
 	slices.Sort(digests)
-	var msg string
-	for i, d := range digests {
-		if i == 0 {
-			msg = audit.ClearedMessage(e.env.Name, w.Image, d)
-		} else {
-			msg += fmt.Sprintf("%s: env=%s image=%s digest=%s\n", audit.ClearedKey, e.env.Name, w.Image, d)
-		}
-	}
+	msg := audit.ClearedMessage(e.env.Name, w.Image, digests...)
 	change := Change{Repository: e.repo, Env: e.env.Name, Image: w.Image, From: locs[0].cur.Tag, To: locs[0].cur.Tag, Digest: digests[0],
 		Reason: "lifted the rollback of " + fmt.Sprint(len(digests)) + " digest(s)"}
 	edit := gitrepo.Edit{Name: e.env.Name, Empty: true, Apply: func(context.Context, string) (string, []string, error) { return msg, nil, nil }}

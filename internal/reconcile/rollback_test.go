@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -9,7 +10,9 @@ import (
 
 	"github.com/tagwatch/tagwatch/gitrepo"
 	"github.com/tagwatch/tagwatch/internal/audit"
+	"github.com/tagwatch/tagwatch/internal/rollback"
 	"github.com/tagwatch/tagwatch/internal/testgit"
+	"github.com/tagwatch/tagwatch/writeback"
 )
 
 const stagingAndGatedProduction = `
@@ -110,6 +113,9 @@ func TestRollbacksStick(t *testing.T) {
 		t.Fatalf("Rollback --clear = %+v, %v", rep, err)
 	}
 	msg = testgit.Git(t, f.bare, "log", "-1", "--format=%B", "main")
+	if !strings.HasPrefix(msg, "tagwatch(staging): clear 2 rollbacks of "+image+"\n") {
+		t.Errorf("the clear commit's subject does not say it clears both:\n%s", msg)
+	}
 	for _, d := range []string{d1, d2} {
 		if !strings.Contains(msg, "Tagwatch-Rollback-Cleared: env=staging image="+image+" digest="+d) {
 			t.Errorf("clear commit lacks %s:\n%s", d, msg)
@@ -204,6 +210,15 @@ func TestRollbackDryRun(t *testing.T) {
 	}
 }
 
+// TestRecordKindsAreEventKinds: history.read passes audit's record kinds
+// to internal/rollback as they are; the two packages must spell them alike.
+func TestRecordKindsAreEventKinds(t *testing.T) {
+	want := []string{audit.KindUpdate, audit.KindRollback, audit.KindCleared}
+	if diff := cmp.Diff(want, []string{rollback.Update, rollback.Rollback, rollback.Cleared}); diff != "" {
+		t.Errorf("rollback's kinds (-audit's +rollback's):\n%s", diff)
+	}
+}
+
 func TestHoldsWord(t *testing.T) {
 	for _, tc := range []struct {
 		s, word string
@@ -223,5 +238,88 @@ func TestHoldsWord(t *testing.T) {
 		if got := holdsWord(tc.s, tc.word); got != tc.want {
 			t.Errorf("holdsWord(%q, %q) = %v, want %v", tc.s, tc.word, got, tc.want)
 		}
+	}
+}
+
+// TestRollbackRefusesASharedField: a rollback writes no field another
+// environment claims too (one writer per field, as in a cycle): it is
+// refused with the ConflictError, and nothing is committed.
+func TestRollbackRefusesASharedField(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: all
+    path: .
+    images: [{image: REG/team/app}]
+  - name: prod
+    path: envs/prod
+    images: [{image: REG/team/app, kustomizeName: team/app}]
+`
+	f := newFixture(t, cfg, map[string]string{
+		"root.yaml":                    "image: REG/team/app:1.1.0 # {\"$tagwatch\": \"app\"}\n",
+		"envs/prod/kustomization.yaml": kustomization("team/app", "1.1.0"),
+		"envs/prod/deploy.yaml":        "spec:\n  image: REG/team/app:1.1.0 # {\"$tagwatch\": \"app\"}\n",
+	})
+	f.reg.push("team/app", "1.0.0")
+	f.reg.push("team/app", "1.1.0")
+	head := testgit.Head(t, f.bare, "main")
+	_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: f.reg.host + "/team/app", To: "1.0.0"})
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Rollback = %v, want a ConflictError", err)
+	}
+	if want := (writeback.Field{File: "envs/prod/deploy.yaml", Path: "line 2"}); ce.Field != want || strings.Join(ce.Envs, ",") != "all,prod" {
+		t.Errorf("conflict %+v, want %v claimed by all and prod", ce, want)
+	}
+	if got := testgit.Head(t, f.bare, "main"); got != head {
+		t.Errorf("a refused rollback moved main from %.10s to %.10s", head, got)
+	}
+}
+
+// TestRollbackErrorsWrapTheirCause: a target that cannot be read fails the
+// rollback (and its clearing) with an error that wraps why.
+func TestRollbackErrorsWrapTheirCause(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: prod
+    path: envs/prod
+    images:
+      - image: REG/team/app
+        helm: {file: values.yaml, tag: image.tag}
+`
+	f := newFixture(t, cfg, map[string]string{"envs/prod/values.yaml": "image:\n  repository: REG/team/app\n"})
+	for _, clear := range []bool{false, true} {
+		_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: f.reg.host + "/team/app", To: "1.0.0", Clear: clear})
+		if !errors.Is(err, writeback.ErrNotFound) || !strings.Contains(err.Error(), "reading "+f.reg.host+"/team/app in prod: ") {
+			t.Errorf("Rollback (clear %v) = %v, want reading ... in prod wrapping writeback.ErrNotFound", clear, err)
+		}
+	}
+}
+
+// TestRollbackAmbiguousImage: a short name that names two watches of the
+// environment is refused, naming both; one that names none says so.
+func TestRollbackAmbiguousImage(t *testing.T) {
+	const cfg = `
+git: {url: GIT, branch: main, author: {name: tagwatch, email: tw@example.com}}
+registries: [{prefix: REG, insecure: true}]
+environments:
+  - name: prod
+    path: envs/prod
+    images:
+      - {image: REG/team/app, kustomizeName: team/app}
+      - {image: REG/other/app, kustomizeName: other/app, alias: other}
+`
+	f := newFixture(t, cfg, map[string]string{"envs/prod/kustomization.yaml": kustomization("team/app", "1.1.0")})
+	_, err := f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: "app", To: "1.0.0"})
+	want := "ambiguous image: app names " + f.reg.host + "/team/app and " + f.reg.host + "/other/app in environment prod: give the whole name"
+	if !errors.Is(err, ErrAmbiguousImage) || errors.Is(err, ErrNothingToRollBack) || err.Error() != want {
+		t.Errorf("Rollback(app) = %v\nwant %s", err, want)
+	}
+	_, err = f.rec.Rollback(context.Background(), RollbackRequest{Env: "prod", Image: "web", To: "1.0.0"})
+	if !errors.Is(err, ErrNothingToRollBack) || !strings.Contains(err.Error(), `no environment "prod" watching web`) {
+		t.Errorf("Rollback(web) = %v, want nothing to roll back", err)
 	}
 }
